@@ -1,0 +1,90 @@
+/* hyperlm: one command for the whole chain. Subcommands are dispatched from this table. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+
+#include "cli/cli.h"
+#include "hyperlm/log.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} subcommand;
+
+static const subcommand subcommands[] = {
+    {"tokenizer", cli_tokenizer, "train, inspect and run byte-level BPE tokenizers"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: hyperlm [--log-level error|warn|info|debug] COMMAND [ARGS...]\n\n"
+            "HyperLM: data -> tokenizer -> training -> inference -> serving, in one command.\n\n"
+            "commands:\n");
+    for (size_t i = 0; i < sizeof subcommands / sizeof *subcommands; i++)
+        fprintf(f, "  %-12s %s\n", subcommands[i].name, subcommands[i].summary);
+    fprintf(f,
+            "\noptions:\n"
+            "  --log-level L  error, warn, info or debug (default: info, or $HYPERLM_LOG)\n"
+            "  -q, --quiet    same as --log-level warn\n"
+            "  --version      print the version\n"
+            "  -h, --help     this help; `hyperlm COMMAND --help` lists a command's flags\n");
+}
+
+int cli_report(const hlm_error *err)
+{
+    fprintf(stderr, "hyperlm: error: %s\n", err->msg[0] ? err->msg : hlm_status_name(err->code));
+    return err->code == HLM_ERR_INVALID ? CLI_USAGE : CLI_FAIL;
+}
+
+int cli_parse_u64(const char *flag, const char *value, unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    if (!value || !*value || *value == '-') goto bad;
+    unsigned long long v = strtoull(value, &end, 10);
+    if (errno || *end || v > max) goto bad;
+    *out = v;
+    return 1;
+bad:
+    fprintf(stderr, "hyperlm: error: %s: expected an integer in 0..%llu, got '%s'\n", flag, max,
+            value ? value : "");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return CLI_OK;
+        } else if (!strcmp(argv[i], "--version")) {
+            printf("hyperlm 0.1.0\n");
+            return CLI_OK;
+        } else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) {
+            hlm_log_set_level(HLM_LOG_WARN);
+        } else if (!strcmp(argv[i], "--log-level") && i + 1 < argc) {
+            hlm_log_level l;
+            if (!hlm_log_level_from_name(argv[++i], &l)) {
+                fprintf(stderr, "hyperlm: error: --log-level: expected error, warn, info or debug, got '%s'\n",
+                        argv[i]);
+                return CLI_USAGE;
+            }
+            hlm_log_set_level(l);
+        } else {
+            fprintf(stderr, "hyperlm: error: unknown option '%s' (see hyperlm --help)\n", argv[i]);
+            return CLI_USAGE;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    for (size_t k = 0; k < sizeof subcommands / sizeof *subcommands; k++)
+        if (!strcmp(argv[i], subcommands[k].name)) return subcommands[k].run(argc - i, argv + i);
+    fprintf(stderr, "hyperlm: error: unknown command '%s' (see hyperlm --help)\n", argv[i]);
+    return CLI_USAGE;
+}
