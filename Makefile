@@ -27,7 +27,7 @@ test-asan: deps
 
 fuzz: deps
 	@test -f $(BUILD_FUZZ)/CMakeCache.txt || CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DHLM_FUZZ=ON -DHLM_NATIVE=OFF
-	cmake --build $(BUILD_FUZZ) -j $(JOBS)
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzzers
 
 # Each fuzz target for FUZZ_SECONDS (default 30), starting from the committed seed corpus.
 fuzz-smoke: fuzz
@@ -43,7 +43,7 @@ bench: all bench-deps
 	bash bench/run.sh $(BUILD)/hyperlm
 
 fixtures: bench-deps
-	python3 tools/gen_fixtures.py
+	"$$(bash scripts/install-bench-deps.sh --python)" tools/gen_fixtures.py
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -2,7 +2,8 @@
 # Installs the Debian packages that building and testing HyperLM need, only those missing.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
-      libutf8proc-dev libzstd-dev zlib1g-dev libcjson-dev libxxhash-dev libcmocka-dev zstd)
+      libutf8proc-dev libzstd-dev zlib1g-dev libcjson-dev libxxhash-dev libcmocka-dev zstd
+      libpcre2-dev python3)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,9 +2,11 @@
  * .gz or .zst compressed (detected from content). Memory stays bounded by the largest document
  * (JSONL line, TSV row, or text chunk), whatever the file size.
  *
- * Plain text has no document boundaries, so it is cut into chunks of about chunk_bytes at a
- * newline that has a non-whitespace character on both sides: at such a point every supported
- * pre-tokenizer pattern ends a piece, so chunking never changes how the text tokenizes. */
+ * Plain text has no document boundaries, so it is cut into chunks of about chunk_bytes right
+ * after a newline that has a non-whitespace character before it and a character after it that
+ * is neither whitespace nor '/' (o200k's punctuation piece continues into "\n/"): at such a
+ * point every supported pre-tokenizer pattern ends a piece, so chunking never changes how the
+ * text tokenizes. A text without such a newline is one chunk. */
 #ifndef HLM_TEXT_DOCS_H
 #define HLM_TEXT_DOCS_H
 
@@ -31,7 +33,7 @@ typedef struct hlm_doc_reader hlm_doc_reader;
 
 hlm_status hlm_doc_reader_open(hlm_doc_reader **out, const char *path, const hlm_doc_reader_opts *opts,
                                hlm_error *err);
-/* Sets *text/*len to the next document (valid until the next call) and returns HLM_OK with
+/* Sets *text and *len to the next document (valid until the next call) and returns HLM_OK with
  * *more = 1, or *more = 0 at the end. Errors name the file and line (e.g. "a.jsonl:17: field
  * 'text': expected a string"). Text is returned as bytes; invalid UTF-8 is passed through. */
 hlm_status hlm_doc_reader_next(hlm_doc_reader *r, const char **text, size_t *len, int *more, hlm_error *err);

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs what the benchmarks compare against, only what is missing:
+#   Debian: sentencepiece (spm_train, a peer trainer), hyperfine (timing whole commands), time
+#           (GNU time: peak memory of a child process),
+#           python3-venv and python3-pip (for the Python packages below);
+#   Python: tiktoken, tokenizers (Hugging Face), regex, sentencepiece (the peers' libraries),
+#           matplotlib (plots of the results).
+# Python packages go into the interpreter `python3` when pip may install there; where the
+# system's Python refuses (PEP 668 "externally managed"), into .cache/bench-venv, which
+# bench/run.sh and `make fixtures` then use. `--python` prints the interpreter to use.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+venv=$repo/.cache/bench-venv
+modules=(tiktoken tokenizers regex sentencepiece matplotlib)
+
+pick_python() {
+  if [ -x "$venv/bin/python3" ]; then echo "$venv/bin/python3"; else command -v python3 || echo python3; fi
+}
+if [ "${1:-}" = --python ]; then
+  pick_python
+  exit 0
+fi
+
+apt_pkgs=(sentencepiece hyperfine time python3 python3-venv python3-pip)
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-bench-deps: installing ${missing[*]}"
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+missing_modules() {
+  local py=$1 m
+  for m in "${modules[@]}"; do
+    "$py" -c "import $m" 2>/dev/null || echo "$m"
+  done
+}
+
+py=$(pick_python)
+mapfile -t need < <(missing_modules "$py")
+if ((${#need[@]} == 0)); then
+  echo "install-bench-deps: Python packages present ($py)"
+  exit 0
+fi
+mkdir -p "$repo/.cache"
+echo "install-bench-deps: pip install ${need[*]} ($py)"
+if ! "$py" -m pip install --quiet --disable-pip-version-check "${need[@]}" 2>"$repo/.cache/pip.log.$$" &&
+  [ ! -x "$venv/bin/python3" ]; then
+  # The system's Python does not take packages from pip: a virtual environment that still sees
+  # the system's packages, so only what is missing is installed.
+  echo "install-bench-deps: $py does not accept pip packages; using a virtual environment in $venv"
+  python3 -m venv --system-site-packages "$venv"
+  py=$venv/bin/python3
+  mapfile -t need < <(missing_modules "$py")
+  "$py" -m pip install --quiet --disable-pip-version-check "${need[@]}"
+fi
+rm -f "$repo/.cache/pip.log.$$"
+mapfile -t still < <(missing_modules "$py")
+if ((${#still[@]})); then
+  echo "install-bench-deps: still missing after pip install: ${still[*]}" >&2
+  exit 1
+fi
+echo "install-bench-deps: Python packages present ($py)"
