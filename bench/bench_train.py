@@ -174,7 +174,8 @@ def main():
         print("  ".join(str(v).rjust(w[i]) if i else str(v).ljust(w[i]) for i, v in enumerate(r)))
     for n in notes:
         print(n)
-    title = f"BPE training, {size / 1e6:.1f} MB of Korean text, vocab {a.vocab_size}"
+    what = os.path.basename(a.input) if a.input else "Korean text (NSMC reviews)"
+    title = f"BPE training, {size / 1e6:.1f} MB of {what}, vocab {a.vocab_size}"
     _report.write_markdown(os.path.join(out_dir, "bench_train.md"), title, header, rows,
                            notes + ["Wall time end to end (read, train, write) of each program as a subprocess; "
                                     "peak RSS of that process (wait4 rusage, via /usr/bin/time)."])

@@ -41,6 +41,8 @@ hlm_status hlm_reader_open(hlm_reader **out, const char *path, hlm_error *err);
 /* Reads up to cap decompressed bytes into dst; *n == 0 means end of input. */
 hlm_status hlm_reader_read(hlm_reader *r, void *dst, size_t cap, size_t *n, hlm_error *err);
 hlm_compression hlm_reader_compression(const hlm_reader *r);
+/* Bytes of the underlying file consumed so far (compressed bytes for .gz/.zst): for progress. */
+uint64_t hlm_reader_bytes_in(const hlm_reader *r);
 void hlm_reader_close(hlm_reader *r);
 
 /* Reads a whole (possibly compressed) file into out (appends; out is NUL-terminated). */

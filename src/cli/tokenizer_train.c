@@ -95,13 +95,17 @@ static int parse_args(int argc, char **argv, train_args *a)
             usage(stdout);
             return CLI_OK;
         } else if (flag_is(arg, "--input")) {
+            /* --input=FILE, or every argument up to the next flag ('-' alone is standard input) */
             const char *eq = strchr(arg, '=');
             size_t before = a->n_inputs;
-            if (eq) a->inputs[a->n_inputs++] = eq + 1;
-            else
+            if (eq) {
+                a->inputs[a->n_inputs++] = eq + 1;
+            } else {
                 while (i + 1 < argc && (argv[i + 1][0] != '-' || !strcmp(argv[i + 1], "-")))
                     a->inputs[a->n_inputs++] = argv[++i];
-            if (a->n_inputs == before || !a->inputs[before][0]) return usage_error("%s: expected one or more files", "--input");
+            }
+            if (a->n_inputs == before || !a->inputs[before][0])
+                return usage_error("%s: expected one or more files", "--input");
         } else if (flag_is(arg, "--vocab-size")) {
             if (!(v = flag_value(argc, argv, &i, "--vocab-size"))) return CLI_USAGE;
             if (!cli_parse_u64("--vocab-size", v, 0xFFFFFFFFull, &a->vocab_size)) return CLI_USAGE;
@@ -128,7 +132,7 @@ static int parse_args(int argc, char **argv, train_args *a)
             if (!(v = flag_value(argc, argv, &i, "--threads"))) return CLI_USAGE;
             if (!cli_parse_u64("--threads", v, 4096, &a->threads)) return CLI_USAGE;
         } else {
-            return usage_error("unknown flag '%s'", arg);
+            return usage_error("unknown flag or argument '%s'", arg);
         }
     }
     if (!a->n_inputs) return usage_error("%s is required", "--input");

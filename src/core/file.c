@@ -144,6 +144,7 @@ struct hlm_reader {
     int z_live;
     ZSTD_DCtx *zd;
     int frame_done;       /* zstd: last frame ended exactly (for truncation detection) */
+    uint64_t bytes_in;    /* raw bytes read from fd */
 };
 
 static hlm_status fill(hlm_reader *r, hlm_error *err)
@@ -155,6 +156,7 @@ static hlm_status fill(hlm_reader *r, hlm_error *err)
     if (n < 0) return hlm_errorf(err, HLM_ERR_IO, "%s: read failed: %s", r->path, strerror(errno));
     r->in_len = (size_t)n;
     r->in_pos = 0;
+    r->bytes_in += (uint64_t)n;
     if (n == 0) r->in_eof = 1;
     return HLM_OK;
 }
@@ -275,6 +277,8 @@ hlm_status hlm_reader_read(hlm_reader *r, void *dst, size_t cap, size_t *n, hlm_
 }
 
 hlm_compression hlm_reader_compression(const hlm_reader *r) { return r->comp; }
+
+uint64_t hlm_reader_bytes_in(const hlm_reader *r) { return r->bytes_in - (r->in_len - r->in_pos); }
 
 void hlm_reader_close(hlm_reader *r)
 {

@@ -76,10 +76,13 @@ static void draw(hlm_progress *p, double now, int final)
         if (final) fputc('\n', stderr);
     } else {
         if (p->total) {
-            fmt_eta(eta_s, sizeof eta_s, rate > 0 ? (double)(p->total - p->done) / rate : -1);
-            hlm_log(HLM_LOG_INFO, "%s: %s of %llu (%.0f%%), %s/s, %s %s", p->label, done_s,
-                    (unsigned long long)p->total, 100.0 * (double)p->done / (double)p->total,
-                    rate_s, final ? "done in" : "ETA", final ? "" : eta_s);
+            fmt_eta(eta_s, sizeof eta_s,
+                    final ? el : rate > 0 ? (double)(p->total - p->done) / rate : -1);
+            char total_s[32];
+            fmt_amount(total_s, sizeof total_s, (double)p->total, p->unit);
+            hlm_log(HLM_LOG_INFO, "%s: %s of %s (%.0f%%), %s/s, %s %s", p->label, done_s, total_s,
+                    100.0 * (double)p->done / (double)p->total, rate_s, final ? "done in" : "ETA",
+                    eta_s);
         } else {
             hlm_log(HLM_LOG_INFO, "%s: %s, %s/s, %.1fs%s", p->label, done_s, rate_s, el,
                     final ? " (done)" : "");

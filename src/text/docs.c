@@ -222,11 +222,7 @@ static hlm_status next_text(hlm_doc_reader *r, const char **text, size_t *len, i
 
 /* ---- JSONL ---- */
 
-/* cJSON returns strings NUL-terminated without a length, so a "\u0000" escape would cut the text
- * short. Such escapes (rare) are rewritten in place to a noncharacter U+FDD0..U+FDEF that the
- * line does not otherwise contain (same 6 bytes), and turned back into a 0 byte after parsing.
- * Returns the sentinel's last UTF-8 byte (0xEF 0xB7 x), 0 if the line has no "\u0000", or -1 if
- * every candidate is already in use. */
+/* The value of 4 hex digits, or -1. */
 static long hex4(const uint8_t *s)
 {
     long v = 0;
@@ -241,6 +237,11 @@ static long hex4(const uint8_t *s)
     return v;
 }
 
+/* cJSON returns strings NUL-terminated without a length, so a "\u0000" escape would cut the text
+ * short. Such escapes (rare) are rewritten in place to a noncharacter U+FDD0..U+FDEF that the
+ * line does not otherwise contain (same 6 bytes), and turned back into a 0 byte after parsing.
+ * Returns the sentinel's last UTF-8 byte (0xEF 0xB7 x), 0 if the line has no "\u0000", or -1 if
+ * every candidate is already in use. */
 static int protect_nul_escapes(uint8_t *s, size_t n)
 {
     uint32_t used = 0; /* bit k: U+FDD0+k appears in the line */
@@ -538,12 +539,12 @@ hlm_status hlm_doc_reader_next(hlm_doc_reader *r, const char **text, size_t *len
     }
 }
 
-/* The core reader reports decompressed bytes only, so for a compressed file the consumed share
- * of the compressed size is not known here: 0 (unknown) until the end of input. */
+/* For a compressed file the progress is the share of the compressed input consumed. */
 uint64_t hlm_doc_reader_bytes_read(const hlm_doc_reader *r)
 {
     if (!r->compressed) return r->raw_bytes;
-    return r->eof ? r->file_bytes : 0;
+    if (r->eof) return r->file_bytes;
+    return r->src ? hlm_reader_bytes_in(r->src) : 0;
 }
 
 uint64_t hlm_doc_reader_file_bytes(const hlm_doc_reader *r) { return r->file_bytes; }

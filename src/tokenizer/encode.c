@@ -174,27 +174,33 @@ hlm_status tk_bpe(const hlm_tokenizer *t, const uint8_t *s, size_t len, uint32_t
 }
 
 /* Piece cache: pieces that are not one token repeat a lot (a Korean word with its particles, a
- * code identifier), and merging them costs ~20 random reads of the pair map. A direct-mapped cache
- * keyed by the hash the token lookup already computed, holding the bytes (so hits are exact) and
- * up to CACHE_IDS ids, makes repeats cost one compare. One cache per call (long inputs) or per
- * worker thread (batches): nothing is shared, so the tokenizer stays read-only. */
-#define CACHE_BYTES 54
-#define CACHE_IDS 16
-#define CACHE_SLOTS 8192
+ * code identifier), and merging one costs ~20 random reads of the pair map. A cache keyed by the
+ * hash that the token lookup already computed, holding the bytes (so a hit is exact, never a hash
+ * match alone) and the ids, makes a repeat cost one or two compares. Entries are one cache line;
+ * sets of two, the newest first. One cache per call (long inputs) or per worker thread (batches):
+ * nothing is shared, so the tokenizer stays read-only. */
+#define CACHE_BYTES 30
+#define CACHE_IDS 6
+#define CACHE_SETS 16384 /* x 2 ways x 64 bytes = 2 MB */
 
 typedef struct cache_entry {
     uint64_t hash;
-    uint8_t len, n_ids; /* len 0: empty slot (cached pieces have two or more bytes) */
+    uint8_t len, n_ids; /* len 0: empty (cached pieces have two or more bytes) */
     uint8_t bytes[CACHE_BYTES];
     uint32_t ids[CACHE_IDS];
 } cache_entry;
 
 typedef struct piece_cache {
-    cache_entry *slots; /* CACHE_SLOTS entries, or NULL: no cache */
+    cache_entry *slots; /* CACHE_SETS * 2 entries, or NULL: no cache */
 } piece_cache;
 
-static void cache_init(piece_cache *c) { c->slots = calloc(CACHE_SLOTS, sizeof *c->slots); }
+static void cache_init(piece_cache *c) { c->slots = calloc(2 * CACHE_SETS, sizeof *c->slots); }
 static void cache_free(piece_cache *c) { free(c->slots); }
+
+static inline int cache_hit(const cache_entry *e, uint64_t h, const uint8_t *s, size_t len)
+{
+    return e->hash == h && e->len == len && !memcmp(e->bytes, s, len);
+}
 
 static inline hlm_status encode_piece(const hlm_tokenizer *t, piece_cache *c, const uint8_t *s, size_t len,
                                       hlm_ids *out)
@@ -203,10 +209,11 @@ static inline hlm_status encode_piece(const hlm_tokenizer *t, piece_cache *c, co
     uint64_t h = tk_hash(s, len);
     uint32_t id = tk_lookup_hashed(t, s, len, h);
     if (id != TK_NONE && t->whole_piece[id]) return ids_push(out, id);
-    cache_entry *e = NULL;
+    cache_entry *set = NULL;
     if (c->slots && len <= CACHE_BYTES) {
-        e = &c->slots[h & (CACHE_SLOTS - 1)];
-        if (e->hash == h && e->len == len && !memcmp(e->bytes, s, len)) {
+        set = &c->slots[2 * (h >> 50 & (CACHE_SETS - 1))];
+        const cache_entry *e = cache_hit(&set[0], h, s, len) ? &set[0] : cache_hit(&set[1], h, s, len) ? &set[1] : NULL;
+        if (e) {
             if (out->len + e->n_ids > out->cap && hlm_ids_reserve(out, e->n_ids)) return HLM_ERR_NOMEM;
             memcpy(out->data + out->len, e->ids, e->n_ids * sizeof *e->ids);
             out->len += e->n_ids;
@@ -216,7 +223,9 @@ static inline hlm_status encode_piece(const hlm_tokenizer *t, piece_cache *c, co
     size_t before = out->len;
     if (tk_bpe(t, s, len, UINT32_MAX, out)) return HLM_ERR_NOMEM;
     size_t n = out->len - before;
-    if (e && n <= CACHE_IDS) {
+    if (set && n <= CACHE_IDS) {
+        set[1] = set[0];
+        cache_entry *e = &set[0];
         e->hash = h;
         e->len = (uint8_t)len;
         e->n_ids = (uint8_t)n;

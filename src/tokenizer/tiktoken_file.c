@@ -169,16 +169,6 @@ hlm_status tk_load_tiktoken(const uint8_t *data, size_t len, const char *name, i
     if (!enc)
         for (size_t i = 0; i < sizeof known / sizeof *known; i++)
             if (known[i].n_ranks == n && max_rank + 1 == n) enc = &known[i];
-    if (pattern < 0) {
-        if (!enc) {
-            st = hlm_errorf(err, HLM_ERR_INVALID,
-                            "%s: cannot tell the pre-tokenizer pattern of this rank file (%zu tokens; the name does not "
-                            "contain gpt2, r50k, cl100k or o200k): pass it with --pattern gpt2|cl100k|o200k",
-                            name, n);
-            goto fail;
-        }
-        pattern = (int)enc->pattern;
-    }
     uint32_t vocab = max_rank + 1;
     if (enc)
         for (size_t i = 0; i < enc->n_specials; i++)
@@ -190,7 +180,7 @@ hlm_status tk_load_tiktoken(const uint8_t *data, size_t len, const char *name, i
         st = hlm_errorf(err, HLM_ERR_NOMEM, "%s: out of memory", name);
         goto fail;
     }
-    if ((st = tk_new(vocab, (hlm_pattern)pattern, TK_SEM_TIKTOKEN, &t, err))) goto fail;
+    if ((st = tk_new(vocab, HLM_PATTERN_GPT2, TK_SEM_TIKTOKEN, &t, err))) goto fail;
     for (size_t i = 0; i < n; i++) {
         const rank_line *L = &lines[i];
         if (line_of_rank[L->rank]) {
@@ -228,6 +218,18 @@ hlm_status tk_load_tiktoken(const uint8_t *data, size_t len, const char *name, i
                         line_of_rank[dup[1]], line_of_rank[dup[0]], dup[1], dup[0]);
         goto fail;
     }
+    /* the pattern is checked after the content, so that a broken file reports what is broken */
+    if (pattern < 0) {
+        if (!enc) {
+            st = hlm_errorf(err, HLM_ERR_INVALID,
+                            "%s: cannot tell the pre-tokenizer pattern of this rank file (%zu tokens; the name does not "
+                            "contain gpt2, r50k, cl100k or o200k): pass it with --pattern gpt2|cl100k|o200k",
+                            name, n);
+            goto fail;
+        }
+        pattern = (int)enc->pattern;
+    }
+    t->pattern = (hlm_pattern)pattern;
     if ((st = tk_finish(t, name, err))) goto fail;
     free(lines);
     free(line_of_rank);

@@ -275,7 +275,7 @@ hlm_status tk_finish(hlm_tokenizer *t, const char *what, hlm_error *err)
         hlm_ids_free(&tmp);
     }
 
-    qsort(t->specials, t->n_specials, sizeof *t->specials, special_cmp);
+    if (t->n_specials) qsort(t->specials, t->n_specials, sizeof *t->specials, special_cmp);
     memset(t->special_first, 0, sizeof t->special_first);
     for (size_t i = 0; i < t->n_specials; i++) {
         if (t->specials[i].len == 0) return hlm_errorf(err, HLM_ERR_FORMAT, "%s: special token %u is empty", what, t->specials[i].id);

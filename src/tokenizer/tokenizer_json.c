@@ -124,6 +124,31 @@ static const char *shown(const char *s, char buf[64])
 
 /* ---- loading ---- */
 
+typedef struct added_ref {
+    uint32_t id;
+    const char *content;
+} added_ref;
+
+static int added_cmp(const void *a, const void *b)
+{
+    const added_ref *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* 1 if the vocabulary entry (key, id) is an added token's own entry: `tokenizers` looks added
+ * tokens up in the model's vocabulary by their text, so files (ours included) list special
+ * tokens there too, under their plain text rather than in the byte alphabet. */
+static int is_added_entry(const added_ref *a, size_t n, uint32_t id, const char *key)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (a[mid].id < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < n && a[lo].id == id && !strcmp(a[lo].content, key);
+}
+
 static hlm_status parse_normalizer(const cJSON *root, const char *name, int *normalize, hlm_error *err)
 {
     const cJSON *n = field(root, "normalizer");
@@ -174,6 +199,18 @@ static hlm_status check_bytelevel(const cJSON *bl, const char *path, const char 
     return HLM_OK;
 }
 
+/* tiktoken's current spellings of the gpt2 and cl100k patterns (tiktoken_ext/openai_public.py),
+ * which some tokenizer.json files carry: tiktoken documents them as equivalent to the forms that
+ * hlm_pattern_regex() returns (possessive quantifiers instead of backtracking, same matches). */
+static const struct {
+    hlm_pattern pattern;
+    const char *regex;
+} regex_aliases[] = {
+    {HLM_PATTERN_GPT2, "'(?:[sdmt]|ll|ve|re)| ?\\p{L}++| ?\\p{N}++| ?[^\\s\\p{L}\\p{N}]++|\\s++$|\\s+(?!\\S)|\\s"},
+    {HLM_PATTERN_CL100K, "'(?i:[sdmt]|ll|ve|re)|[^\\r\\n\\p{L}\\p{N}]?+\\p{L}++|\\p{N}{1,3}+| ?[^\\s\\p{L}\\p{N}]++[\\r\\n]*+|"
+                         "\\s++$|\\s*[\\r\\n]|\\s+(?!\\S)|\\s"},
+};
+
 static hlm_status parse_pre_tokenizer(const cJSON *root, const char *name, int *pattern, hlm_error *err)
 {
     const cJSON *p = field(root, "pre_tokenizer");
@@ -214,6 +251,11 @@ static hlm_status parse_pre_tokenizer(const cJSON *root, const char *name, int *
     for (int i = 0; i < HLM_PATTERN_COUNT; i++)
         if (!strcmp(re->valuestring, hlm_pattern_regex((hlm_pattern)i))) {
             *pattern = i;
+            return HLM_OK;
+        }
+    for (size_t i = 0; i < sizeof regex_aliases / sizeof *regex_aliases; i++)
+        if (!strcmp(re->valuestring, regex_aliases[i].regex)) {
+            *pattern = (int)regex_aliases[i].pattern;
             return HLM_OK;
         }
     return hlm_errorf(err, HLM_ERR_FORMAT,
@@ -274,6 +316,8 @@ hlm_status tk_load_json(const uint8_t *data, size_t len, const char *name, int p
     }
     hlm_tokenizer *t = NULL;
     uint8_t *scratch = NULL;
+    added_ref *added_list = NULL;
+    size_t n_added = 0;
     hlm_status st;
     char b1[64];
     bl_tables bl;
@@ -344,6 +388,17 @@ hlm_status tk_load_json(const uint8_t *data, size_t len, const char *name, int p
         n_vocab++;
         ai++;
     }
+    added_list = malloc((size_t)(ai ? ai : 1) * sizeof *added_list);
+    if (!added_list) {
+        st = hlm_errorf(err, HLM_ERR_NOMEM, "%s: out of memory", name);
+        goto done;
+    }
+    cJSON_ArrayForEach(e, added)
+    {
+        as_id(field(e, "id"), TK_MAX_ID, &id);
+        added_list[n_added++] = (added_ref){id, field(e, "content")->valuestring};
+    }
+    qsort(added_list, n_added, sizeof *added_list, added_cmp);
     if ((uint64_t)max_id >= (uint64_t)n_vocab + (1u << 20)) {
         st = hlm_errorf(err, HLM_ERR_FORMAT, "%s: model.vocab: id %u is far beyond the number of tokens (%zu)", name,
                         max_id, n_vocab);
@@ -362,6 +417,7 @@ hlm_status tk_load_json(const uint8_t *data, size_t len, const char *name, int p
     {
         as_id(e, TK_MAX_ID, &id);
         const char *key = e->string ? e->string : "";
+        if (is_added_entry(added_list, n_added, id, key)) continue;
         uint32_t bad;
         long n = bytelevel_decode(&bl, key, scratch, &bad);
         if (n <= 0) {
@@ -452,6 +508,7 @@ hlm_status tk_load_json(const uint8_t *data, size_t len, const char *name, int p
     st = tk_finish(t, name, err);
 done:
     free(scratch);
+    free(added_list);
     cJSON_Delete(root);
     if (st) {
         hlm_tokenizer_free(t);
@@ -571,11 +628,29 @@ hlm_status hlm_tokenizer_save(const hlm_tokenizer *t, const char *path, hlm_erro
     bad |= ignore_merges ? PUT("    \"ignore_merges\": true,\n") : PUT("    \"ignore_merges\": false,\n");
     bad |= PUT("    \"vocab\": {");
     int first = 1;
+    size_t si = 0; /* specials are sorted by id */
     for (uint32_t id = 0; id < t->vocab_size && !bad; id++) {
-        if (!(t->kind[id] & TK_REGULAR)) continue;
-        bad |= PUT(first ? "\n      " : ",\n      ");
+        while (si < t->n_specials && t->specials[si].id < id) si++;
+        if (t->kind[id] & TK_REGULAR) {
+            bad |= PUT(first ? "\n      " : ",\n      ");
+            bad |= json_bytelevel(&b, &bl, t->blob + t->tok_off[id], t->tok_len[id]);
+        } else if (t->kind[id] & TK_SPECIAL) {
+            /* Listed under its text so that `tokenizers` gives it this id (it numbers added tokens
+             * that are not in the vocabulary from the vocabulary's size up, which is wrong when
+             * ids have gaps, as in cl100k_base). Not if the text is some token's key already. */
+            const tk_special *sp = &t->specials[si];
+            uint8_t *tmp = malloc(sp->len + 1);
+            uint32_t badcp;
+            long k = tmp ? bytelevel_decode(&bl, sp->text, tmp, &badcp) : -1;
+            int clash = k > 0 && tk_lookup(t, tmp, (size_t)k) != TK_NONE;
+            free(tmp);
+            if (clash) continue;
+            bad |= PUT(first ? "\n      " : ",\n      ");
+            bad |= json_string(&b, (const uint8_t *)sp->text, sp->len);
+        } else {
+            continue;
+        }
         first = 0;
-        bad |= json_bytelevel(&b, &bl, t->blob + t->tok_off[id], t->tok_len[id]);
         bad |= hlm_buf_appendf(&b, ": %u", id);
     }
     bad |= PUT("\n    },\n    \"merges\": [");
