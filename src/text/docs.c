@@ -20,7 +20,16 @@
  * o200k's would go on into a '/' after it ("a.\n/b" has the piece ".\n/"), hence the '/' rule.
  * The pieces after the cut match from their own start, and the only lookahead, `(?!\S)`, sees
  * one character, the same in the chunk as in the whole text. NFC cannot join across the cut
- * either ('\n' is a starter that composes with nothing). */
+ * either ('\n' is a starter that composes with nothing).
+ *
+ * Text whose paragraphs are separated by blank lines has few such newlines, so a chunk may also
+ * end right after an ASCII letter or a Hangul syllable that is followed by U+0020 (the space
+ * starts the next chunk). Why: every alternative that can contain a letter stops at a space
+ * (` ?\p{L}+` takes a space only in front; the contraction and o200k letter alternatives take
+ * letters, marks and an apostrophe suffix), so a piece ends between the letter and the space in
+ * the whole text, and a letter run cut at its end is matched the same way (its case split and
+ * optional suffix depend only on the run). Both characters are starters, so NFC cannot join
+ * them either. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,8 +173,20 @@ static int ws_3(const uint8_t *s)
 /* The encodings above are all well-formed and start with a lead byte that is never a
  * continuation byte, so matching them at a position is exactly what a strict decoder would see.
  * '/' may not follow: o200k's punctuation piece would continue into it (see the top). */
+/* A letter ends at s[i]: an ASCII letter, or the last byte of a Hangul syllable U+AC00..U+D7A3
+ * (EA B0 80 .. ED 9E A3; a strict decoder sees exactly these three bytes as one character). */
+static int letter_ends_at(const uint8_t *s, size_t i)
+{
+    uint8_t c = s[i];
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return 1;
+    if (i < 2 || (c & 0xC0) != 0x80 || (s[i - 1] & 0xC0) != 0x80) return 0;
+    uint32_t cp = ((uint32_t)(s[i - 2] & 0x0F) << 12) | ((uint32_t)(s[i - 1] & 0x3F) << 6) | (c & 0x3Fu);
+    return (s[i - 2] & 0xF0) == 0xE0 && cp >= 0xAC00 && cp <= 0xD7A3;
+}
+
 int hlm_doc_text_cut_ok(const uint8_t *s, size_t len, size_t i)
 {
+    if (i + 1 < len && s[i + 1] == ' ' && letter_ends_at(s, i)) return 1;
     if (i == 0 || i + 1 >= len || s[i] != '\n') return 0;
     if (ws_ascii(s[i - 1])) return 0;
     if (i >= 2 && ws_2(s + i - 2)) return 0;
@@ -185,12 +206,13 @@ static hlm_status next_text(hlm_doc_reader *r, const char **text, size_t *len, i
         size_t avail = r->win_len - r->win_pos;
         size_t from = r->scan > r->chunk_bytes - 1 ? r->scan : r->chunk_bytes - 1;
         while (from < avail) {
-            uint8_t *nl = memchr(s + from, '\n', avail - from);
-            if (!nl) {
+            /* The next '\n' or ' ' (a cut is only ever right before or after one). */
+            size_t i = from;
+            while (i < avail && s[i] != '\n' && s[i + 1 < avail ? i + 1 : i] != ' ') i++;
+            if (i >= avail) {
                 from = avail;
                 break;
             }
-            size_t i = (size_t)(nl - s);
             /* Deciding needs the longest whitespace encoding (3 bytes) after the '\n'. */
             if (avail - i - 1 < 3 && !r->eof) {
                 from = i;

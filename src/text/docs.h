@@ -4,9 +4,10 @@
  *
  * Plain text has no document boundaries, so it is cut into chunks of about chunk_bytes right
  * after a newline that has a non-whitespace character before it and a character after it that
- * is neither whitespace nor '/' (o200k's punctuation piece continues into "\n/"): at such a
- * point every supported pre-tokenizer pattern ends a piece, so chunking never changes how the
- * text tokenizes. A text without such a newline is one chunk. */
+ * is neither whitespace nor '/' (o200k's punctuation piece continues into "\n/"), or right after
+ * an ASCII letter or Hangul syllable that a space follows: at such a point every supported
+ * pre-tokenizer pattern ends a piece, so chunking never changes how the text tokenizes (see
+ * docs.c). A text without such a point is one chunk. */
 #ifndef HLM_TEXT_DOCS_H
 #define HLM_TEXT_DOCS_H
 

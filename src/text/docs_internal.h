@@ -10,8 +10,9 @@
 hlm_status hlm_doc_reader_open_mem(hlm_doc_reader **out, const char *name, const void *data, size_t len,
                                    const hlm_doc_reader_opts *opts, hlm_error *err);
 
-/* 1 if a plain text chunk may end right after the '\n' at s[i] (0 < i, i + 1 < len): the
- * character before it is not Unicode White_Space, the one after it neither White_Space nor '/'.
+/* 1 if a plain text chunk may end right after s[i] (i + 1 < len): either s[i] is a '\n' with a
+ * character before it that is not Unicode White_Space and one after it that is neither
+ * White_Space nor '/', or s[i] ends an ASCII letter or a Hangul syllable and s[i + 1] is U+0020.
  * Exposed for the tests. */
 int hlm_doc_text_cut_ok(const uint8_t *s, size_t len, size_t i);
 

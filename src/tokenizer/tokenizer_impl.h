@@ -122,6 +122,8 @@ hlm_status tk_load_tiktoken(const uint8_t *data, size_t len, const char *name, i
                             hlm_tokenizer **out, hlm_error *err);
 hlm_status tk_load_json(const uint8_t *data, size_t len, const char *name, int pattern,
                         hlm_tokenizer **out, hlm_error *err);
+/* Appends the tokenizer.json text that hlm_tokenizer_save writes (path: for messages only). */
+hlm_status tk_to_json(const hlm_tokenizer *t, hlm_buf *out, const char *path, hlm_error *err);
 /* The merges that reproduce a rank file's tokens (one per token of two or more bytes, in rank
  * order: the pair tiktoken's algorithm ends with when encoding the token's bytes with only lower
  * ranks). */

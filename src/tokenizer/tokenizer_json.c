@@ -577,7 +577,7 @@ static hlm_status json_bytelevel(hlm_buf *b, const bl_tables *bl, const uint8_t 
 
 #define PUT(str) hlm_buf_append(&b, str, strlen(str))
 
-hlm_status hlm_tokenizer_save(const hlm_tokenizer *t, const char *path, hlm_error *err)
+hlm_status tk_to_json(const hlm_tokenizer *t, hlm_buf *out, const char *path, hlm_error *err)
 {
     uint32_t(*derived)[2] = NULL;
     const uint32_t(*merges)[2] = (const uint32_t(*)[2])t->merges;
@@ -601,7 +601,7 @@ hlm_status hlm_tokenizer_save(const hlm_tokenizer *t, const char *path, hlm_erro
 
     bl_tables bl;
     bl_tables_init(&bl);
-    hlm_buf b = {0};
+    hlm_buf b = *out;
     int bad = 0;
     bad |= PUT("{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": [");
     for (size_t i = 0; i < t->n_specials; i++) {
@@ -663,12 +663,21 @@ hlm_status hlm_tokenizer_save(const hlm_tokenizer *t, const char *path, hlm_erro
     }
     bad |= PUT(n_merges ? "\n    ]\n  }\n}\n" : "]\n  }\n}\n");
     free(derived);
-    if (bad) {
+    *out = b;
+    if (bad) return hlm_errorf(err, HLM_ERR_NOMEM, "%s: out of memory", path);
+    return HLM_OK;
+}
+
+hlm_status hlm_tokenizer_save(const hlm_tokenizer *t, const char *path, hlm_error *err)
+{
+    hlm_buf b = {0};
+    hlm_status st = tk_to_json(t, &b, path, err);
+    if (st) {
         hlm_buf_free(&b);
-        return hlm_errorf(err, HLM_ERR_NOMEM, "%s: out of memory", path);
+        return st;
     }
     hlm_atomic_file f;
-    hlm_status st = hlm_atomic_open(&f, path, err);
+    st = hlm_atomic_open(&f, path, err);
     if (!st) {
         if (fwrite(b.data, 1, b.len, f.fp) != b.len) {
             hlm_atomic_abort(&f);

@@ -69,7 +69,7 @@ static void write_gz(const char *path, const void *data, size_t n)
 /* All documents of a file, each followed by a 0 byte in docs, their lengths in lens. */
 typedef struct {
     hlm_buf all;
-    size_t lens[4096];
+    size_t lens[1 << 16];
     size_t n;
     hlm_status st;
     hlm_error err;
@@ -88,7 +88,7 @@ static docs_t *read_docs(const char *path, const hlm_doc_reader_opts *opts)
         int more;
         d->st = hlm_doc_reader_next(r, &text, &len, &more, &d->err);
         if (d->st || !more) break;
-        assert_true(d->n < 4096);
+        assert_true(d->n < (1 << 16));
         assert_int_equal(hlm_buf_append(&d->all, text, len), HLM_OK);
         assert_int_equal(hlm_buf_append(&d->all, "", 1), HLM_OK);
         d->lens[d->n++] = len;
@@ -174,6 +174,9 @@ static int *valid_cuts(const uint8_t *s, size_t n)
             decode(s + i + 1, n - i - 1, &next);
             ok[i] = next < 0 || (!is_white_space((uint32_t)next) && next != '/');
         }
+        /* An ASCII letter or a Hangul syllable followed by a space: cut before the space. */
+        int letter = (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= 0xAC00 && cp <= 0xD7A3);
+        if (letter && i + k < n && s[i + k] == ' ') ok[i + k - 1] = 1;
         prev = cp;
         i += k;
     }
@@ -272,8 +275,8 @@ static void test_text_cut_rule(void **state)
     } cases[] = {
         {"a\nb\nc", {"a\n", "b\n", "c"}},
         {"a\nb\nc\n", {"a\n", "b\n", "c\n"}},
-        /* whitespace on either side: no cut */
-        {"a \nb", {"a \nb"}},
+        /* whitespace on either side of a newline: no cut there */
+        {"a. \nb", {"a. \nb"}},
         {"a\n b", {"a\n b"}},
         {"a\r\nb", {"a\r\nb"}},
         {"a\n\nb", {"a\n\nb"}},
@@ -285,9 +288,15 @@ static void test_text_cut_rule(void **state)
         {"a.\n/b\n.c/\nd", {"a.\n/b\n", ".c/\n", "d"}},
         /* a byte that only looks like the end of U+00A0 is not whitespace */
         {"\xa0\nb", {"\xa0\n", "b"}},
-        /* no valid newline at all: one chunk */
+        /* no valid newline and no letter before a space: one chunk */
         {"  \n  \n\n", {"  \n  \n\n"}},
-        {"no newline here", {"no newline here"}},
+        {"1 2. 3?  \n", {"1 2. 3?  \n"}},
+        /* a space after an ASCII letter or a Hangul syllable: cut before the space */
+        {"no newline here", {"no", " newline", " here"}},
+        {"한국어 문장.\n\n다음", {"한국어", " 문장.\n\n다음"}},
+        {"a  b", {"a", "  b"}},
+        /* a byte that only looks like the end of a Hangul syllable is not a letter */
+        {"\x80\xb0\x80 x", {"\x80\xb0\x80 x"}},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         const char *path = tmp_path("cut.txt");
@@ -586,6 +595,8 @@ static void test_mem_and_options(void **state)
     const uint8_t *s = (const uint8_t *)"ab\ncd";
     assert_true(hlm_doc_text_cut_ok(s, 5, 2));
     assert_false(hlm_doc_text_cut_ok(s, 5, 1));
+    assert_true(hlm_doc_text_cut_ok((const uint8_t *)"ab cd", 5, 1));
+    assert_false(hlm_doc_text_cut_ok((const uint8_t *)"a. cd", 5, 1));
     assert_false(hlm_doc_text_cut_ok(s, 3, 2)); /* nothing after it */
     assert_false(hlm_doc_text_cut_ok((const uint8_t *)"\nab", 3, 0));
 }
