@@ -3,8 +3,10 @@
  * Invariants checked:
  *  - any input either loads or fails with a message; never a crash, leak or undefined behaviour;
  *  - a file that loads encodes and decodes arbitrary text losslessly; deriving merges for
- *    tokenizer.json either succeeds or fails cleanly, and what it writes loads again with the
- *    same ids. */
+ *    tokenizer.json either succeeds or fails cleanly, and what it writes loads again and is
+ *    lossless too. (Equal ids are not checked here: for an arbitrary rank file, one merge per
+ *    token cannot always reproduce tiktoken's any-split rule; for OpenAI's files it does, which
+ *    test_tiktoken_compat checks on every fixture.) */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -51,11 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     if (tk_to_json(t, &json, "fuzz.json", &err) == HLM_OK) {
         hlm_tokenizer *u;
         CHECK(hlm_tokenizer_load_memory(json.data, json.len, "saved.json", -1, &u, &err) == HLM_OK);
-        hlm_ids b = {0};
-        encode(t, (const uint8_t *)sample, sizeof sample - 1, &ids);
-        encode(u, (const uint8_t *)sample, sizeof sample - 1, &b);
-        CHECK(ids.len == b.len && !memcmp(ids.data, b.data, b.len * sizeof *b.data));
-        hlm_ids_free(&b);
+        encode(u, (const uint8_t *)sample, sizeof sample - 1, &ids);
+        encode(u, data, len < 512 ? len : 512, &ids);
         hlm_tokenizer_free(u);
     }
     hlm_buf_free(&json);

@@ -31,10 +31,36 @@ static inline hlm_status ids_push(hlm_ids *out, uint32_t id)
 static inline uint32_t pair_rank(const hlm_tokenizer *t, uint32_t a, uint32_t b, uint32_t max_rank,
                                  uint32_t *merged)
 {
+    if (!tk_pair_maybe(t, a, b)) return UINT32_MAX;
     const tk_pair *p = tk_pair_find(t, a, b);
     if (!p || p->rank >= max_rank) return UINT32_MAX;
     *merged = p->merged;
     return p->rank;
+}
+
+/* Pair memo: a small direct-mapped table of recent pair-map answers (misses included), kept with
+ * the piece cache. The pair map is too large for the CPU caches and merging reads it at random;
+ * text reuses a small set of pairs (the syllables and words of a language), which 256 KB holds. */
+#define MEMO_BITS 14
+
+typedef struct pair_memo {
+    uint64_t key; /* left << 32 | right; UINT64_MAX: empty */
+    uint32_t rank, merged;
+} pair_memo;
+
+static inline uint32_t memo_rank(const hlm_tokenizer *t, pair_memo *memo, uint32_t a, uint32_t b, uint32_t max_rank,
+                                 uint32_t *merged)
+{
+    if (!memo) return pair_rank(t, a, b, max_rank, merged);
+    uint64_t key = (uint64_t)a << 32 | b;
+    pair_memo *e = &memo[(key * 0xC2B2AE3D27D4EB4Full) >> (64 - MEMO_BITS)];
+    if (e->key != key) {
+        e->key = key;
+        e->rank = pair_rank(t, a, b, UINT32_MAX, &e->merged);
+    }
+    if (e->rank >= max_rank) return UINT32_MAX;
+    *merged = e->merged;
+    return e->rank;
 }
 
 typedef struct part {
@@ -43,7 +69,8 @@ typedef struct part {
     uint32_t merged; /* the token they make */
 } part;
 
-static hlm_status bpe_small(const hlm_tokenizer *t, const uint8_t *s, size_t n, uint32_t max_rank, hlm_ids *out)
+static hlm_status bpe_small(const hlm_tokenizer *t, pair_memo *memo, const uint8_t *s, size_t n, uint32_t max_rank,
+                            hlm_ids *out)
 {
     part p[SMALL_PIECE];
     for (size_t i = 0; i + 1 < n; i++) {
@@ -65,10 +92,15 @@ static hlm_status bpe_small(const hlm_tokenizer *t, const uint8_t *s, size_t n, 
         if (best >> 32 == UINT32_MAX) break;
         size_t at = (size_t)(uint32_t)best;
         p[at].id = p[at].merged;
+        /* the two new pairs are independent reads of the (large) pair map: start both now */
+        if (at + 2 < m && tk_pair_maybe(t, p[at].id, p[at + 2].id))
+            __builtin_prefetch(&t->pairs[tk_pair_slot(t, p[at].id, p[at + 2].id)]);
+        if (at > 0 && tk_pair_maybe(t, p[at - 1].id, p[at].id))
+            __builtin_prefetch(&t->pairs[tk_pair_slot(t, p[at - 1].id, p[at].id)]);
         for (size_t i = at + 1; i + 1 < m; i++) p[i] = p[i + 1];
         m--;
-        p[at].rank = at + 1 < m ? pair_rank(t, p[at].id, p[at + 1].id, max_rank, &p[at].merged) : UINT32_MAX;
-        if (at > 0) p[at - 1].rank = pair_rank(t, p[at - 1].id, p[at].id, max_rank, &p[at - 1].merged);
+        p[at].rank = at + 1 < m ? memo_rank(t, memo, p[at].id, p[at + 1].id, max_rank, &p[at].merged) : UINT32_MAX;
+        if (at > 0) p[at - 1].rank = memo_rank(t, memo, p[at - 1].id, p[at].id, max_rank, &p[at - 1].merged);
     }
     if (out->len + m > out->cap && hlm_ids_reserve(out, m)) return HLM_ERR_NOMEM;
     for (size_t i = 0; i < m; i++) out->data[out->len++] = p[i].id;
@@ -166,11 +198,17 @@ done:
     return st;
 }
 
-hlm_status tk_bpe(const hlm_tokenizer *t, const uint8_t *s, size_t len, uint32_t max_rank, hlm_ids *out)
+static hlm_status bpe(const hlm_tokenizer *t, pair_memo *memo, const uint8_t *s, size_t len, uint32_t max_rank,
+                      hlm_ids *out)
 {
     if (len == 0) return HLM_OK;
     if (len == 1) return ids_push(out, t->byte_id[s[0]]);
-    return len <= SMALL_PIECE ? bpe_small(t, s, len, max_rank, out) : bpe_large(t, s, len, max_rank, out);
+    return len <= SMALL_PIECE ? bpe_small(t, memo, s, len, max_rank, out) : bpe_large(t, s, len, max_rank, out);
+}
+
+hlm_status tk_bpe(const hlm_tokenizer *t, const uint8_t *s, size_t len, uint32_t max_rank, hlm_ids *out)
+{
+    return bpe(t, NULL, s, len, max_rank, out);
 }
 
 /* Piece cache: pieces that are not one token repeat a lot (a Korean word with its particles, a
@@ -192,14 +230,26 @@ typedef struct cache_entry {
 
 typedef struct piece_cache {
     cache_entry *slots; /* CACHE_SETS * 2 entries, or NULL: no cache */
+    pair_memo *memo;    /* 1 << MEMO_BITS entries, or NULL */
 } piece_cache;
 
-static void cache_init(piece_cache *c) { c->slots = calloc(2 * CACHE_SETS, sizeof *c->slots); }
-static void cache_free(piece_cache *c) { free(c->slots); }
+static void cache_init(piece_cache *c)
+{
+    c->slots = calloc(2 * CACHE_SETS, sizeof *c->slots);
+    c->memo = malloc(((size_t)1 << MEMO_BITS) * sizeof *c->memo);
+    if (c->memo)
+        for (size_t i = 0; i < (size_t)1 << MEMO_BITS; i++) c->memo[i].key = UINT64_MAX;
+}
+
+static void cache_free(piece_cache *c)
+{
+    free(c->slots);
+    free(c->memo);
+}
 
 static inline int cache_hit(const cache_entry *e, uint64_t h, const uint8_t *s, size_t len)
 {
-    return e->hash == h && e->len == len && !memcmp(e->bytes, s, len);
+    return e->hash == h && e->len == len && tk_bytes_equal(e->bytes, s, len);
 }
 
 static inline hlm_status encode_piece(const hlm_tokenizer *t, piece_cache *c, const uint8_t *s, size_t len,
@@ -207,8 +257,8 @@ static inline hlm_status encode_piece(const hlm_tokenizer *t, piece_cache *c, co
 {
     if (len == 1) return ids_push(out, t->byte_id[s[0]]);
     uint64_t h = tk_hash(s, len);
-    uint32_t id = tk_lookup_hashed(t, s, len, h);
-    if (id != TK_NONE && t->whole_piece[id]) return ids_push(out, id);
+    uint32_t id = tk_lookup_whole(t, s, len, h);
+    if (id != TK_NONE) return ids_push(out, id);
     cache_entry *set = NULL;
     if (c->slots && len <= CACHE_BYTES) {
         set = &c->slots[2 * (h >> 50 & (CACHE_SETS - 1))];
@@ -221,7 +271,7 @@ static inline hlm_status encode_piece(const hlm_tokenizer *t, piece_cache *c, co
         }
     }
     size_t before = out->len;
-    if (tk_bpe(t, s, len, UINT32_MAX, out)) return HLM_ERR_NOMEM;
+    if (bpe(t, c->memo, s, len, UINT32_MAX, out)) return HLM_ERR_NOMEM;
     size_t n = out->len - before;
     if (set && n <= CACHE_IDS) {
         set[1] = set[0];
@@ -300,7 +350,7 @@ static hlm_status encode_with_cache(const hlm_tokenizer *t, piece_cache *c, cons
 hlm_status hlm_tokenizer_encode(const hlm_tokenizer *t, const void *text, size_t len, int allow_special,
                                 hlm_ids *out, hlm_error *err)
 {
-    piece_cache c = {NULL};
+    piece_cache c = {NULL, NULL};
     if (len >= CACHE_MIN_INPUT) cache_init(&c); /* without memory for it, encode runs uncached */
     hlm_status st = encode_with_cache(t, &c, text, len, allow_special, out, err);
     cache_free(&c);
@@ -313,22 +363,27 @@ typedef struct batch_job {
     const size_t *lens;
     int allow_special;
     hlm_ids *outs;
+    size_t n, per_task; /* documents, and how many consecutive ones make one task */
     piece_cache *caches; /* one per worker thread */
     atomic_int failed;
     hlm_error first_err;
 } batch_job;
 
-static void batch_task(void *ctx, size_t i, int thread)
+static void batch_task(void *ctx, size_t task, int thread)
 {
     batch_job *job = ctx;
-    if (atomic_load(&job->failed)) return;
     piece_cache *c = &job->caches[thread];
     if (!c->slots) cache_init(c);
-    hlm_error e;
-    if (encode_with_cache(job->tok, c, (const uint8_t *)job->texts[i], job->lens[i], job->allow_special,
-                          &job->outs[i], &e)) {
-        int expected = 0;
-        if (atomic_compare_exchange_strong(&job->failed, &expected, 1)) job->first_err = e;
+    size_t end = (task + 1) * job->per_task < job->n ? (task + 1) * job->per_task : job->n;
+    for (size_t i = task * job->per_task; i < end; i++) {
+        if (atomic_load_explicit(&job->failed, memory_order_relaxed)) return;
+        hlm_error e;
+        if (encode_with_cache(job->tok, c, (const uint8_t *)job->texts[i], job->lens[i], job->allow_special,
+                              &job->outs[i], &e)) {
+            int expected = 0;
+            if (atomic_compare_exchange_strong(&job->failed, &expected, 1)) job->first_err = e;
+            return;
+        }
     }
 }
 
@@ -336,10 +391,14 @@ hlm_status hlm_tokenizer_encode_batch(const hlm_tokenizer *tok, const char *cons
                                       size_t n, int allow_special, int n_threads, hlm_ids *outs, hlm_error *err)
 {
     if (n_threads <= 0) n_threads = hlm_default_threads();
-    batch_job job = {tok, texts, lens, allow_special, outs, NULL, 0, {0}};
+    /* Many short documents (lines) would make one task each too fine: group them so that each
+     * thread gets ~64 tasks, enough to balance uneven documents. */
+    size_t per_task = n / ((size_t)n_threads * 64);
+    if (per_task == 0) per_task = 1;
+    batch_job job = {tok, texts, lens, allow_special, outs, n, per_task, NULL, 0, {0}};
     job.caches = calloc((size_t)n_threads, sizeof *job.caches);
     if (!job.caches) return hlm_errorf(err, HLM_ERR_NOMEM, "encode: out of memory");
-    hlm_status st = hlm_parallel_for(n, n_threads, batch_task, &job, err);
+    hlm_status st = hlm_parallel_for((n + per_task - 1) / per_task, n_threads, batch_task, &job, err);
     for (int i = 0; i < n_threads; i++) cache_free(&job.caches[i]);
     free(job.caches);
     if (st) return st;

@@ -3,7 +3,6 @@
  * formats live in tiktoken_file.c and tokenizer_json.c, encoding in encode.c. */
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "hyperlm/file.h"
 #include "tokenizer/bytelevel.h"
@@ -80,23 +79,13 @@ hlm_status tk_add_special(hlm_tokenizer *t, uint32_t id, const char *text, size_
     return HLM_OK;
 }
 
-uint64_t tk_hash(const uint8_t *s, size_t len) { return XXH3_64bits(s, len); }
-
-/* A token map slot: id in the low 32 bits; above it the length (capped at 255) and 24 bits of the
- * hash, so that almost every mismatch is rejected without touching the token's bytes. */
-static inline uint64_t slot_high(uint64_t h, size_t len)
-{
-    return (h >> 40) << 8 | (len < 255 ? len : 255);
-}
-
 uint32_t tk_lookup_hashed(const hlm_tokenizer *t, const uint8_t *s, size_t len, uint64_t h)
 {
-    uint64_t high = slot_high(h, len);
+    uint32_t tag = (uint32_t)(h >> 32);
     for (size_t i = (size_t)h & t->map_mask;; i = (i + 1) & t->map_mask) {
-        uint64_t slot = t->map[i];
-        if (slot == UINT64_MAX) return TK_NONE;
-        uint32_t id = (uint32_t)slot;
-        if (slot >> 32 == high && t->tok_len[id] == len && !memcmp(t->blob + t->tok_off[id], s, len)) return id;
+        const struct tk_slot *e = &t->map[i];
+        if (e->id == TK_NONE) return TK_NONE;
+        if (e->tag == tag && (e->len & ~TK_WHOLE) == len && !memcmp(t->blob + e->off, s, len)) return e->id;
     }
 }
 
@@ -114,13 +103,14 @@ static size_t pow2_at_least(size_t n)
 
 hlm_status tk_build_token_map(hlm_tokenizer *t, uint32_t dup[2])
 {
+    if (t->blob_len > UINT32_MAX) return HLM_ERR_NOMEM; /* 4 GB of token bytes: not a real vocabulary */
     size_t n = 0;
     for (uint32_t id = 0; id < t->vocab_size; id++) n += (t->kind[id] & TK_REGULAR) != 0;
     size_t cap = pow2_at_least(2 * n);
     free(t->map);
     t->map = malloc(cap * sizeof *t->map);
     if (!t->map) return HLM_ERR_NOMEM;
-    memset(t->map, 0xFF, cap * sizeof *t->map);
+    for (size_t i = 0; i < cap; i++) t->map[i].id = TK_NONE;
     t->map_mask = cap - 1;
     for (uint32_t id = 0; id < t->vocab_size; id++) {
         if (!(t->kind[id] & TK_REGULAR)) continue;
@@ -128,15 +118,28 @@ hlm_status tk_build_token_map(hlm_tokenizer *t, uint32_t dup[2])
         size_t len = t->tok_len[id];
         uint64_t h = tk_hash(s, len);
         size_t i = (size_t)h & t->map_mask;
-        for (; t->map[i] != UINT64_MAX; i = (i + 1) & t->map_mask) {
-            uint32_t o = (uint32_t)t->map[i];
+        for (; t->map[i].id != TK_NONE; i = (i + 1) & t->map_mask) {
+            uint32_t o = t->map[i].id;
             if (t->tok_len[o] == len && !memcmp(t->blob + t->tok_off[o], s, len)) {
                 dup[0] = o;
                 dup[1] = id;
                 return HLM_ERR_FORMAT;
             }
         }
-        t->map[i] = slot_high(h, len) << 32 | id;
+        t->map[i] = (struct tk_slot){(uint32_t)(h >> 32), id, (uint32_t)len, (uint32_t)t->tok_off[id]};
+    }
+    size_t bits = 1 << 16;
+    while (bits < 16 * n) bits *= 2;
+    free(t->map_bloom);
+    t->map_bloom = calloc(bits / 64, sizeof *t->map_bloom);
+    if (!t->map_bloom) return HLM_ERR_NOMEM;
+    t->map_bloom_shift = 64;
+    for (size_t b = bits; b > 1; b >>= 1) t->map_bloom_shift--;
+    for (size_t i = 0; i < cap; i++) {
+        if (t->map[i].id == TK_NONE) continue;
+        uint64_t h = tk_hash(t->blob + t->map[i].off, t->map[i].len & ~TK_WHOLE);
+        size_t bit = (size_t)((h * 0xD6E8FEB86659FD93ull) >> t->map_bloom_shift);
+        t->map_bloom[bit >> 6] |= 1ull << (bit & 63);
     }
     return HLM_OK;
 }
@@ -168,8 +171,27 @@ static void pairs_put(hlm_tokenizer *t, uint32_t left, uint32_t right, uint32_t 
     t->pairs[i] = (tk_pair){key, rank, merged};
 }
 
+/* The Bloom filter over the pair map (see tokenizer_impl.h). */
+static hlm_status build_pair_bloom(hlm_tokenizer *t)
+{
+    size_t bits = 1 << 16;
+    while (bits < 16 * t->n_pairs) bits *= 2;
+    free(t->pair_bloom);
+    t->pair_bloom = calloc(bits / 64, sizeof *t->pair_bloom);
+    if (!t->pair_bloom) return HLM_ERR_NOMEM;
+    t->bloom_shift = 64;
+    for (size_t b = bits; b > 1; b >>= 1) t->bloom_shift--;
+    for (size_t i = 0; i <= t->pair_mask; i++) {
+        if (t->pairs[i].key == UINT64_MAX) continue;
+        size_t bit = tk_bloom_bit(t, (uint32_t)(t->pairs[i].key >> 32), (uint32_t)t->pairs[i].key);
+        t->pair_bloom[bit >> 6] |= 1ull << (bit & 63);
+    }
+    return HLM_OK;
+}
+
 static hlm_status build_byte_pairs(hlm_tokenizer *t)
 {
+    if (build_pair_bloom(t)) return HLM_ERR_NOMEM;
     free(t->byte_pairs);
     t->byte_pairs = malloc(65536 * sizeof *t->byte_pairs);
     if (!t->byte_pairs) return HLM_ERR_NOMEM;
@@ -376,8 +398,10 @@ void hlm_tokenizer_free(hlm_tokenizer *t)
     free(t->tok_len);
     free(t->blob);
     free(t->map);
+    free(t->map_bloom);
     free(t->pairs);
     free(t->byte_pairs);
+    free(t->pair_bloom);
     free(t->merges);
     for (size_t i = 0; i < t->n_specials; i++) free(t->specials[i].text);
     free(t->specials);

@@ -17,10 +17,15 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include "hyperlm/tokenizer.h"
 
 enum { TK_REGULAR = 1, TK_SPECIAL = 2 };
+#define TK_WHOLE 0x80000000u
 typedef enum { TK_SEM_TIKTOKEN = 0, TK_SEM_HF = 1 } tk_semantics;
 
 #define TK_NONE UINT32_MAX
@@ -57,14 +62,30 @@ struct hlm_tokenizer {
 
     uint32_t byte_id[256];
 
-    /* regular tokens by bytes: open addressing, linear probing; UINT64_MAX marks an empty slot */
-    uint64_t *map;
+    /* regular tokens by bytes: open addressing, linear probing (id TK_NONE: empty slot). A slot
+     * holds what a lookup needs, so a hit costs the slot and the token's bytes and a miss
+     * usually the slot alone. */
+    struct tk_slot {
+        uint32_t tag; /* high half of the hash */
+        uint32_t id;
+        uint32_t len; /* | TK_WHOLE when whole_piece[id] */
+        uint32_t off; /* into blob (tk_finish keeps the blob below 4 GB) */
+    } *map;
     size_t map_mask;
+    /* Bloom filter (one hash, ~16 bits per token) over the token map: most pieces of Korean or
+     * code are not tokens, and this answers that from cache without the map's random access. */
+    uint64_t *map_bloom;
+    int map_bloom_shift;
 
     tk_pair *pairs;
     size_t pair_mask;
     int pair_shift; /* 64 - log2(capacity): the slot is the top bits of the multiplied key */
     size_t n_pairs;
+    /* A one-hash Bloom filter over the pair map's keys, ~16 bits per pair (o200k: 1 MB, which
+     * stays in cache where the 16 MB map cannot). Most lookups during merging are for pairs that
+     * do not exist (the final parts of every piece), and the filter answers ~95% of those. */
+    uint64_t *pair_bloom;
+    int bloom_shift;
     /* the pairs of two single bytes, by (byte << 8 | byte): every piece starts as bytes, so these
      * are the most frequent lookups, and 512 KB stays in cache where the pair map cannot */
     struct tk_byte_pair {
@@ -98,12 +119,54 @@ hlm_status tk_finish(hlm_tokenizer *t, const char *what, hlm_error *err);
 /* Regular token with these bytes, or TK_NONE. */
 uint32_t tk_lookup(const hlm_tokenizer *t, const uint8_t *s, size_t len);
 uint32_t tk_lookup_hashed(const hlm_tokenizer *t, const uint8_t *s, size_t len, uint64_t h);
-uint64_t tk_hash(const uint8_t *s, size_t len);
+/* XXH3, inlined from the header (the hash of every piece: the library call and its generic
+ * length dispatch would cost as much as the rest of a whole-token lookup). */
+static inline uint64_t tk_hash(const uint8_t *s, size_t len) { return XXH3_64bits(s, len); }
+
+/* Equality of short byte strings without a call to memcmp. */
+static inline int tk_bytes_equal(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+/* The regular token with these bytes if a piece of exactly these bytes encodes as it (whole_piece),
+ * else TK_NONE. */
+static inline uint32_t tk_lookup_whole(const hlm_tokenizer *t, const uint8_t *s, size_t len, uint64_t h)
+{
+    size_t bit = (size_t)((h * 0xD6E8FEB86659FD93ull) >> t->map_bloom_shift);
+    if (!((t->map_bloom[bit >> 6] >> (bit & 63)) & 1)) return TK_NONE;
+    uint32_t tag = (uint32_t)(h >> 32);
+    for (size_t i = (size_t)h & t->map_mask;; i = (i + 1) & t->map_mask) {
+        const struct tk_slot *e = &t->map[i];
+        if (e->id == TK_NONE) return TK_NONE;
+        if (e->tag == tag && (e->len & ~TK_WHOLE) == len && tk_bytes_equal(t->blob + e->off, s, len))
+            return e->len & TK_WHOLE ? e->id : TK_NONE;
+    }
+}
+
+/* Home slot of a pair in the pair map. */
+static inline size_t tk_pair_slot(const hlm_tokenizer *t, uint32_t left, uint32_t right)
+{
+    return (size_t)((((uint64_t)left << 32 | right) * 0x9E3779B97F4A7C15ull) >> t->pair_shift);
+}
+
+static inline size_t tk_bloom_bit(const hlm_tokenizer *t, uint32_t left, uint32_t right)
+{
+    return (size_t)((((uint64_t)left << 32 | right) * 0xD6E8FEB86659FD93ull) >> t->bloom_shift);
+}
+
+/* 0 if the pair is certainly not in the pair map. */
+static inline int tk_pair_maybe(const hlm_tokenizer *t, uint32_t left, uint32_t right)
+{
+    size_t bit = tk_bloom_bit(t, left, right);
+    return (int)(t->pair_bloom[bit >> 6] >> (bit & 63)) & 1;
+}
 
 static inline const tk_pair *tk_pair_find(const hlm_tokenizer *t, uint32_t left, uint32_t right)
 {
     uint64_t key = (uint64_t)left << 32 | right;
-    size_t i = (size_t)((key * 0x9E3779B97F4A7C15ull) >> t->pair_shift);
+    size_t i = tk_pair_slot(t, left, right);
     for (;;) {
         const tk_pair *p = &t->pairs[i];
         if (p->key == key) return p;

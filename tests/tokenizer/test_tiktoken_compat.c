@@ -64,7 +64,7 @@ static void run_encoding(const char *enc)
     for (size_t i = 0, j = 0; i < n; i++) {
         if (c[i].allow_special) continue;
         assert_int_equal(outs[j].len, c[i].n_ids);
-        assert_memory_equal(outs[j].data, c[i].ids, c[i].n_ids * sizeof *c[i].ids);
+        if (c[i].n_ids) assert_memory_equal(outs[j].data, c[i].ids, c[i].n_ids * sizeof *c[i].ids);
         hlm_ids_free(&outs[j]);
         j++;
     }
