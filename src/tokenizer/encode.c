@@ -9,7 +9,18 @@
  * Short pieces (almost all) use tiktoken's own scheme, an array of parts rescanned after each
  * merge: O(n^2) but with tiny n it beats anything cleverer. Long pieces (a megabyte of one letter
  * is a single pre-token) use a linked list and a binary heap of candidate pairs keyed by
- * (rank, position of the left part), with stale entries dropped when popped: O(n log n). */
+ * (rank, position of the left part), with stale entries dropped when popped: O(n log n).
+ *
+ * A piece that is itself a token is emitted directly when that is what merging would give
+ * (whole_piece: always under tiktoken semantics, which does this; under Hugging Face semantics
+ * only for tokens that tk_finish found merging reaches — computed once per token at load, so the
+ * shortcut costs nothing per encode and is exact).
+ *
+ * Speed: the lookup tables are larger than the CPU caches (o200k: 8 MB token map, 16 MB pair
+ * map), so the work is arranged to touch them rarely: Bloom filters in front of both (most
+ * Korean pieces are not tokens, and most pairs looked up while merging do not exist), a dense
+ * table for the first round of pairs (two bytes), a cache of merged pieces, and prefetching of
+ * the two pairs that each merge creates. */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,39 +49,13 @@ static inline uint32_t pair_rank(const hlm_tokenizer *t, uint32_t a, uint32_t b,
     return p->rank;
 }
 
-/* Pair memo: a small direct-mapped table of recent pair-map answers (misses included), kept with
- * the piece cache. The pair map is too large for the CPU caches and merging reads it at random;
- * text reuses a small set of pairs (the syllables and words of a language), which 256 KB holds. */
-#define MEMO_BITS 14
-
-typedef struct pair_memo {
-    uint64_t key; /* left << 32 | right; UINT64_MAX: empty */
-    uint32_t rank, merged;
-} pair_memo;
-
-static inline uint32_t memo_rank(const hlm_tokenizer *t, pair_memo *memo, uint32_t a, uint32_t b, uint32_t max_rank,
-                                 uint32_t *merged)
-{
-    if (!memo) return pair_rank(t, a, b, max_rank, merged);
-    uint64_t key = (uint64_t)a << 32 | b;
-    pair_memo *e = &memo[(key * 0xC2B2AE3D27D4EB4Full) >> (64 - MEMO_BITS)];
-    if (e->key != key) {
-        e->key = key;
-        e->rank = pair_rank(t, a, b, UINT32_MAX, &e->merged);
-    }
-    if (e->rank >= max_rank) return UINT32_MAX;
-    *merged = e->merged;
-    return e->rank;
-}
-
 typedef struct part {
     uint32_t id;
     uint32_t rank;   /* rank of joining this part with the next one; UINT32_MAX: no merge */
     uint32_t merged; /* the token they make */
 } part;
 
-static hlm_status bpe_small(const hlm_tokenizer *t, pair_memo *memo, const uint8_t *s, size_t n, uint32_t max_rank,
-                            hlm_ids *out)
+static hlm_status bpe_small(const hlm_tokenizer *t, const uint8_t *s, size_t n, uint32_t max_rank, hlm_ids *out)
 {
     part p[SMALL_PIECE];
     for (size_t i = 0; i + 1 < n; i++) {
@@ -99,8 +84,8 @@ static hlm_status bpe_small(const hlm_tokenizer *t, pair_memo *memo, const uint8
             __builtin_prefetch(&t->pairs[tk_pair_slot(t, p[at - 1].id, p[at].id)]);
         for (size_t i = at + 1; i + 1 < m; i++) p[i] = p[i + 1];
         m--;
-        p[at].rank = at + 1 < m ? memo_rank(t, memo, p[at].id, p[at + 1].id, max_rank, &p[at].merged) : UINT32_MAX;
-        if (at > 0) p[at - 1].rank = memo_rank(t, memo, p[at - 1].id, p[at].id, max_rank, &p[at - 1].merged);
+        p[at].rank = at + 1 < m ? pair_rank(t, p[at].id, p[at + 1].id, max_rank, &p[at].merged) : UINT32_MAX;
+        if (at > 0) p[at - 1].rank = pair_rank(t, p[at - 1].id, p[at].id, max_rank, &p[at - 1].merged);
     }
     if (out->len + m > out->cap && hlm_ids_reserve(out, m)) return HLM_ERR_NOMEM;
     for (size_t i = 0; i < m; i++) out->data[out->len++] = p[i].id;
@@ -198,17 +183,11 @@ done:
     return st;
 }
 
-static hlm_status bpe(const hlm_tokenizer *t, pair_memo *memo, const uint8_t *s, size_t len, uint32_t max_rank,
-                      hlm_ids *out)
+hlm_status tk_bpe(const hlm_tokenizer *t, const uint8_t *s, size_t len, uint32_t max_rank, hlm_ids *out)
 {
     if (len == 0) return HLM_OK;
     if (len == 1) return ids_push(out, t->byte_id[s[0]]);
-    return len <= SMALL_PIECE ? bpe_small(t, memo, s, len, max_rank, out) : bpe_large(t, s, len, max_rank, out);
-}
-
-hlm_status tk_bpe(const hlm_tokenizer *t, const uint8_t *s, size_t len, uint32_t max_rank, hlm_ids *out)
-{
-    return bpe(t, NULL, s, len, max_rank, out);
+    return len <= SMALL_PIECE ? bpe_small(t, s, len, max_rank, out) : bpe_large(t, s, len, max_rank, out);
 }
 
 /* Piece cache: pieces that are not one token repeat a lot (a Korean word with its particles, a
@@ -230,22 +209,10 @@ typedef struct cache_entry {
 
 typedef struct piece_cache {
     cache_entry *slots; /* CACHE_SETS * 2 entries, or NULL: no cache */
-    pair_memo *memo;    /* 1 << MEMO_BITS entries, or NULL */
 } piece_cache;
 
-static void cache_init(piece_cache *c)
-{
-    c->slots = calloc(2 * CACHE_SETS, sizeof *c->slots);
-    c->memo = malloc(((size_t)1 << MEMO_BITS) * sizeof *c->memo);
-    if (c->memo)
-        for (size_t i = 0; i < (size_t)1 << MEMO_BITS; i++) c->memo[i].key = UINT64_MAX;
-}
-
-static void cache_free(piece_cache *c)
-{
-    free(c->slots);
-    free(c->memo);
-}
+static void cache_init(piece_cache *c) { c->slots = calloc(2 * CACHE_SETS, sizeof *c->slots); }
+static void cache_free(piece_cache *c) { free(c->slots); }
 
 static inline int cache_hit(const cache_entry *e, uint64_t h, const uint8_t *s, size_t len)
 {
@@ -271,7 +238,7 @@ static inline hlm_status encode_piece(const hlm_tokenizer *t, piece_cache *c, co
         }
     }
     size_t before = out->len;
-    if (bpe(t, c->memo, s, len, UINT32_MAX, out)) return HLM_ERR_NOMEM;
+    if (tk_bpe(t, s, len, UINT32_MAX, out)) return HLM_ERR_NOMEM;
     size_t n = out->len - before;
     if (set && n <= CACHE_IDS) {
         set[1] = set[0];
@@ -350,7 +317,7 @@ static hlm_status encode_with_cache(const hlm_tokenizer *t, piece_cache *c, cons
 hlm_status hlm_tokenizer_encode(const hlm_tokenizer *t, const void *text, size_t len, int allow_special,
                                 hlm_ids *out, hlm_error *err)
 {
-    piece_cache c = {NULL, NULL};
+    piece_cache c = {NULL};
     if (len >= CACHE_MIN_INPUT) cache_init(&c); /* without memory for it, encode runs uncached */
     hlm_status st = encode_with_cache(t, &c, text, len, allow_special, out, err);
     cache_free(&c);

@@ -10,8 +10,11 @@
  *    semantics: every split of every token into two tokens, rank = the merged token's rank (= id);
  *    Hugging Face semantics: the listed merges, rank = position in the list;
  *  - whole_piece[id] == 1 when a pre-token equal to the token's bytes encodes as that one token
- *    (always under tiktoken semantics, which emits such a piece directly; under Hugging Face
- *    semantics only if BPE reaches the token, which tk_finish checks once per token). */
+ *    (always under tiktoken semantics, which emits such a piece directly, and under Hugging Face
+ *    "ignore_merges"; otherwise only if BPE reaches the token, which tk_finish checks once per
+ *    token); the token map's slot carries the same flag (TK_WHOLE);
+ *  - the Bloom filters over the token map and the pair map hold a bit for every key in them
+ *    (no false negatives), so a clear bit proves absence. */
 #ifndef HLM_TOKENIZER_IMPL_H
 #define HLM_TOKENIZER_IMPL_H
 

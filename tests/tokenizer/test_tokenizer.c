@@ -33,6 +33,7 @@ static uint32_t rnd(void)
 
 static hlm_tokenizer *hf_tok;       /* Hugging Face semantics (fixture) */
 static hlm_tokenizer *tt_tok;       /* the same tokens as a rank file: tiktoken semantics */
+static hlm_tokenizer *ig_tok;       /* tt_tok saved as tokenizer.json: Hugging Face, ignore_merges */
 static hlm_tokenizer *pattern_tok[HLM_PATTERN_COUNT]; /* the fixture's tokens with each pattern */
 
 static const char *b64chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -77,6 +78,13 @@ static int setup(void **state)
     }
     for (int p = 0; p < HLM_PATTERN_COUNT; p++)
         if (hlm_tokenizer_load(path, p, &pattern_tok[p], &err)) return -1;
+    hlm_buf json = {0};
+    if (tk_to_json(tt_tok, &json, "mini.json", &err) ||
+        hlm_tokenizer_load_memory(json.data, json.len, "mini.json", -1, &ig_tok, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return -1;
+    }
+    hlm_buf_free(&json);
     hlm_buf_free(&rf);
     return 0;
 }
@@ -85,6 +93,7 @@ static int teardown(void **state)
 {
     hlm_tokenizer_free(hf_tok);
     hlm_tokenizer_free(tt_tok);
+    hlm_tokenizer_free(ig_tok);
     for (int p = 0; p < HLM_PATTERN_COUNT; p++) hlm_tokenizer_free(pattern_tok[p]);
     return 0;
 }
@@ -139,8 +148,24 @@ static void test_roundtrip_random(void **state)
         size_t n = random_text(buf, sizeof buf);
         roundtrip_one(hf_tok, buf, n, i & 1);
         roundtrip_one(tt_tok, buf, n, 0);
+        roundtrip_one(ig_tok, buf, n, 0);
         roundtrip_one(pattern_tok[i % HLM_PATTERN_COUNT], buf, n, i & 1);
     }
+    /* a rank file saved as tokenizer.json (derived merges, ignore_merges) gives tiktoken's ids;
+     * shown for OpenAI's files by test_tiktoken_compat, here on random text with a small
+     * BPE-trained vocabulary */
+    hlm_ids a = {0}, b = {0};
+    hlm_error err;
+    for (int i = 0; i < 3000; i++) {
+        size_t n = random_text(buf, sizeof buf);
+        a.len = b.len = 0;
+        assert_int_equal(hlm_tokenizer_encode(tt_tok, buf, n, 0, &a, &err), HLM_OK);
+        assert_int_equal(hlm_tokenizer_encode(ig_tok, buf, n, 0, &b, &err), HLM_OK);
+        assert_int_equal(a.len, b.len);
+        if (a.len) assert_memory_equal(a.data, b.data, a.len * sizeof *a.data);
+    }
+    hlm_ids_free(&a);
+    hlm_ids_free(&b);
     /* every single byte and every byte pair */
     for (int a = 0; a < 256; a++) {
         uint8_t s[2] = {(uint8_t)a, 0};
