@@ -54,6 +54,19 @@ def tiktoken_encoding(name):
     return tiktoken.Encoding(**spec)
 
 
+def bench_program(hyperlm, name="bench_encode"):
+    """The compiled bench program NAME: in $HLM_BENCH_DIR, else next to HYPERLM, else in build/.
+    None (after a message) when it is not there."""
+    bench_dir = os.environ.get("HLM_BENCH_DIR") or (os.path.dirname(os.path.abspath(hyperlm)) if hyperlm
+                                                    else os.path.join(REPO, "build"))
+    prog = os.path.join(bench_dir, name)
+    if not os.access(prog, os.X_OK):
+        print(f"{os.path.basename(sys.argv[0])}: no {name} in {bench_dir} "
+              f"(build it: cmake --build BUILD --target {name})", file=sys.stderr)
+        return None
+    return prog
+
+
 def english_text(limit):
     parts = []
     for p in sorted(glob.glob("/usr/share/common-licenses/*")) + sorted(glob.glob("/usr/share/doc/*/copyright")):
@@ -111,12 +124,8 @@ def main():
     ap.add_argument("--mb", type=float, default=20)
     ap.add_argument("--encodings", default=",".join(ENCODINGS))
     args = ap.parse_args()
-    bench_dir = os.environ.get("HLM_BENCH_DIR") or (os.path.dirname(os.path.abspath(args.hyperlm)) if args.hyperlm
-                                                    else os.path.join(REPO, "build"))
-    prog = os.path.join(bench_dir, "bench_encode")
-    if not os.access(prog, os.X_OK):
-        print(f"encode.py: no bench_encode in {bench_dir} (build it: cmake --build BUILD --target bench_encode)",
-              file=sys.stderr)
+    prog = bench_program(args.hyperlm)
+    if not prog:
         return 1
     encodings = [e for e in args.encodings.split(",") if e]
     for e in encodings:

@@ -147,7 +147,7 @@ if [ -n "$shared" ] && [ -f "$shared/tokenizers/gpt2.tiktoken" ]; then
   run 1 tokenizer encode -t "$tmp/small.tiktoken" "$tmp/hw.txt" && contains "$tmp/err" "--pattern" "unknown rank file"
   run 0 tokenizer stats -t "$shared/tokenizers/gpt2.tiktoken" -t "$shared/tokenizers/o200k_base.tiktoken" "$tmp/text.txt"
 else
-  echo "SKIPPED: rank-file checks (no \$HLM_SHARED/tokenizers/gpt2.tiktoken)"
+  echo "note: skipping the rank-file checks (no \$HLM_SHARED/tokenizers/gpt2.tiktoken)"
 fi
 
 echo "$checks checks, $failures failures"
