@@ -1,38 +1,8 @@
 #!/usr/bin/env bash
 # The command's surface: help texts, exit codes (0 ok, 1 failure, 2 usage error) and messages
 # that name what was wrong. Run by ctest with HLM_BIN set to the built hyperlm.
-set -uo pipefail
-bin=${HLM_BIN:?HLM_BIN must point to the hyperlm binary}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-checks=0
-
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-
-# run EXPECTED_RC ARGS...: runs hyperlm, keeps stdout/stderr in $tmp/out and $tmp/err.
-run() {
-  local want=$1
-  shift
-  checks=$((checks + 1))
-  "$bin" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-  local rc=$?
-  if [ "$rc" -ne "$want" ]; then
-    fail "hyperlm $*: exit $rc, expected $want"
-    sed 's/^/    stderr: /' "$tmp/err" | head -5
-    return 1
-  fi
-  return 0
-}
-
-# contains FILE TEXT WHAT: FILE contains TEXT (fixed string).
-contains() {
-  checks=$((checks + 1))
-  grep -qF -- "$2" "$1" || { fail "$3: expected '$2' in its output"; sed 's/^/    /' "$1" | head -8; }
-}
+source "$(dirname "$0")/lib.bash"
+run_flags=()
 
 # ---- top level
 run 0 --help && {
@@ -78,5 +48,4 @@ run 1 tokenizer train --input "$tmp/none.txt" --vocab-size 1000 --output "$tmp/t
   contains "$tmp/err" "none.txt" "hyperlm tokenizer train --input MISSING"
 [ -e "$tmp/t.json" ] && fail "a failed training left $tmp/t.json behind"
 
-echo "cli: $checks checks, $failures failed"
-[ "$failures" -eq 0 ]
+finish cli

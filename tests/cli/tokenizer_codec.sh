@@ -4,48 +4,10 @@
 # of --lines, and encode/decode round trips. Uses the committed fixture hf_hyperlm.json; the
 # checks with OpenAI's rank files run only when $HLM_SHARED/tokenizers has them.
 # Run by ctest with HLM_BIN and HLM_FIXTURES set.
-set -uo pipefail
-bin=${HLM_BIN:?HLM_BIN must point to the hyperlm binary}
+source "$(dirname "$0")/lib.bash"
+run_flags=(-q)
 fixtures=${HLM_FIXTURES:?HLM_FIXTURES must point to tests/fixtures}
 tok=$fixtures/tokenizer/hf_hyperlm.json
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-checks=0
-
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-
-# run EXPECTED_RC ARGS... (stdin from $tmp/in if it exists): stdout/stderr in $tmp/out, $tmp/err
-run() {
-  local want=$1
-  shift
-  checks=$((checks + 1))
-  if [ -f "$tmp/in" ]; then
-    "$bin" -q "$@" >"$tmp/out" 2>"$tmp/err" <"$tmp/in"
-  else
-    "$bin" -q "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-  fi
-  local rc=$?
-  if [ "$rc" -ne "$want" ]; then
-    fail "hyperlm $*: exit $rc, expected $want"
-    sed 's/^/    stderr: /' "$tmp/err" | head -5
-    return 1
-  fi
-  return 0
-}
-
-contains() {
-  checks=$((checks + 1))
-  grep -qF -- "$2" "$1" || { fail "$3: expected '$2' in its output"; sed 's/^/    /' "$1" | head -8; }
-}
-
-same() {
-  checks=$((checks + 1))
-  cmp -s "$1" "$2" || fail "$3: $1 and $2 differ"
-}
 
 # ---- usage errors: exit 2, naming the flag
 for cmd in encode decode stats; do
@@ -150,5 +112,4 @@ else
   echo "note: skipping the rank-file checks (no \$HLM_SHARED/tokenizers/gpt2.tiktoken)"
 fi
 
-echo "$checks checks, $failures failures"
-[ "$failures" -eq 0 ]
+finish tokenizer_codec.sh

@@ -3,48 +3,8 @@
 # the file, no output written), every input format giving the same tokenizer for the same
 # documents, thread-count independence, and a round trip through encode/decode.
 # Run by ctest with HLM_BIN set to the built hyperlm.
-set -uo pipefail
-bin=${HLM_BIN:?HLM_BIN must point to the hyperlm binary}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-checks=0
-
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-
-# run EXPECTED_RC ARGS...: runs hyperlm -q, keeps stdout/stderr in $tmp/out and $tmp/err.
-run() {
-  local want=$1
-  shift
-  checks=$((checks + 1))
-  "$bin" -q "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-  local rc=$?
-  if [ "$rc" -ne "$want" ]; then
-    fail "hyperlm $*: exit $rc, expected $want"
-    sed 's/^/    stderr: /' "$tmp/err" | head -5
-    return 1
-  fi
-  return 0
-}
-
-# contains FILE TEXT WHAT: FILE contains TEXT (fixed string).
-contains() {
-  checks=$((checks + 1))
-  grep -qF -- "$2" "$1" || { fail "$3: expected '$2' in its output"; sed 's/^/    /' "$1" | head -8; }
-}
-
-absent() {
-  checks=$((checks + 1))
-  [ ! -e "$1" ] || fail "$2: $1 was written"
-}
-
-same() {
-  checks=$((checks + 1))
-  cmp -s "$1" "$2" || fail "$3: $1 and $2 differ"
-}
+source "$(dirname "$0")/lib.bash"
+run_flags=(-q)
 
 # ---- a small corpus: the same documents as text lines, JSONL, TSV, .gz and .zst
 docs=$tmp/docs.txt
@@ -172,5 +132,4 @@ n_ids=$(wc -w <"$tmp/text.ids")
 n_bytes=$(wc -c <"$docs")
 [ "$((n_ids * 2))" -lt "$n_bytes" ] || fail "text.json: $n_ids ids for $n_bytes bytes"
 
-echo "tokenizer_train.sh: $checks checks, $failures failures"
-[ "$failures" -eq 0 ]
+finish tokenizer_train.sh
