@@ -6,7 +6,7 @@ same bytes, for gpt2 (r50k_base), cl100k_base and o200k_base, on English and Kor
 
 The peer: tiktoken built offline from $HLM_SHARED/tokenizers/<enc>.tiktoken with the pattern and
 special tokens of its own tiktoken_ext/openai_public.py, encode_ordinary() on the whole text (one
-call: tiktoken's core is single-threaded per call), best of --runs (default 3), wall time.
+call: tiktoken's core is single-threaded per call), best of --runs (default 5), wall time.
 Ours: bench_encode (from $HLM_BENCH_DIR, or the folder of HYPERLM), hlm_tokenizer_encode on the
 whole text in one thread, best of --runs; its ids are written to a file and compared with
 tiktoken's, id for id: any difference fails the benchmark. The N-thread figure
@@ -120,7 +120,7 @@ def bench_ours(prog, tok_path, text_path, runs, threads, ids_path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("hyperlm", nargs="?", default=os.environ.get("HLM_BIN"))
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--mb", type=float, default=20)
     ap.add_argument("--encodings", default=",".join(ENCODINGS))
