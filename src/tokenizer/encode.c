@@ -39,14 +39,44 @@ static inline hlm_status ids_push(hlm_ids *out, uint32_t id)
     return HLM_OK;
 }
 
-static inline uint32_t pair_rank(const hlm_tokenizer *t, uint32_t a, uint32_t b, uint32_t max_rank,
-                                 uint32_t *merged)
+/* Pair memo: the pairs that merging looks up repeat far more than the pieces do (the bytes of
+ * one Hangul syllable form the same pairs in every word that has it), and the pair map is too
+ * large for the CPU caches. A direct-mapped memo of 64K recent answers (1 MB, fits L2) turns
+ * most of those DRAM reads into L2 hits. Owned by one encode call or one worker thread. */
+#define MEMO_BITS 16
+typedef struct pair_memo_entry {
+    uint64_t key;   /* left << 32 | right; UINT64_MAX: empty */
+    uint32_t rank;  /* UINT32_MAX: no such pair */
+    uint32_t merged;
+} pair_memo_entry;
+
+static inline uint32_t pair_rank_raw(const hlm_tokenizer *t, uint32_t a, uint32_t b, uint32_t *merged)
 {
     if (!tk_pair_maybe(t, a, b)) return UINT32_MAX;
     const tk_pair *p = tk_pair_find(t, a, b);
-    if (!p || p->rank >= max_rank) return UINT32_MAX;
+    if (!p) return UINT32_MAX;
     *merged = p->merged;
     return p->rank;
+}
+
+static inline uint32_t pair_rank(const hlm_tokenizer *t, pair_memo_entry *memo, uint32_t a, uint32_t b,
+                                 uint32_t max_rank, uint32_t *merged)
+{
+    uint32_t rank;
+    if (memo) {
+        uint64_t key = (uint64_t)a << 32 | b;
+        pair_memo_entry *e = &memo[(key * 0x9E3779B97F4A7C15ull) >> (64 - MEMO_BITS)];
+        if (e->key != key) {
+            e->key = key;
+            e->merged = 0;
+            e->rank = pair_rank_raw(t, a, b, &e->merged);
+        }
+        rank = e->rank;
+        *merged = e->merged;
+    } else {
+        rank = pair_rank_raw(t, a, b, merged);
+    }
+    return rank < max_rank ? rank : UINT32_MAX;
 }
 
 typedef struct part {
@@ -55,7 +85,8 @@ typedef struct part {
     uint32_t merged; /* the token they make */
 } part;
 
-static hlm_status bpe_small(const hlm_tokenizer *t, const uint8_t *s, size_t n, uint32_t max_rank, hlm_ids *out)
+static hlm_status bpe_small(const hlm_tokenizer *t, pair_memo_entry *memo, const uint8_t *s, size_t n,
+                            uint32_t max_rank, hlm_ids *out)
 {
     part p[SMALL_PIECE];
     for (size_t i = 0; i + 1 < n; i++) {
@@ -78,14 +109,16 @@ static hlm_status bpe_small(const hlm_tokenizer *t, const uint8_t *s, size_t n, 
         size_t at = (size_t)(uint32_t)best;
         p[at].id = p[at].merged;
         /* the two new pairs are independent reads of the (large) pair map: start both now */
-        if (at + 2 < m && tk_pair_maybe(t, p[at].id, p[at + 2].id))
-            __builtin_prefetch(&t->pairs[tk_pair_slot(t, p[at].id, p[at + 2].id)]);
-        if (at > 0 && tk_pair_maybe(t, p[at - 1].id, p[at].id))
-            __builtin_prefetch(&t->pairs[tk_pair_slot(t, p[at - 1].id, p[at].id)]);
+        if (!memo) {
+            if (at + 2 < m && tk_pair_maybe(t, p[at].id, p[at + 2].id))
+                __builtin_prefetch(&t->pairs[tk_pair_slot(t, p[at].id, p[at + 2].id)]);
+            if (at > 0 && tk_pair_maybe(t, p[at - 1].id, p[at].id))
+                __builtin_prefetch(&t->pairs[tk_pair_slot(t, p[at - 1].id, p[at].id)]);
+        }
         for (size_t i = at + 1; i + 1 < m; i++) p[i] = p[i + 1];
         m--;
-        p[at].rank = at + 1 < m ? pair_rank(t, p[at].id, p[at + 1].id, max_rank, &p[at].merged) : UINT32_MAX;
-        if (at > 0) p[at - 1].rank = pair_rank(t, p[at - 1].id, p[at].id, max_rank, &p[at - 1].merged);
+        p[at].rank = at + 1 < m ? pair_rank(t, memo, p[at].id, p[at + 1].id, max_rank, &p[at].merged) : UINT32_MAX;
+        if (at > 0) p[at - 1].rank = pair_rank(t, memo, p[at - 1].id, p[at].id, max_rank, &p[at - 1].merged);
     }
     if (out->len + m > out->cap && hlm_ids_reserve(out, m)) return HLM_ERR_NOMEM;
     for (size_t i = 0; i < m; i++) out->data[out->len++] = p[i].id;
@@ -159,16 +192,16 @@ static hlm_status bpe_large(const hlm_tokenizer *t, const uint8_t *s, size_t n, 
         uint32_t rank = (uint32_t)(key >> 32), l = (uint32_t)key;
         if (id[l] == TK_NONE || next[l] == UINT32_MAX) continue; /* merged away / now last */
         uint32_t r = next[l];
-        if (pair_rank(t, id[l], id[r], max_rank, &merged) != rank) continue; /* stale */
+        if (pair_rank(t, NULL, id[l], id[r], max_rank, &merged) != rank) continue; /* stale */
         id[l] = merged;
         id[r] = TK_NONE;
         next[l] = next[r];
         if (next[r] != UINT32_MAX) prev[next[r]] = l;
         uint32_t nr;
-        if (next[l] != UINT32_MAX && (nr = pair_rank(t, id[l], id[next[l]], max_rank, &merged)) != UINT32_MAX &&
+        if (next[l] != UINT32_MAX && (nr = pair_rank(t, NULL, id[l], id[next[l]], max_rank, &merged)) != UINT32_MAX &&
             heap_push(&h, (uint64_t)nr << 32 | l))
             goto done;
-        if (prev[l] != UINT32_MAX && (nr = pair_rank(t, id[prev[l]], id[l], max_rank, &merged)) != UINT32_MAX &&
+        if (prev[l] != UINT32_MAX && (nr = pair_rank(t, NULL, id[prev[l]], id[l], max_rank, &merged)) != UINT32_MAX &&
             heap_push(&h, (uint64_t)nr << 32 | prev[l]))
             goto done;
     }
@@ -183,11 +216,17 @@ done:
     return st;
 }
 
-hlm_status tk_bpe(const hlm_tokenizer *t, const uint8_t *s, size_t len, uint32_t max_rank, hlm_ids *out)
+static hlm_status bpe_memo(const hlm_tokenizer *t, pair_memo_entry *memo, const uint8_t *s, size_t len,
+                           uint32_t max_rank, hlm_ids *out)
 {
     if (len == 0) return HLM_OK;
     if (len == 1) return ids_push(out, t->byte_id[s[0]]);
-    return len <= SMALL_PIECE ? bpe_small(t, s, len, max_rank, out) : bpe_large(t, s, len, max_rank, out);
+    return len <= SMALL_PIECE ? bpe_small(t, memo, s, len, max_rank, out) : bpe_large(t, s, len, max_rank, out);
+}
+
+hlm_status tk_bpe(const hlm_tokenizer *t, const uint8_t *s, size_t len, uint32_t max_rank, hlm_ids *out)
+{
+    return bpe_memo(t, NULL, s, len, max_rank, out);
 }
 
 /* Piece cache: pieces that are not one token repeat a lot (a Korean word with its particles, a
@@ -209,10 +248,21 @@ typedef struct cache_entry {
 
 typedef struct piece_cache {
     cache_entry *slots; /* CACHE_SETS * 2 entries, or NULL: no cache */
+    pair_memo_entry *memo; /* 1 << MEMO_BITS entries, or NULL */
 } piece_cache;
 
-static void cache_init(piece_cache *c) { c->slots = calloc(2 * CACHE_SETS, sizeof *c->slots); }
-static void cache_free(piece_cache *c) { free(c->slots); }
+static void cache_init(piece_cache *c)
+{
+    c->slots = calloc(2 * CACHE_SETS, sizeof *c->slots);
+    c->memo = malloc(sizeof *c->memo << MEMO_BITS);
+    if (c->memo) memset(c->memo, 0xFF, sizeof *c->memo << MEMO_BITS);
+}
+
+static void cache_free(piece_cache *c)
+{
+    free(c->slots);
+    free(c->memo);
+}
 
 static inline int cache_hit(const cache_entry *e, uint64_t h, const uint8_t *s, size_t len)
 {
@@ -238,7 +288,7 @@ static inline hlm_status encode_piece(const hlm_tokenizer *t, piece_cache *c, co
         }
     }
     size_t before = out->len;
-    if (tk_bpe(t, s, len, UINT32_MAX, out)) return HLM_ERR_NOMEM;
+    if (bpe_memo(t, c->memo, s, len, UINT32_MAX, out)) return HLM_ERR_NOMEM;
     size_t n = out->len - before;
     if (set && n <= CACHE_IDS) {
         set[1] = set[0];
@@ -317,7 +367,7 @@ static hlm_status encode_with_cache(const hlm_tokenizer *t, piece_cache *c, cons
 hlm_status hlm_tokenizer_encode(const hlm_tokenizer *t, const void *text, size_t len, int allow_special,
                                 hlm_ids *out, hlm_error *err)
 {
-    piece_cache c = {NULL};
+    piece_cache c = {NULL, NULL};
     if (len >= CACHE_MIN_INPUT) cache_init(&c); /* without memory for it, encode runs uncached */
     hlm_status st = encode_with_cache(t, &c, text, len, allow_special, out, err);
     cache_free(&c);
