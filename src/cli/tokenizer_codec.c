@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "text/docs.h"
 #include "cli/tokenizer.h"
 #include "hyperlm/file.h"
 #include "hyperlm/thread.h"
@@ -88,8 +89,8 @@ static void out_bytes(out_buf *o, const void *p, size_t n)
     o->len += n;
 }
 
-/* ids separated by single spaces, then a newline */
-static void out_ids(out_buf *o, const uint32_t *ids, size_t n)
+/* ids separated by single spaces; continued: ids were already written on this line */
+static void out_ids_part(out_buf *o, const uint32_t *ids, size_t n, int continued)
 {
     for (size_t i = 0; i < n; i++) {
         if (o->len + 12 > o->cap) out_flush(o);
@@ -100,10 +101,16 @@ static void out_ids(out_buf *o, const uint32_t *ids, size_t n)
             tmp[k++] = (char)('0' + v % 10);
             v /= 10;
         } while (v);
-        if (i) *d++ = ' ';
+        if (i || continued) *d++ = ' ';
         while (k) *d++ = tmp[--k];
         o->len = (size_t)(d - o->data);
     }
+}
+
+/* ids separated by single spaces, then a newline */
+static void out_ids(out_buf *o, const uint32_t *ids, size_t n)
+{
+    out_ids_part(o, ids, n, 0);
     out_bytes(o, "\n", 1);
 }
 
@@ -135,7 +142,10 @@ static void encode_usage(FILE *f)
             "usage: hyperlm tokenizer encode -t TOKENIZER [options] [FILE|-]\n"
             "\n"
             "Encodes FILE (default: standard input; .gz and .zst are decompressed) and prints the token\n"
-            "ids as decimal numbers separated by single spaces, followed by a newline.\n"
+            "ids as decimal numbers separated by single spaces, followed by a newline. The input is\n"
+            "read in chunks cut where tokenization cannot change, so memory stays bounded for any\n"
+            "size (--lines, and --allow-special with a special token that has a space or newline,\n"
+            "read it whole).\n"
             "\n"
             "  -t, --tokenizer PATH  tokenizer.json or tiktoken rank file (required)\n"
             "  --pattern NAME        pre-tokenizer pattern gpt2, cl100k or o200k (default: from the\n"
@@ -151,6 +161,61 @@ static void encode_usage(FILE *f)
 
 /* Lines are encoded in groups of this many, so memory stays bounded for any input. */
 #define LINE_GROUP 65536
+
+/* Plain-text chunks (text/docs.h) end only where tokenization cannot change: right after a
+ * '\n' or right before a ' '. A special token containing either could straddle a cut when
+ * special tokens are matched; such tokenizers read the whole input instead. */
+static int specials_may_straddle(const hlm_tokenizer *tok)
+{
+    for (size_t i = 0; i < hlm_tokenizer_special_count(tok); i++) {
+        const char *text;
+        uint32_t id;
+        hlm_tokenizer_special(tok, i, &text, &id);
+        if (strchr(text, '\n') || strchr(text, ' ')) return 1;
+    }
+    return 0;
+}
+
+/* Encodes input chunk by chunk, so memory stays bounded whatever the input size; the ids are
+ * those of encoding the whole input at once. Takes ownership of tok. */
+static int encode_stream(hlm_tokenizer *tok, const char *input, int allow_special)
+{
+    hlm_error err;
+    hlm_doc_reader_opts opts = {.format = HLM_DOC_TEXT, .chunk_bytes = 4u << 20};
+    hlm_doc_reader *r;
+    if (hlm_doc_reader_open(&r, input, &opts, &err)) {
+        hlm_tokenizer_free(tok);
+        return cli_report(&err);
+    }
+    out_buf o;
+    if (!out_init(&o)) {
+        hlm_doc_reader_close(r);
+        hlm_tokenizer_free(tok);
+        fprintf(stderr, "hyperlm: error: out of memory\n");
+        return CLI_FAIL;
+    }
+    hlm_ids ids = {0};
+    int any = 0, more = 1;
+    hlm_status st = HLM_OK;
+    while (!st) {
+        const char *text;
+        size_t len;
+        if ((st = hlm_doc_reader_next(r, &text, &len, &more, &err)) || !more) break;
+        ids.len = 0;
+        if ((st = hlm_tokenizer_encode(tok, text, len, allow_special, &ids, &err))) break;
+        out_ids_part(&o, ids.data, ids.len, any);
+        any |= ids.len > 0;
+    }
+    hlm_ids_free(&ids);
+    hlm_doc_reader_close(r);
+    hlm_tokenizer_free(tok);
+    if (st) {
+        free(o.data);
+        return cli_report(&err);
+    }
+    out_bytes(&o, "\n", 1);
+    return out_finish(&o);
+}
 
 int cli_tokenizer_encode(int argc, char **argv)
 {
@@ -187,6 +252,7 @@ int cli_tokenizer_encode(int argc, char **argv)
     hlm_tokenizer *tok;
     int rc = load_tokenizer(tok_path, pattern, &tok);
     if (rc) return rc;
+    if (!lines && !(allow_special && specials_may_straddle(tok))) return encode_stream(tok, input, allow_special);
     hlm_error err;
     hlm_buf text = {0};
     out_buf o;

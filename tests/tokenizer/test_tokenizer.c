@@ -16,6 +16,8 @@
 #include "hyperlm/file.h"
 #include "hyperlm/progress.h"
 #include "hyperlm/tokenizer.h"
+#include "text/docs.h"
+#include "text/docs_internal.h"
 #include "text/unicode.h"
 #include "tokenizer/bytelevel.h"
 #include "tokenizer/tokenizer_fixtures.h"
@@ -139,6 +141,48 @@ static void roundtrip_one(const hlm_tokenizer *t, const uint8_t *s, size_t n, in
     hlm_ids_free(&ids);
     hlm_buf_free(&back);
     hlm_buf_free(&nfc);
+}
+
+/* `hyperlm tokenizer encode` streams plain text in chunks cut by text/docs.h: the concatenated
+ * ids of the chunks must equal the ids of the whole text, for every pattern and for the NFC
+ * tokenizer, on text with the separators and scripts around which cuts happen. */
+static void test_chunked_encode(void **state)
+{
+    uint8_t buf[600];
+    hlm_buf text = {0};
+    for (int i = 0; i < 400; i++) {
+        size_t n = random_text(buf, sizeof buf);
+        assert_int_equal(hlm_buf_append(&text, buf, n), HLM_OK);
+        const char *sep[] = {" ", "\n", "a b", "한 국", "x.\n/y", "word\nword", "\n\n", "A\u0301 b"};
+        assert_int_equal(hlm_buf_append(&text, sep[i % 8], strlen(sep[i % 8])), HLM_OK);
+    }
+    const hlm_tokenizer *toks[] = {hf_tok, tt_tok, pattern_tok[0], pattern_tok[1], pattern_tok[2]};
+    hlm_ids whole = {0}, parts = {0};
+    hlm_error err;
+    for (size_t k = 0; k < sizeof toks / sizeof *toks; k++) {
+        whole.len = parts.len = 0;
+        assert_int_equal(hlm_tokenizer_encode(toks[k], text.data, text.len, 0, &whole, &err), HLM_OK);
+        hlm_doc_reader_opts o = {.format = HLM_DOC_TEXT, .chunk_bytes = 97};
+        hlm_doc_reader *r;
+        assert_int_equal(hlm_doc_reader_open_mem(&r, "chunks.txt", text.data, text.len, &o, &err), HLM_OK);
+        size_t chunks = 0;
+        for (;;) {
+            const char *c;
+            size_t len;
+            int more;
+            assert_int_equal(hlm_doc_reader_next(r, &c, &len, &more, &err), HLM_OK);
+            if (!more) break;
+            chunks++;
+            assert_int_equal(hlm_tokenizer_encode(toks[k], c, len, 0, &parts, &err), HLM_OK);
+        }
+        hlm_doc_reader_close(r);
+        assert_true(chunks > 100);
+        assert_int_equal(parts.len, whole.len);
+        assert_memory_equal(parts.data, whole.data, whole.len * sizeof *whole.data);
+    }
+    hlm_ids_free(&whole);
+    hlm_ids_free(&parts);
+    hlm_buf_free(&text);
 }
 
 static void test_roundtrip_random(void **state)
@@ -567,7 +611,7 @@ int main(void)
         cmocka_unit_test(test_long_input_time),  cmocka_unit_test(test_empty_and_batch),
         cmocka_unit_test(test_specials),         cmocka_unit_test(test_streaming_decoder),
         cmocka_unit_test(test_decode_errors),    cmocka_unit_test(test_rank_file_errors),
-        cmocka_unit_test(test_json_errors),
+        cmocka_unit_test(test_json_errors),        cmocka_unit_test(test_chunked_encode),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
