@@ -33,6 +33,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _report  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
+import nsmc  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENCODINGS = {"gpt2": "r50k_base", "cl100k_base": "cl100k_base", "o200k_base": "o200k_base"}
 
@@ -78,18 +81,8 @@ def english_text(limit):
 
 
 def korean_text(limit):
-    raw = subprocess.run(["zstd", "-dc", os.path.join(shared_dir(), "data", "nsmc", "reviews.tsv.zst")],
-                         check=True, capture_output=True).stdout.decode("utf-8")
-    out, n = [], 0
-    for line in raw.split("\n")[1:]:
-        cols = line.split("\t")
-        if len(cols) < 4:
-            continue
-        out.append(cols[3])
-        n += len(cols[3].encode("utf-8")) + 1
-        if n >= limit:
-            break
-    return ("\n".join(out) + "\n").encode("utf-8")[:limit].decode("utf-8", "ignore").encode("utf-8")
+    text = nsmc.reviews(shared_dir(), limit) + "\n"
+    return text.encode("utf-8")[:limit].decode("utf-8", "ignore").encode("utf-8")
 
 
 def bench_tiktoken(enc, text, runs):

@@ -17,6 +17,7 @@
 #include "hyperlm/tokenizer.h"
 #include "text/unicode.h"
 #include "tokenizer/tokenizer_impl.h"
+#include "../tests/tokenizer/reference_bpe.h"
 
 #define CHECK(x)                                                                                     \
     do {                                                                                             \
@@ -25,16 +26,6 @@
 
 enum { N_TOK = 6 };
 static hlm_tokenizer *toks[N_TOK];
-
-static void b64_append(hlm_buf *b, const uint8_t *s, size_t n)
-{
-    static const char *c = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t w = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0) | (i + 2 < n ? s[i + 2] : 0);
-        char q[4] = {c[w >> 18], c[(w >> 12) & 63], i + 1 < n ? c[(w >> 6) & 63] : '=', i + 2 < n ? c[w & 63] : '='};
-        hlm_buf_append(b, q, 4);
-    }
-}
 
 static void init(void)
 {
@@ -50,36 +41,10 @@ static void init(void)
         }
     hlm_buf rf = {0};
     const hlm_tokenizer *t = toks[0];
-    for (uint32_t id = 0; id < hlm_tokenizer_vocab_size(t); id++) {
-        if (t->kind[id] != TK_REGULAR) continue;
-        b64_append(&rf, t->blob + t->tok_off[id], t->tok_len[id]);
-        hlm_buf_appendf(&rf, " %u\n", id);
-    }
+    ref_rank_file(t, &rf);
     for (int p = 0; p < HLM_PATTERN_COUNT; p++)
         if (hlm_tokenizer_load_memory(rf.data, rf.len, "mini.tiktoken", p, &toks[3 + p], &err)) abort();
     hlm_buf_free(&rf);
-}
-
-static size_t naive_bpe(const hlm_tokenizer *t, const uint8_t *s, size_t n, uint32_t *parts)
-{
-    for (size_t i = 0; i < n; i++) parts[i] = t->byte_id[s[i]];
-    size_t m = n;
-    for (;;) {
-        uint32_t best = UINT32_MAX, merged = 0;
-        size_t at = 0;
-        for (size_t i = 0; i + 1 < m; i++) {
-            const tk_pair *p = tk_pair_find(t, parts[i], parts[i + 1]);
-            if (p && p->rank < best) {
-                best = p->rank;
-                merged = p->merged;
-                at = i;
-            }
-        }
-        if (best == UINT32_MAX) return m;
-        parts[at] = merged;
-        memmove(&parts[at + 1], &parts[at + 2], (m - at - 2) * sizeof *parts);
-        m--;
-    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
@@ -118,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 
     if (n && n <= 600) {
         uint32_t *ref = malloc(n * sizeof *ref);
-        size_t m = naive_bpe(t, s, n, ref);
+        size_t m = ref_naive_bpe(t, s, n, ref);
         ids.len = 0;
         CHECK(tk_bpe(t, s, n, UINT32_MAX, &ids) == HLM_OK);
         CHECK(ids.len == m && !memcmp(ids.data, ref, m * sizeof *ref));

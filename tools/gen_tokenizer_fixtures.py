@@ -40,6 +40,8 @@ import sys
 import tempfile
 import unicodedata
 
+import nsmc  # tools/nsmc.py, beside this script
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(REPO, "tests", "fixtures", "tokenizer")
 SHARED = os.environ.get("HLM_SHARED", os.path.normpath(os.path.join(REPO, "..", "shared")))
@@ -122,18 +124,7 @@ def long_english(rng, size):
 
 
 def korean_reviews(n_bytes):
-    path = os.path.join(SHARED, "data", "nsmc", "reviews.tsv.zst")
-    raw = subprocess.run(["zstd", "-dc", path], check=True, capture_output=True).stdout.decode("utf-8")
-    out, n = [], 0
-    for line in raw.split("\n")[1:]:
-        cols = line.split("\t")
-        if len(cols) < 4:
-            continue
-        out.append(cols[3])
-        n += len(cols[3].encode("utf-8")) + 1
-        if n >= n_bytes:
-            break
-    return "\n".join(out)
+    return nsmc.reviews(SHARED, n_bytes)
 
 
 def char_pool():

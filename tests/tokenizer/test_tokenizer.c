@@ -20,6 +20,7 @@
 #include "text/docs_internal.h"
 #include "text/unicode.h"
 #include "tokenizer/bytelevel.h"
+#include "tokenizer/reference_bpe.h"
 #include "tokenizer/tokenizer_fixtures.h"
 #include "tokenizer/tokenizer_impl.h"
 #include "tokenizer/tokenizer_internal.h"
@@ -38,31 +39,6 @@ static hlm_tokenizer *tt_tok;       /* the same tokens as a rank file: tiktoken 
 static hlm_tokenizer *ig_tok;       /* tt_tok saved as tokenizer.json: Hugging Face, ignore_merges */
 static hlm_tokenizer *pattern_tok[HLM_PATTERN_COUNT]; /* the fixture's tokens with each pattern */
 
-static const char *b64chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static void b64_append(hlm_buf *b, const uint8_t *s, size_t n)
-{
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t w = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0) | (i + 2 < n ? s[i + 2] : 0);
-        char q[4] = {b64chars[w >> 18], b64chars[(w >> 12) & 63], i + 1 < n ? b64chars[(w >> 6) & 63] : '=',
-                     i + 2 < n ? b64chars[w & 63] : '='};
-        hlm_buf_append(b, q, 4);
-    }
-}
-
-/* The regular tokens of t as a tiktoken rank file (ids are ranks). */
-static void rank_file(const hlm_tokenizer *t, hlm_buf *out)
-{
-    for (uint32_t id = 0; id < hlm_tokenizer_vocab_size(t); id++) {
-        const uint8_t *b;
-        size_t len;
-        if (hlm_tokenizer_token_bytes(t, id, &b, &len, NULL)) continue;
-        if (t->kind[id] != TK_REGULAR) continue;
-        b64_append(out, b, len);
-        hlm_buf_appendf(out, " %u\n", id);
-    }
-}
-
 static int setup(void **state)
 {
     char path[4096];
@@ -73,7 +49,7 @@ static int setup(void **state)
         return -1;
     }
     hlm_buf rf = {0};
-    rank_file(hf_tok, &rf);
+    ref_rank_file(hf_tok, &rf);
     if (hlm_tokenizer_load_memory(rf.data, rf.len, "mini.tiktoken", HLM_PATTERN_O200K, &tt_tok, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return -1;
@@ -222,28 +198,6 @@ static void test_roundtrip_random(void **state)
     }
 }
 
-/* Naive byte-pair merge: the lowest (rank, position) pair joins, parts in a plain array. */
-static size_t naive_bpe(const hlm_tokenizer *t, const uint8_t *s, size_t n, uint32_t *parts)
-{
-    for (size_t i = 0; i < n; i++) parts[i] = t->byte_id[s[i]];
-    size_t m = n;
-    for (;;) {
-        uint32_t best = UINT32_MAX, merged = 0;
-        size_t at = 0;
-        for (size_t i = 0; i + 1 < m; i++) {
-            const tk_pair *p = tk_pair_find(t, parts[i], parts[i + 1]);
-            if (p && p->rank < best) {
-                best = p->rank;
-                merged = p->merged;
-                at = i;
-            }
-        }
-        if (best == UINT32_MAX) return m;
-        parts[at] = merged;
-        memmove(&parts[at + 1], &parts[at + 2], (m - at - 2) * sizeof *parts);
-        m--;
-    }
-}
 
 /* Pieces longer than the small-piece limit go through the heap; both must equal the reference. */
 static void test_bpe_long_pieces(void **state)
@@ -260,7 +214,7 @@ static void test_bpe_long_pieces(void **state)
             n += strlen(p);
         }
         const hlm_tokenizer *t = i % 3 ? hf_tok : tt_tok;
-        size_t m = naive_bpe(t, buf, n, want);
+        size_t m = ref_naive_bpe(t, buf, n, want);
         got.len = 0;
         assert_int_equal(tk_bpe(t, buf, n, UINT32_MAX, &got), HLM_OK);
         assert_int_equal(got.len, m);
