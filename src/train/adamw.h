@@ -1,0 +1,27 @@
+/* AdamW with PyTorch's semantics (torch.optim.AdamW, decoupled weight decay, bias correction),
+ * applied tensor by tensor so that weight decay follows hlm_tensor_info.decay, and global-norm
+ * gradient clipping (torch.nn.utils.clip_grad_norm_). */
+#ifndef HYPERLM_TRAIN_ADAMW_H
+#define HYPERLM_TRAIN_ADAMW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hyperlm/model.h"
+
+typedef struct hlm_adamw {
+    float beta1, beta2, eps, weight_decay;
+    int decay_all; /* 1: decay biases, norms and embeddings too */
+} hlm_adamw;
+
+/* One update at 1-based step t with learning rate lr: for each parameter
+ *   p -= lr * wd * p (decay tensors only); m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ *   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps). */
+void hlm_adamw_step(const hlm_adamw *opt, float *params, const float *grads, float *m, float *v,
+                    const hlm_tensor_info *tensors, int n_tensors, float lr, int64_t t);
+/* L2 norm of g (n) accumulated in double. */
+double hlm_grad_norm(const float *g, size_t n);
+/* Scales g by max_norm / (norm + 1e-6) when norm > max_norm (PyTorch's clip_grad_norm_). */
+void hlm_grad_clip(float *g, size_t n, double norm, double max_norm);
+
+#endif
