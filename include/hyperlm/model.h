@@ -64,9 +64,11 @@ typedef struct hlm_tensor_info {
 hlm_status hlm_config_tensors(const hlm_model_config *cfg, hlm_tensor_info **out, int *n,
                               hlm_error *err);
 size_t hlm_config_num_params(const hlm_model_config *cfg);
-/* Forward FLOPs per token at sequence length T: 2 per multiply-add of every matrix multiply,
- * causal attention counted in full (QK^T and AV at T/2 average... see model_info.c). Training is
- * 3x this (forward + backward). */
+/* Forward FLOPs per token at sequence length T, PaLM's convention (Chowdhery et al. 2022,
+ * Appendix B: training 6N + 12LHQT): 2 * N_matmul + 4 * n_layer * n_head * head_dim * T, where
+ * N_matmul counts the weights of every matrix multiply (the lm head included; embedding lookups,
+ * norms and biases excluded) and attention (QK^T and AV) is counted over the full T, not the
+ * causal half. Training is 3x this (forward + backward). */
 double hlm_config_flops_per_token(const hlm_model_config *cfg, int T);
 
 typedef struct hlm_model hlm_model;

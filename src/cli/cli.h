@@ -9,6 +9,8 @@
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 int cli_tokenizer(int argc, char **argv);
+int cli_train(int argc, char **argv);
+int cli_sample(int argc, char **argv);
 
 /* Prints "hyperlm: error: MSG" and returns CLI_FAIL (or CLI_USAGE for HLM_ERR_INVALID). */
 int cli_report(const hlm_error *err);

@@ -1,0 +1,669 @@
+/* The training loop (see trainer.h for the run folder and the resume invariant). */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "data/loader.h"
+#include "hyperlm/file.h"
+#include "hyperlm/log.h"
+#include "hyperlm/model.h"
+#include "hyperlm/progress.h"
+#include "hyperlm/tokenizer.h"
+#include "model/checkpoint.h"
+#include "model/gemm.h"
+#include "train/adamw.h"
+#include "train/peak.h"
+#include "train/plot.h"
+#include "train/trainer.h"
+
+#define TRAINER_FORMAT 1
+
+void hlm_train_opts_default(hlm_train_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->steps = 100;
+    o->batch = 4;
+    o->seq = 256;
+    o->accum = 1;
+    o->lr = 6e-4f;
+    o->min_lr_frac = 0.1f;
+    o->warmup = 0;
+    o->decay = HLM_DECAY_COSINE;
+    o->weight_decay = 0.1f;
+    o->beta1 = 0.9f;
+    o->beta2 = 0.95f;
+    o->eps = 1e-8f;
+    o->clip = 1.0f;
+    o->seed = 1337;
+    o->val_fraction = 0.05;
+    o->eval_every = 0;
+    o->eval_batches = 8;
+    o->save_every = 0;
+    o->keep = 3;
+    o->spike_factor = 4.0f;
+}
+
+float hlm_train_lr_at(const hlm_train_opts *o, int64_t step)
+{
+    if (o->warmup > 0 && step < o->warmup) return o->lr * (float)(step + 1) / (float)o->warmup;
+    if (o->decay == HLM_DECAY_NONE || o->steps <= o->warmup) return o->lr;
+    double progress = (double)(step - o->warmup) / (double)(o->steps - o->warmup);
+    if (progress > 1.0) progress = 1.0;
+    double min_lr = (double)o->lr * o->min_lr_frac;
+    double coef = o->decay == HLM_DECAY_COSINE ? 0.5 * (1.0 + cos(M_PI * progress)) : 1.0 - progress;
+    return (float)(min_lr + coef * ((double)o->lr - min_lr));
+}
+
+static const char *decay_name(hlm_decay d)
+{
+    return d == HLM_DECAY_COSINE ? "cosine" : d == HLM_DECAY_LINEAR ? "linear" : "none";
+}
+
+/* ---- folders ----------------------------------------------------------------------------- */
+
+static hlm_status fsync_dir(const char *dir, hlm_error *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return hlm_errorf(err, HLM_ERR_IO, "%s: cannot open folder: %s", dir, strerror(errno));
+    int rc = fsync(fd);
+    close(fd);
+    if (rc != 0) return hlm_errorf(err, HLM_ERR_IO, "%s: fsync: %s", dir, strerror(errno));
+    return HLM_OK;
+}
+
+/* Removes a folder of plain files (a checkpoint). */
+static void remove_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char p[4096];
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int is_file(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static hlm_status make_dir(const char *dir, hlm_error *err)
+{
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return hlm_errorf(err, HLM_ERR_IO, "%s: cannot create folder: %s", dir, strerror(errno));
+    if (!is_dir(dir)) return hlm_errorf(err, HLM_ERR_IO, "%s: exists and is not a folder", dir);
+    return HLM_OK;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Keeps the newest `keep` step-* folders of out_dir; removes stale .step-*.tmp folders. */
+static void prune_checkpoints(const char *out_dir, int64_t keep)
+{
+    DIR *d = opendir(out_dir);
+    if (!d) return;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    char p[4096];
+    while ((e = readdir(d))) {
+        if (!strncmp(e->d_name, ".step-", 6)) {
+            snprintf(p, sizeof p, "%s/%s", out_dir, e->d_name);
+            remove_tree(p);
+        } else if (!strncmp(e->d_name, "step-", 5)) {
+            if (n == cap) {
+                cap = cap ? 2 * cap : 16;
+                char **nn = realloc(names, cap * sizeof *nn);
+                if (!nn) break;
+                names = nn;
+            }
+            names[n] = strdup(e->d_name);
+            if (names[n]) n++;
+        }
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        if (keep > 0 && i + (size_t)keep < n) {
+            snprintf(p, sizeof p, "%s/%s", out_dir, names[i]);
+            remove_tree(p);
+        }
+        free(names[i]);
+    }
+    free(names);
+}
+
+hlm_status hlm_train_find_checkpoint(const char *dir, char *out, size_t cap, hlm_error *err)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/trainer.json", dir);
+    if (is_file(p)) {
+        snprintf(out, cap, "%s", dir);
+        return HLM_OK;
+    }
+    snprintf(p, sizeof p, "%s/latest", dir);
+    hlm_buf b = {0};
+    hlm_error e2;
+    if (!is_file(p) || hlm_file_read_all(p, &b, &e2) != HLM_OK)
+        return hlm_errorf(err, HLM_ERR_IO, "%s: not a checkpoint (no trainer.json) nor a run folder (no latest)", dir);
+    size_t len = b.len;
+    while (len && (b.data[len - 1] == '\n' || b.data[len - 1] == ' ')) len--;
+    snprintf(out, cap, "%s/%.*s", dir, (int)len, (const char *)b.data);
+    hlm_buf_free(&b);
+    snprintf(p, sizeof p, "%s/trainer.json", out);
+    if (!is_file(p)) return hlm_errorf(err, HLM_ERR_FORMAT, "%s/latest: names %s, which has no trainer.json", dir, out);
+    return HLM_OK;
+}
+
+/* ---- trainer.json ------------------------------------------------------------------------ */
+
+typedef struct train_state {
+    int64_t step;     /* completed steps */
+    int64_t opt_step; /* AdamW updates taken (skipped steps do not count) */
+    double loss_ema;  /* for the spike guard; < 0 until set */
+    int64_t ema_count;
+} train_state;
+
+static char *state_to_json(const hlm_train_opts *o, const train_state *s)
+{
+    cJSON *j = cJSON_CreateObject();
+    if (!j) return NULL;
+    cJSON_AddNumberToObject(j, "format", TRAINER_FORMAT);
+    cJSON_AddNumberToObject(j, "step", (double)s->step);
+    cJSON_AddNumberToObject(j, "optimizer_step", (double)s->opt_step);
+    cJSON_AddNumberToObject(j, "loss_ema", s->loss_ema);
+    cJSON_AddNumberToObject(j, "loss_ema_count", (double)s->ema_count);
+    cJSON *a = cJSON_AddObjectToObject(j, "options");
+    if (o->data) cJSON_AddStringToObject(a, "data", o->data);
+    if (o->val_data) cJSON_AddStringToObject(a, "val_data", o->val_data);
+    if (o->tokenizer) cJSON_AddStringToObject(a, "tokenizer", o->tokenizer);
+    cJSON_AddNumberToObject(a, "steps", (double)o->steps);
+    cJSON_AddNumberToObject(a, "batch", o->batch);
+    cJSON_AddNumberToObject(a, "seq", o->seq);
+    cJSON_AddNumberToObject(a, "accum", o->accum);
+    cJSON_AddNumberToObject(a, "lr", o->lr);
+    cJSON_AddNumberToObject(a, "min_lr_frac", o->min_lr_frac);
+    cJSON_AddNumberToObject(a, "warmup", (double)o->warmup);
+    cJSON_AddStringToObject(a, "decay", decay_name(o->decay));
+    cJSON_AddNumberToObject(a, "weight_decay", o->weight_decay);
+    cJSON_AddNumberToObject(a, "beta1", o->beta1);
+    cJSON_AddNumberToObject(a, "beta2", o->beta2);
+    cJSON_AddNumberToObject(a, "eps", o->eps);
+    cJSON_AddNumberToObject(a, "clip", o->clip);
+    cJSON_AddBoolToObject(a, "decay_all", o->decay_all);
+    /* seeds are 64-bit: as a string, JSON numbers are doubles */
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed);
+    cJSON_AddStringToObject(a, "seed", seed);
+    cJSON_AddStringToObject(a, "data_order", o->sequential ? "sequential" : "shuffled");
+    cJSON_AddNumberToObject(a, "val_fraction", o->val_fraction);
+    cJSON_AddNumberToObject(a, "eval_every", (double)o->eval_every);
+    cJSON_AddNumberToObject(a, "eval_batches", (double)o->eval_batches);
+    cJSON_AddNumberToObject(a, "save_every", (double)o->save_every);
+    cJSON_AddNumberToObject(a, "keep", (double)o->keep);
+    cJSON_AddNumberToObject(a, "spike_factor", o->spike_factor);
+    char *text = cJSON_Print(j);
+    cJSON_Delete(j);
+    return text;
+}
+
+static int get_num(const cJSON *o, const char *k, double *v)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!cJSON_IsNumber(x)) return 0;
+    *v = x->valuedouble;
+    return 1;
+}
+
+static hlm_status read_trainer_json(const char *ckpt, hlm_train_opts *o, train_state *s, hlm_error *err)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/trainer.json", ckpt);
+    hlm_buf b = {0};
+    hlm_status st = hlm_file_read_all(p, &b, err);
+    if (st != HLM_OK) return st;
+    cJSON *j = cJSON_ParseWithLength((const char *)b.data, b.len);
+    hlm_buf_free(&b);
+    if (!j) return hlm_errorf(err, HLM_ERR_FORMAT, "%s: not valid JSON", p);
+    double v;
+    st = HLM_OK;
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "options");
+    if (!get_num(j, "format", &v) || v != TRAINER_FORMAT) {
+        st = hlm_errorf(err, HLM_ERR_FORMAT, "%s: field 'format': expected %d", p, TRAINER_FORMAT);
+        goto done;
+    }
+    if (s) {
+        double ema = -1, cnt = 0, step = 0, ostep = 0;
+        if (!get_num(j, "step", &step) || !get_num(j, "optimizer_step", &ostep) || step < 0 || ostep < 0) {
+            st = hlm_errorf(err, HLM_ERR_FORMAT, "%s: fields 'step' and 'optimizer_step': expected counts", p);
+            goto done;
+        }
+        get_num(j, "loss_ema", &ema);
+        get_num(j, "loss_ema_count", &cnt);
+        s->step = (int64_t)step;
+        s->opt_step = (int64_t)ostep;
+        s->loss_ema = ema;
+        s->ema_count = (int64_t)cnt;
+    }
+    if (o && cJSON_IsObject(a)) {
+        const cJSON *x;
+#define STR(key, field)                                                              \
+    x = cJSON_GetObjectItemCaseSensitive(a, key);                                  \
+    if (cJSON_IsString(x)) o->field = strdup(x->valuestring);
+        STR("data", data);
+        STR("val_data", val_data);
+        STR("tokenizer", tokenizer);
+#undef STR
+#define NUM(key, field, type) \
+    if (get_num(a, key, &v)) o->field = (type)v;
+        NUM("steps", steps, int64_t);
+        NUM("batch", batch, int);
+        NUM("seq", seq, int);
+        NUM("accum", accum, int);
+        NUM("lr", lr, float);
+        NUM("min_lr_frac", min_lr_frac, float);
+        NUM("warmup", warmup, int64_t);
+        NUM("weight_decay", weight_decay, float);
+        NUM("beta1", beta1, float);
+        NUM("beta2", beta2, float);
+        NUM("eps", eps, float);
+        NUM("clip", clip, float);
+        NUM("val_fraction", val_fraction, double);
+        NUM("eval_every", eval_every, int64_t);
+        NUM("eval_batches", eval_batches, int64_t);
+        NUM("save_every", save_every, int64_t);
+        NUM("keep", keep, int64_t);
+        NUM("spike_factor", spike_factor, float);
+#undef NUM
+        x = cJSON_GetObjectItemCaseSensitive(a, "decay_all");
+        if (cJSON_IsBool(x)) o->decay_all = cJSON_IsTrue(x);
+        x = cJSON_GetObjectItemCaseSensitive(a, "seed");
+        if (cJSON_IsString(x)) o->seed = strtoull(x->valuestring, NULL, 10);
+        x = cJSON_GetObjectItemCaseSensitive(a, "data_order");
+        if (cJSON_IsString(x)) o->sequential = !strcmp(x->valuestring, "sequential");
+        x = cJSON_GetObjectItemCaseSensitive(a, "decay");
+        if (cJSON_IsString(x))
+            o->decay = !strcmp(x->valuestring, "linear") ? HLM_DECAY_LINEAR
+                       : !strcmp(x->valuestring, "none") ? HLM_DECAY_NONE
+                                                         : HLM_DECAY_COSINE;
+    }
+done:
+    cJSON_Delete(j);
+    return st;
+}
+
+hlm_status hlm_train_opts_load(const char *ckpt_dir, hlm_train_opts *o, hlm_error *err)
+{
+    return read_trainer_json(ckpt_dir, o, NULL, err);
+}
+
+/* ---- the run ----------------------------------------------------------------------------- */
+
+typedef struct run {
+    const hlm_train_opts *o;
+    hlm_model *model;
+    hlm_model_config cfg;
+    float *m, *v;
+    hlm_tokenizer *tok;
+    hlm_token_source *train_src, *val_src;
+    hlm_loader *train, *val;
+    int32_t *inputs, *targets;
+    FILE *metrics;
+    char metrics_path[4096];
+    train_state st;
+} run;
+
+static hlm_status save_checkpoint(run *r, hlm_error *err)
+{
+    const hlm_train_opts *o = r->o;
+    char name[64], tmp[4096], final[4096], p[4200];
+    snprintf(name, sizeof name, "step-%08lld", (long long)r->st.step);
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", o->out_dir, name);
+    snprintf(final, sizeof final, "%s/%s", o->out_dir, name);
+    remove_tree(tmp);
+    hlm_status s = make_dir(tmp, err);
+    if (s != HLM_OK) return s;
+    s = hlm_checkpoint_save_model(r->model, tmp, err);
+    if (s == HLM_OK) {
+        const char *prefixes[2] = {"m.", "v."};
+        float *arrays[2] = {r->m, r->v};
+        snprintf(p, sizeof p, "%s/optimizer.safetensors", tmp);
+        s = hlm_checkpoint_save_state(r->model, p, prefixes, arrays, 2, err);
+    }
+    if (s == HLM_OK && r->tok) {
+        snprintf(p, sizeof p, "%s/tokenizer.json", tmp);
+        s = hlm_tokenizer_save(r->tok, p, err);
+    }
+    if (s == HLM_OK) {
+        char *json = state_to_json(o, &r->st);
+        snprintf(p, sizeof p, "%s/trainer.json", tmp);
+        s = json ? hlm_file_write_atomic(p, json, strlen(json), err) : hlm_errorf(err, HLM_ERR_NOMEM, "out of memory");
+        free(json);
+    }
+    if (s == HLM_OK) s = fsync_dir(tmp, err);
+    if (s == HLM_OK) {
+        if (is_dir(final)) remove_tree(final);
+        if (rename(tmp, final) != 0)
+            s = hlm_errorf(err, HLM_ERR_IO, "%s: cannot rename to %s: %s", tmp, final, strerror(errno));
+    }
+    if (s == HLM_OK) s = fsync_dir(o->out_dir, err);
+    if (s == HLM_OK) {
+        char line[80];
+        snprintf(line, sizeof line, "%s\n", name);
+        snprintf(p, sizeof p, "%s/latest", o->out_dir);
+        s = hlm_file_write_atomic(p, line, strlen(line), err);
+    }
+    if (s != HLM_OK) {
+        remove_tree(tmp);
+        return s;
+    }
+    prune_checkpoints(o->out_dir, o->keep);
+    snprintf(p, sizeof p, "%s/loss.svg", o->out_dir);
+    hlm_error perr;
+    if (hlm_plot_loss_svg(r->metrics_path, p, &perr) != HLM_OK) HLM_WARN("loss plot: %s", perr.msg);
+    HLM_INFO("checkpoint %s", final);
+    return HLM_OK;
+}
+
+/* Rewrites metrics.jsonl keeping only entries of steps <= step (a resumed run replays the rest). */
+static hlm_status truncate_metrics(const char *path, int64_t step, hlm_error *err)
+{
+    if (!is_file(path)) return HLM_OK;
+    hlm_buf in = {0}, out = {0};
+    hlm_status s = hlm_file_read_all(path, &in, err);
+    if (s != HLM_OK) return s;
+    char *line = (char *)in.data, *end = line + in.len;
+    while (line < end && s == HLM_OK) {
+        char *nl = memchr(line, '\n', (size_t)(end - line));
+        size_t len = nl ? (size_t)(nl - line) : (size_t)(end - line);
+        cJSON *j = cJSON_ParseWithLength(line, len);
+        double v;
+        if (j && get_num(j, "step", &v) && v <= (double)step) {
+            s = hlm_buf_append(&out, line, len);
+            if (s == HLM_OK) s = hlm_buf_append(&out, "\n", 1);
+        }
+        cJSON_Delete(j);
+        line += len + 1;
+    }
+    if (s == HLM_OK) s = hlm_file_write_atomic(path, out.data ? (const char *)out.data : "", out.len, err);
+    hlm_buf_free(&in);
+    hlm_buf_free(&out);
+    return s;
+}
+
+static hlm_status eval_val(run *r, double *out, hlm_error *err)
+{
+    const hlm_train_opts *o = r->o;
+    uint64_t n = hlm_loader_batches_per_epoch(r->val);
+    if ((uint64_t)o->eval_batches < n) n = (uint64_t)o->eval_batches;
+    double sum = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        hlm_loader_batch(r->val, i, r->inputs, r->targets);
+        float loss;
+        hlm_status s = hlm_model_forward(r->model, r->inputs, r->targets, o->batch, o->seq, &loss, err);
+        if (s != HLM_OK) return s;
+        sum += loss;
+    }
+    *out = n ? sum / (double)n : NAN;
+    return HLM_OK;
+}
+
+static hlm_status setup_data(run *r, hlm_error *err)
+{
+    const hlm_train_opts *o = r->o;
+    hlm_status s = hlm_token_source_open(o->data, o->tokenizer, &r->train_src, err);
+    if (s != HLM_OK) return s;
+    uint32_t vocab = hlm_token_source_vocab_size(r->train_src);
+    if (vocab > (uint32_t)r->cfg.vocab_size)
+        return hlm_errorf(err, HLM_ERR_INVALID, "%s: the data's vocabulary (%u ids) is larger than the model's vocab_size %d",
+                          o->data, vocab, r->cfg.vocab_size);
+    size_t len = hlm_token_source_length(r->train_src);
+    size_t train_end = 0, val_begin = 0;
+    const hlm_token_source *val_src = r->train_src;
+    if (o->val_data) {
+        s = hlm_token_source_open(o->val_data, o->tokenizer, &r->val_src, err);
+        if (s != HLM_OK) return s;
+        if (hlm_token_source_vocab_size(r->val_src) > (uint32_t)r->cfg.vocab_size)
+            return hlm_errorf(err, HLM_ERR_INVALID, "%s: the validation data's vocabulary is larger than the model's", o->val_data);
+        val_src = r->val_src;
+    } else if (o->val_fraction > 0) {
+        size_t n_val = (size_t)((double)len * o->val_fraction);
+        size_t need = (size_t)o->batch * o->seq + 1;
+        if (n_val < need) n_val = need;
+        if (len < n_val + need)
+            return hlm_errorf(err, HLM_ERR_INVALID,
+                              "%s: %zu tokens are too few for a train/validation split at batch %d x seq %d "
+                              "(give --val-data, or --val-fraction 0, or more data)",
+                              o->data, len, o->batch, o->seq);
+        train_end = len - n_val;
+        val_begin = train_end;
+    }
+    hlm_loader_config lc = {.B = o->batch, .T = o->seq, .order = o->sequential ? HLM_ORDER_SEQUENTIAL : HLM_ORDER_SHUFFLED,
+                            .seed = o->seed, .begin = 0, .end = train_end};
+    s = hlm_loader_create(r->train_src, &lc, &r->train, err);
+    if (s != HLM_OK) return s;
+    if (o->val_data || o->val_fraction > 0) {
+        hlm_loader_config vc = {.B = o->batch, .T = o->seq, .order = HLM_ORDER_SEQUENTIAL, .seed = 0,
+                                .begin = val_begin, .end = 0};
+        s = hlm_loader_create(val_src, &vc, &r->val, err);
+        if (s != HLM_OK) return s;
+    }
+    HLM_INFO("data: %zu tokens (%s), vocab %u; train tokens [0, %zu)%s", len, o->data, vocab,
+             train_end ? train_end : len, r->val ? ", validation held out" : ", no validation");
+    return HLM_OK;
+}
+
+static void run_free(run *r)
+{
+    hlm_model_free(r->model);
+    free(r->m);
+    free(r->v);
+    hlm_tokenizer_free(r->tok);
+    hlm_loader_free(r->train);
+    hlm_loader_free(r->val);
+    hlm_token_source_free(r->train_src);
+    hlm_token_source_free(r->val_src);
+    free(r->inputs);
+    free(r->targets);
+    if (r->metrics) fclose(r->metrics);
+}
+
+static hlm_status check_opts(const hlm_train_opts *o, hlm_error *err)
+{
+    if (!o->data) return hlm_errorf(err, HLM_ERR_INVALID, "--data: required");
+    if (!o->out_dir) return hlm_errorf(err, HLM_ERR_INVALID, "--out: required");
+    if (strlen(o->out_dir) > 3000) return hlm_errorf(err, HLM_ERR_INVALID, "--out: path too long");
+    if (o->batch <= 0 || o->seq <= 0 || o->accum <= 0 || o->steps <= 0)
+        return hlm_errorf(err, HLM_ERR_INVALID, "--batch, --seq, --accum and --steps must be positive");
+    if (!(o->lr >= 0) || !(o->beta1 >= 0 && o->beta1 < 1) || !(o->beta2 >= 0 && o->beta2 < 1) || !(o->eps > 0))
+        return hlm_errorf(err, HLM_ERR_INVALID, "--lr >= 0, 0 <= --beta1, --beta2 < 1 and --eps > 0 are required");
+    if (!(o->weight_decay >= 0) || !(o->clip >= 0) || o->warmup < 0 || !(o->min_lr_frac >= 0 && o->min_lr_frac <= 1))
+        return hlm_errorf(err, HLM_ERR_INVALID, "--weight-decay, --clip, --warmup must be >= 0 and --min-lr-frac in [0, 1]");
+    if (!(o->val_fraction >= 0 && o->val_fraction < 1))
+        return hlm_errorf(err, HLM_ERR_INVALID, "--val-fraction: expected a value in [0, 1)");
+    return HLM_OK;
+}
+
+hlm_status hlm_train_run(const hlm_train_opts *o, hlm_error *err)
+{
+    hlm_status s = check_opts(o, err);
+    if (s != HLM_OK) return s;
+    run r = {.o = o};
+    r.st.loss_ema = -1;
+    hlm_set_threads(o->threads);
+    s = make_dir(o->out_dir, err);
+    if (s != HLM_OK) return s;
+
+    char ckpt[4096] = "";
+    if (o->resume_dir) {
+        s = hlm_train_find_checkpoint(o->resume_dir, ckpt, sizeof ckpt, err);
+        if (s == HLM_OK) s = read_trainer_json(ckpt, NULL, &r.st, err);
+        if (s == HLM_OK) s = hlm_checkpoint_load_model(ckpt, &r.model, err);
+    } else if (o->init_dir) {
+        s = hlm_checkpoint_load_model(o->init_dir, &r.model, err);
+    } else {
+        s = hlm_config_resolve(o->model ? o->model : "tiny-gpt2", &r.cfg, err);
+        if (s == HLM_OK) s = hlm_model_create(&r.cfg, &r.model, err);
+        if (s == HLM_OK) hlm_model_init_weights(r.model, o->seed);
+    }
+    if (s != HLM_OK) goto fail;
+    r.cfg = *hlm_model_config_of(r.model);
+    if (o->seq > r.cfg.max_seq) {
+        s = hlm_errorf(err, HLM_ERR_INVALID, "--seq %d exceeds the model's context length %d", o->seq, r.cfg.max_seq);
+        goto fail;
+    }
+    if (o->tokenizer) {
+        s = hlm_tokenizer_load(o->tokenizer, -1, &r.tok, err);
+        if (s != HLM_OK) goto fail;
+    }
+    s = setup_data(&r, err);
+    if (s != HLM_OK) goto fail;
+
+    size_t np = 0;
+    {
+        int nt;
+        const hlm_tensor_info *t = hlm_model_tensors(r.model, &nt);
+        for (int i = 0; i < nt; i++)
+            if (t[i].offset + t[i].numel > np) np = t[i].offset + t[i].numel;
+    }
+    r.m = calloc(np, sizeof(float));
+    r.v = calloc(np, sizeof(float));
+    size_t bt = (size_t)o->batch * o->seq;
+    r.inputs = malloc(bt * sizeof(int32_t));
+    r.targets = malloc(bt * sizeof(int32_t));
+    if (!r.m || !r.v || !r.inputs || !r.targets) {
+        s = hlm_errorf(err, HLM_ERR_NOMEM, "out of memory for the optimizer state");
+        goto fail;
+    }
+    if (o->resume_dir) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/optimizer.safetensors", ckpt);
+        const char *prefixes[2] = {"m.", "v."};
+        float *arrays[2] = {r.m, r.v};
+        s = hlm_checkpoint_load_state(r.model, p, prefixes, arrays, 2, err);
+        if (s != HLM_OK) goto fail;
+        HLM_INFO("resuming from %s at step %lld", ckpt, (long long)r.st.step);
+    }
+    snprintf(r.metrics_path, sizeof r.metrics_path, "%s/metrics.jsonl", o->out_dir);
+    if (o->resume_dir) s = truncate_metrics(r.metrics_path, r.st.step, err);
+    if (s != HLM_OK) goto fail;
+    r.metrics = fopen(r.metrics_path, o->resume_dir ? "a" : "w");
+    if (!r.metrics) {
+        s = hlm_errorf(err, HLM_ERR_IO, "%s: cannot open: %s", r.metrics_path, strerror(errno));
+        goto fail;
+    }
+
+    hlm_adamw opt = {o->beta1, o->beta2, o->eps, o->weight_decay, o->decay_all};
+    int nt;
+    const hlm_tensor_info *tensors = hlm_model_tensors(r.model, &nt);
+    float *params = hlm_model_params(r.model), *grads = hlm_model_grads(r.model);
+    double flops_per_token = 3.0 * hlm_config_flops_per_token(&r.cfg, o->seq);
+    double peak = o->peak_gflops > 0 ? o->peak_gflops : hlm_measure_peak_gflops(hlm_get_threads());
+    size_t n_params = hlm_model_num_params(r.model);
+    HLM_INFO("model: %s, %zu parameters, %.2f GFLOP per token trained; %d threads, FMA peak %.0f GFLOP/s",
+             r.cfg.arch == HLM_ARCH_GPT2 ? "gpt2" : "llama", n_params, flops_per_token / 1e9, hlm_get_threads(), peak);
+    HLM_INFO("train: %lld steps of %d x %d tokens x %d accum, lr %g (%s, warmup %lld), wd %g, clip %g, seed %llu, %s order",
+             (long long)o->steps, o->batch, o->seq, o->accum, o->lr, decay_name(o->decay), (long long)o->warmup,
+             o->weight_decay, o->clip, (unsigned long long)o->seed, o->sequential ? "sequential" : "shuffled");
+
+    hlm_progress prog;
+    hlm_progress_start(&prog, "train", (uint64_t)o->steps, "steps");
+    hlm_progress_update(&prog, (uint64_t)r.st.step);
+    int64_t skipped_in_row = 0;
+    double run_t0 = hlm_now_s();
+    int64_t first_step = r.st.step;
+    while (r.st.step < o->steps) {
+        double t0 = hlm_now_s();
+        int64_t step = r.st.step;
+        hlm_model_zero_grad(r.model);
+        double loss = 0;
+        for (int a = 0; a < o->accum; a++) {
+            hlm_loader_batch(r.train, (uint64_t)step * (uint64_t)o->accum + (uint64_t)a, r.inputs, r.targets);
+            float l;
+            s = hlm_model_forward(r.model, r.inputs, r.targets, o->batch, o->seq, &l, err);
+            if (s == HLM_OK) s = hlm_model_backward(r.model, 1.0f / (float)o->accum, err);
+            if (s != HLM_OK) goto fail;
+            loss += (double)l / o->accum;
+        }
+        double norm = hlm_grad_norm(grads, np);
+        float lr = hlm_train_lr_at(o, step);
+        const char *skip = NULL;
+        if (!isfinite(loss) || !isfinite(norm)) skip = "non-finite loss or gradient";
+        else if (o->spike_factor > 0 && r.st.ema_count >= 10 && loss > o->spike_factor * r.st.loss_ema)
+            skip = "loss spike";
+        if (!skip) {
+            hlm_grad_clip(grads, np, norm, o->clip);
+            r.st.opt_step++;
+            hlm_adamw_step(&opt, params, grads, r.m, r.v, tensors, nt, lr, r.st.opt_step);
+            r.st.loss_ema = r.st.ema_count == 0 ? loss : 0.95 * r.st.loss_ema + 0.05 * loss;
+            r.st.ema_count++;
+            skipped_in_row = 0;
+        } else {
+            skipped_in_row++;
+            HLM_WARN("step %lld: %s (loss %.4f, grad norm %.3g): update skipped", (long long)step + 1, skip, loss, norm);
+            if (skipped_in_row >= 20) {
+                s = hlm_errorf(err, HLM_ERR_INVALID, "training diverged: %lld updates in a row skipped (last: %s)",
+                               (long long)skipped_in_row, skip);
+                goto fail;
+            }
+        }
+        r.st.step++;
+        double dt = hlm_now_s() - t0;
+        double tps = (double)bt * o->accum / dt;
+        double mfu = peak > 0 ? tps * flops_per_token / (peak * 1e9) : 0;
+        fprintf(r.metrics,
+                "{\"step\": %lld, \"loss\": %.6f, \"lr\": %.6g, \"grad_norm\": %.6g, \"tokens_per_s\": %.1f, "
+                "\"mfu\": %.4f, \"ms\": %.1f%s}\n",
+                (long long)r.st.step, loss, lr, norm, tps, mfu, dt * 1e3, skip ? ", \"skipped\": true" : "");
+        fflush(r.metrics);
+        double elapsed = hlm_now_s() - run_t0;
+        double eta = (double)(o->steps - r.st.step) * elapsed / (double)(r.st.step - first_step);
+        if (!prog.tty || r.st.step == o->steps)
+            HLM_INFO("step %lld/%lld | loss %.4f | lr %.3g | norm %.3f | %.0f tok/s | MFU %.1f%% | %.0f ms | ETA %.0f s",
+                     (long long)r.st.step, (long long)o->steps, loss, lr, norm, tps, 100 * mfu, dt * 1e3, eta);
+        hlm_progress_update(&prog, (uint64_t)r.st.step);
+        int last = r.st.step == o->steps;
+        int stop = o->stop_at > 0 && r.st.step >= o->stop_at && !last;
+        if (r.val && ((o->eval_every > 0 && r.st.step % o->eval_every == 0) || (last && o->eval_every >= 0))) {
+            double vl;
+            s = eval_val(&r, &vl, err);
+            if (s != HLM_OK) goto fail;
+            fprintf(r.metrics, "{\"step\": %lld, \"val_loss\": %.6f}\n", (long long)r.st.step, vl);
+            fflush(r.metrics);
+            HLM_INFO("step %lld: validation loss %.4f", (long long)r.st.step, vl);
+        }
+        if ((o->save_every > 0 && r.st.step % o->save_every == 0) || last || stop) {
+            s = save_checkpoint(&r, err);
+            if (s != HLM_OK) goto fail;
+        }
+        if (stop) {
+            HLM_INFO("stopping at step %lld (--stop-at); continue with --resume %s", (long long)r.st.step, o->out_dir);
+            break;
+        }
+    }
+    hlm_progress_finish(&prog);
+    run_free(&r);
+    return HLM_OK;
+fail:
+    run_free(&r);
+    return s;
+}
