@@ -13,8 +13,8 @@
  * sgemm) and writes it as Markdown to --out (default: bench/out/gemm.md beside this source, or
  * $HLM_BENCH_OUT/gemm.md). Also says whether dnnl_sgemm gives the same bits with 1 and 2 threads.
  *
- * Internal: bench_gemm --openblas-child REPS prints "corename NAME" and "R shape threads gflops"
- * lines on stdout for the parent. */
+ * Internal: bench_gemm --openblas-child REPS SHAPE prints "corename NAME", "config TEXT" and
+ * "R shape threads gflops" lines on stdout for the parent. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdint.h>
@@ -64,6 +64,18 @@ static const char *engine_names[NENGINES] = {"oneDNN sgemm", "OpenBLAS (auto)",
                                              "OpenBLAS SkylakeX", "oneDNN bf16 (AMX)"};
 static char engine_label[NENGINES][96];
 static double gflops[NSHAPES][NENGINES][MAX_THREADS + 1]; /* 0: not measured */
+static char openblas_config[256];
+static char load_start[64], load_end[64];
+static bool openblas_absent;
+
+static void read_loadavg(char *out, size_t size)
+{
+    snprintf(out, size, "?");
+    FILE *f = fopen("/proc/loadavg", "r");
+    double a, b, c;
+    if (f && fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3) snprintf(out, size, "%.2f %.2f %.2f", a, b, c);
+    if (f) fclose(f);
+}
 
 static double now_s(void)
 {
@@ -134,7 +146,7 @@ static void run_openblas(const shape *s, const float *A, const float *B, float *
              A, lda_of(s), B, ldb_of(s), s->beta, C, s->N);
 }
 
-static int openblas_child(int reps)
+static int openblas_child(int reps, int si)
 {
     void *lib = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
@@ -149,25 +161,24 @@ static int openblas_child(int reps)
         printf("absent no cblas_sgemm or openblas_set_num_threads in libopenblas.so.0\n");
         return 0;
     }
-    printf("corename %s (%s)\n", corename ? corename() : "?", config ? config() : "?");
+    printf("corename %s\nconfig %s\n", corename ? corename() : "?", config ? config() : "?");
     fflush(stdout);
-    for (int si = 0; si < NSHAPES; si++) {
-        const shape *s = &shapes[si];
-        float *A = rand_matrix(a_elems(s)), *B = rand_matrix(b_elems(s));
-        float *C = calloc((size_t)s->M * s->N, sizeof *C);
-        for (int t = 1; t <= MAX_THREADS; t++) {
-            set_threads(t);
-            printf("R %d %d %.3f\n", si, t, best_gflops(s, run_openblas, A, B, C, &ctx, reps));
-            fflush(stdout);
-        }
-        free(A), free(B), free(C);
+    if (si < 0 || si >= NSHAPES) return 2;
+    const shape *s = &shapes[si];
+    float *A = rand_matrix(a_elems(s)), *B = rand_matrix(b_elems(s));
+    float *C = calloc((size_t)s->M * s->N, sizeof *C);
+    for (int t = 1; t <= MAX_THREADS; t++) {
+        set_threads(t);
+        printf("R %d %d %.3f\n", si, t, best_gflops(s, run_openblas, A, B, C, &ctx, reps));
+        fflush(stdout);
     }
+    free(A), free(B), free(C);
     return 0;
 }
 
-/* Runs this program again with --openblas-child, OPENBLAS_CORETYPE set or not, and reads its
- * results into gflops[][engine][]. */
-static void run_openblas_variant(int engine, const char *coretype, int reps)
+/* Runs this program again with --openblas-child for shape si, OPENBLAS_CORETYPE set or not,
+ * and reads its results into gflops[si][engine][]. */
+static void run_openblas_variant(int engine, const char *coretype, int reps, int si)
 {
     int fd[2];
     if (pipe(fd)) {
@@ -186,9 +197,10 @@ static void run_openblas_variant(int engine, const char *coretype, int reps)
         if (coretype) setenv("OPENBLAS_CORETYPE", coretype, 1);
         else unsetenv("OPENBLAS_CORETYPE");
         unsetenv("OPENBLAS_NUM_THREADS");
-        char reps_s[16];
+        char reps_s[16], si_s[16];
         snprintf(reps_s, sizeof reps_s, "%d", reps);
-        execl("/proc/self/exe", "bench_gemm", "--openblas-child", reps_s, (char *)NULL);
+        snprintf(si_s, sizeof si_s, "%d", si);
+        execl("/proc/self/exe", "bench_gemm", "--openblas-child", reps_s, si_s, (char *)NULL);
         perror("bench_gemm: exec");
         _exit(127);
     }
@@ -196,20 +208,25 @@ static void run_openblas_variant(int engine, const char *coretype, int reps)
     FILE *in = fdopen(fd[0], "r");
     char line[512];
     while (in && fgets(line, sizeof line, in)) {
-        int si, t;
+        int rs, t;
         double g;
-        if (sscanf(line, "R %d %d %lf", &si, &t, &g) == 3 && si >= 0 && si < NSHAPES && t >= 1 &&
+        if (sscanf(line, "R %d %d %lf", &rs, &t, &g) == 3 && rs == si && t >= 1 &&
             t <= MAX_THREADS) {
             gflops[si][engine][t] = g;
             fprintf(stderr, "  %-22s %-20s %d thr %8.1f GFLOP/s\n", shapes[si].name,
                     engine_label[engine], t, g);
         } else if (!strncmp(line, "corename ", 9)) {
             line[strcspn(line, "\n")] = 0;
-            snprintf(engine_label[engine], sizeof engine_label[engine], "OpenBLAS %s%.60s",
-                     coretype ? "CORETYPE=" : "auto: ", coretype ? coretype : line + 9);
+            snprintf(engine_label[engine], sizeof engine_label[engine], "OpenBLAS %s (%.40s)",
+                     coretype ? "CORETYPE" : "auto", line + 9);
             fprintf(stderr, "%s: core %s\n", engine_names[engine], line + 9);
+        } else if (!strncmp(line, "config ", 7)) {
+            line[strcspn(line, "\n")] = 0;
+            if (engine == E_OPENBLAS)
+                snprintf(openblas_config, sizeof openblas_config, "%.200s", line + 7);
         } else if (!strncmp(line, "absent", 6)) {
             fprintf(stderr, "bench_gemm: OpenBLAS skipped: %s", line + 7);
+            openblas_absent = true;
         }
     }
     if (in) fclose(in);
@@ -335,6 +352,10 @@ static void print_table(FILE *f, bool md, const bool *same_bits, const char **bf
             fprintf(f, "%sbf16 matmul implementation (oneDNN): %s\n", md ? "- " : "", bf16_impl[si]);
             break;
         }
+    if (openblas_config[0]) fprintf(f, "%sOpenBLAS: %s\n", md ? "- " : "", openblas_config);
+    /* other work on the machine lowers every figure; the load average says how much there was */
+    fprintf(f, "%sload average (1, 5, 15 min) at start: %s; at end: %s\n", md ? "- " : "",
+            load_start, load_end);
 }
 
 int main(int argc, char **argv)
@@ -343,7 +364,8 @@ int main(int argc, char **argv)
     bool do_bf16 = true;
     const char *out_path = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--openblas-child") && i + 1 < argc) return openblas_child(atoi(argv[i + 1]));
+        if (!strcmp(argv[i], "--openblas-child") && i + 2 < argc)
+            return openblas_child(atoi(argv[i + 1]), atoi(argv[i + 2]));
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) out_path = argv[++i];
         else if (!strcmp(argv[i], "--no-bf16")) do_bf16 = false;
@@ -356,12 +378,21 @@ int main(int argc, char **argv)
     for (int e = 0; e < NENGINES; e++)
         snprintf(engine_label[e], sizeof engine_label[e], "%s", engine_names[e]);
 
-    /* OpenBLAS first, in children, while this process holds no big buffers or busy threads */
-    run_openblas_variant(E_OPENBLAS, NULL, reps);
-    run_openblas_variant(E_OPENBLAS_SKX, "SkylakeX", reps);
-
+    read_loadavg(load_start, sizeof load_start);
+    dnnl_engine_t eng = NULL;
+    dnnl_stream_t stream = NULL;
+    if (do_bf16 && (dnnl_engine_create(&eng, dnnl_cpu, 0) ||
+                    dnnl_stream_create(&stream, eng, dnnl_stream_default_flags))) {
+        fprintf(stderr, "bench_gemm: no oneDNN CPU engine; bf16 skipped\n");
+        do_bf16 = false;
+    }
+    /* Engines take turns shape by shape, so that other load on the machine, if any, falls on
+     * all of them alike. OpenBLAS runs in a child while this process holds no big buffers. */
     bool same_bits[NSHAPES];
+    const char *bf16_impl[NSHAPES] = {0};
     for (int si = 0; si < NSHAPES; si++) {
+        if (!openblas_absent) run_openblas_variant(E_OPENBLAS, NULL, reps, si);
+        if (!openblas_absent) run_openblas_variant(E_OPENBLAS_SKX, "SkylakeX", reps, si);
         const shape *s = &shapes[si];
         float *A = rand_matrix(a_elems(s)), *B = rand_matrix(b_elems(s));
         size_t nc = (size_t)s->M * s->N;
@@ -378,28 +409,17 @@ int main(int argc, char **argv)
         }
         same_bits[si] = !memcmp(C, C1, nc * sizeof *C);
         free(A), free(B), free(C), free(C1);
-    }
-
-    const char *bf16_impl[NSHAPES] = {0};
-    if (do_bf16) {
-        dnnl_engine_t eng;
-        dnnl_stream_t stream;
-        if (dnnl_engine_create(&eng, dnnl_cpu, 0) ||
-            dnnl_stream_create(&stream, eng, dnnl_stream_default_flags)) {
-            fprintf(stderr, "bench_gemm: no oneDNN CPU engine; bf16 skipped\n");
-        } else {
-            for (int si = 0; si < NSHAPES; si++)
-                for (int t = 1; t <= MAX_THREADS; t++) {
-                    gflops[si][E_BF16][t] = bench_bf16(si, t, reps, eng, stream, &bf16_impl[si]);
-                    fprintf(stderr, "  %-22s %-20s %d thr %8.1f GFLOP/s (%s)\n", shapes[si].name,
-                            engine_label[E_BF16], t, gflops[si][E_BF16][t],
-                            bf16_impl[si] ? bf16_impl[si] : "failed");
-                }
-            dnnl_stream_destroy(stream);
-            dnnl_engine_destroy(eng);
+        for (int t = 1; do_bf16 && t <= MAX_THREADS; t++) {
+            gflops[si][E_BF16][t] = bench_bf16(si, t, reps, eng, stream, &bf16_impl[si]);
+            fprintf(stderr, "  %-22s %-20s %d thr %8.1f GFLOP/s (%s)\n", s->name,
+                    engine_label[E_BF16], t, gflops[si][E_BF16][t],
+                    bf16_impl[si] ? bf16_impl[si] : "failed");
         }
     }
+    if (stream) dnnl_stream_destroy(stream);
+    if (eng) dnnl_engine_destroy(eng);
     hlm_set_threads(0);
+    read_loadavg(load_end, sizeof load_end);
 
     printf("\nGEMM at GPT-2-small training shapes (N = B*T = 1024), best of %d; peak = %.0f "
            "GFLOP/s per core (fp32 FMA)\n\n", reps, PEAK_GFLOPS_PER_CORE);

@@ -4,14 +4,16 @@
 #           (GNU time: peak memory of a child process),
 #           python3-venv and python3-pip (for the Python packages below);
 #   Python: tiktoken, tokenizers (Hugging Face), regex, sentencepiece (the peers' libraries),
-#           matplotlib (plots of the results).
+#           matplotlib (plots of the results), numpy, safetensors, torch and transformers (the
+#           training engine's references and its benchmark peer);
+#   Debian: python3-torch (PyTorch 1.13, the second training peer, run with /usr/bin/python3).
 # Python packages go into the interpreter `python3` when pip may install there; where the
 # system's Python refuses (PEP 668 "externally managed"), into .cache/bench-venv, which
 # bench/run.sh and `make fixtures` then use. `--python` prints the interpreter to use.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=$repo/.cache/bench-venv
-modules=(tiktoken tokenizers regex sentencepiece matplotlib)
+modules=(tiktoken tokenizers regex sentencepiece matplotlib numpy safetensors torch transformers)
 
 pick_python() {
   if [ -x "$venv/bin/python3" ]; then echo "$venv/bin/python3"; else command -v python3 || echo python3; fi
@@ -21,7 +23,7 @@ if [ "${1:-}" = --python ]; then
   exit 0
 fi
 
-apt_pkgs=(sentencepiece hyperfine time python3 python3-venv python3-pip)
+apt_pkgs=(sentencepiece hyperfine time python3 python3-venv python3-pip python3-torch libopenblas-dev)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,6 +9,8 @@
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 int cli_tokenizer(int argc, char **argv);
+int cli_data(int argc, char **argv);
+int cli_model(int argc, char **argv);
 int cli_train(int argc, char **argv);
 int cli_sample(int argc, char **argv);
 

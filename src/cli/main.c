@@ -13,9 +13,6 @@ typedef struct {
     const char *summary;
 } subcommand;
 
-int cli_data(int argc, char **argv); /* src/cli/data.c */
-int cli_model(int argc, char **argv); /* src/cli/model.c */
-
 static const subcommand subcommands[] = {
     {"tokenizer", cli_tokenizer, "train, inspect and run byte-level BPE tokenizers"},
     {"train", cli_train, "pretrain a GPT-2 or Llama model (checkpoints, metrics, resume)"},

@@ -209,11 +209,20 @@ static int cmd_model_info(int argc, char **argv)
             return CLI_OK;
         } else if (!strcmp(a, "--list")) {
             list = 1;
-        } else if (!strcmp(a, "--batch") || !strcmp(a, "--seq")) {
-            if (i + 1 >= argc) return info_error("%s: missing value", a);
+        } else if (!strncmp(a, "--batch", 7) || !strncmp(a, "--seq", 5)) {
+            /* --batch B or --batch=B */
+            const char *flag = a[2] == 'b' ? "--batch" : "--seq", *rest = a + strlen(flag), *value;
+            if (*rest == '=')
+                value = rest + 1;
+            else if (*rest)
+                return info_error("unknown option '%s'", a);
+            else if (i + 1 >= argc)
+                return info_error("%s: missing value", flag);
+            else
+                value = argv[++i];
             unsigned long long *v = a[2] == 'b' ? &batch : &seq;
-            if (!cli_parse_u64(a, argv[++i], 1 << 24, v)) return CLI_USAGE;
-            if (*v == 0) return info_error("%s: expected a positive integer", a);
+            if (!cli_parse_u64(flag, value, 1 << 24, v)) return CLI_USAGE;
+            if (*v == 0) return info_error("%s: expected a positive integer", flag);
         } else if (a[0] == '-' && a[1]) {
             return info_error("unknown option '%s'", a);
         } else if (model) {

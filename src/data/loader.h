@@ -32,8 +32,7 @@
  *              return z ^ (z >> 31)                                   (splitmix64's finalizer)
  *     G = 0x9E3779B97F4A7C15
  *     keys:    state = mix(seed + G) ^ e; for r in 0..3: state += G; key[r] = mix(state)
- *     h = max(1, ceil(log2(n_win)) rounded up to even, / 2) bits per half, i.e. the smallest
- *         h >= 1 with 4^h >= n_win; mask = 2^h - 1
+ *     h = the smallest integer >= 1 with 4^h >= n_win (bits per half, h <= 32); mask = 2^h - 1
  *     F(x):    L = x >> h, R = x & mask;
  *              for r in 0..3: (L, R) = (R, L ^ (mix(R ^ key[r]) & mask));
  *              return (L << h) | R                                    (a bijection of [0, 4^h))

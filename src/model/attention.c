@@ -29,7 +29,7 @@
  * that it fits, down to one row, which is then used in place instead of transposed. Nothing is
  * allocated, nothing O(T^2) exists.
  *
- * Kernel: one register-tile routine (tile_madd: up to MR rows x 64 columns, the inner dimension
+ * Kernel: one register-tile routine (tile_kernel: up to MR rows x 64 columns, the inner dimension
  * streamed) computes all seven products. A is read by broadcast with any row and inner stride,
  * which is how P^T and dS^T are read without a copy. With AVX-512 the vector type is __m512;
  * otherwise a 16-float struct with the same blocking, so both paths share every index. No
@@ -47,11 +47,18 @@
 
 #include "model/layers.h"
 
+/* Forced inlining makes the register-tile variants fast, but in unoptimized (sanitizer) builds
+ * it multiplies the code gcc must instrument until a compile takes minutes and gigabytes: there,
+ * plain inline functions compiled once. */
+#ifdef __OPTIMIZE__
 #define INLINE static inline __attribute__((always_inline))
-#define MR 4                  /* rows of a register tile */
+#else
+#define INLINE static inline
+#endif
+#define MR 6                  /* rows of a register tile */
 #define NV 4                  /* 16-float vectors per register-tile row: 64 columns */
 #define TILE 64               /* query and key block size (at most; smaller for large hd) */
-#define SCRATCH_FLOATS 16384  /* per-thread scratch: 64 KiB */
+#define SCRATCH_FLOATS 16384  /* per-thread scratch: 64 KiB, on the stack */
 
 static inline int min_int(int a, int b)
 {
@@ -67,6 +74,10 @@ INLINE __mmask16 first_lanes(int n)
 {
     return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
 }
+typedef __mmask16 vmask; /* the first n lanes */
+INLINE vmask vf_mask(int n) { return first_lanes(n); }
+INLINE vf vf_loadm(const float *p, vmask k) { return _mm512_maskz_loadu_ps(k, p); }
+INLINE void vf_storem(float *p, vf v, vmask k) { _mm512_mask_storeu_ps(p, k, v); }
 INLINE vf vf_set1(float x) { return _mm512_set1_ps(x); }
 INLINE vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
 /* The first n lanes of p (any n; lanes >= n are 0 and their memory is not touched). */
@@ -116,6 +127,8 @@ typedef struct {
     for (int l_ = 0; l_ < 16; l_++) r_.f[l_] = (expr);                                             \
     return r_
 
+typedef int vmask; /* the first n lanes */
+INLINE vmask vf_mask(int n) { return n; }
 INLINE vf vf_set1(float x) { VF_MAP(x); }
 INLINE vf vf_load(const float *p) { VF_MAP(p[l_]); }
 INLINE vf vf_loadn(const float *p, int n) { VF_MAP(l_ < n ? p[l_] : 0.0f); }
@@ -124,6 +137,8 @@ INLINE void vf_storen(float *p, vf v, int n)
 {
     for (int l = 0; l < 16 && l < n; l++) p[l] = v.f[l];
 }
+INLINE vf vf_loadm(const float *p, vmask n) { return vf_loadn(p, n); }
+INLINE void vf_storem(float *p, vf v, vmask n) { vf_storen(p, v, n); }
 INLINE vf vf_add(vf a, vf b) { VF_MAP(a.f[l_] + b.f[l_]); }
 INLINE vf vf_sub(vf a, vf b) { VF_MAP(a.f[l_] - b.f[l_]); }
 INLINE vf vf_mul(vf a, vf b) { VF_MAP(a.f[l_] * b.f[l_]); }
@@ -142,58 +157,83 @@ INLINE vf vf_exp(vf x) { VF_MAP(expf(x.f[l_])); }
 
 /* ---- register tiles ------------------------------------------------------------------------ */
 
-/* acc[r][v] += sum_{k<K} A[r*ars + k*aks] * B[k*ldb + 16v + lane] for r < mr, v < nv. The last
- * vector of each B row has nlast (1..16) lanes; the others read as 0. mr, nv are constants at
- * every call site, so the loops unroll and acc lives in registers. */
-INLINE void tile_madd(vf acc[MR][NV], int mr, int nv, int nlast, int K, const float *A,
-                      ptrdiff_t ars, ptrdiff_t aks, const float *B, ptrdiff_t ldb)
+/* The register tile. C[r][0 .. 16(nv-1)+nlast) for r < mr becomes
+ *   (load_c ? cscale[r] * C[r] : 0) + sum_{k<K} A[r*ars + k*aks] * B[k*ldb + .]
+ * (cscale NULL means 1). The last vector of each B and C row has nlast (1..16) lanes; lanes past
+ * it are neither read nor written. mr and nv are constants at every call site, so the dead
+ * accumulators vanish; they are named variables, not an array, because gcc -O2 keeps an array
+ * of vectors in memory and stores it back on every iteration. */
+#define TILE_ACC_INIT(r, v)                                                                        \
+    vf c##r##v = vf_set1(0.0f);                                                                    \
+    if (load_c && r < mr && v < nv) {                                                              \
+        const float *p_ = C + r * ldc + 16 * v;                                                    \
+        c##r##v = vf_mul(v < nv - 1 ? vf_load(p_) : vf_loadm(p_, klast),                           \
+                         vf_set1(cscale ? cscale[r] : 1.0f));                                      \
+    }
+#define TILE_ROW_FMA(r)                                                                            \
+    if (r < mr) {                                                                                  \
+        vf a_ = vf_set1(a[r * ars]);                                                               \
+        c##r##0 = vf_fma(a_, b0, c##r##0);                                                         \
+        if (nv > 1) c##r##1 = vf_fma(a_, b1, c##r##1);                                             \
+        if (nv > 2) c##r##2 = vf_fma(a_, b2, c##r##2);                                             \
+        if (nv > 3) c##r##3 = vf_fma(a_, b3, c##r##3);                                             \
+    }
+#define TILE_ACC_STORE(r, v)                                                                       \
+    if (r < mr && v < nv) {                                                                        \
+        float *p_ = C + r * ldc + 16 * v;                                                          \
+        if (v < nv - 1) vf_store(p_, c##r##v);                                                     \
+        else vf_storem(p_, c##r##v, klast);                                                        \
+    }
+#define TILE_COLMAX(v)                                                                             \
+    {                                                                                              \
+        vf m_ = vf_max(vf_load(colmax + 16 * v), c0##v);                                           \
+        if (mr > 1) m_ = vf_max(m_, c1##v);                                                        \
+        if (mr > 2) m_ = vf_max(m_, c2##v);                                                        \
+        if (mr > 3) m_ = vf_max(m_, c3##v);                                                        \
+        if (mr > 4) m_ = vf_max(m_, c4##v);                                                        \
+        if (mr > 5) m_ = vf_max(m_, c5##v);                                                        \
+        vf_store(colmax + 16 * v, m_);                                                             \
+    }
+#define TILE_FOR_ROW(X, r) X(r, 0) X(r, 1) X(r, 2) X(r, 3)
+#define TILE_FOR_ALL(X)                                                                            \
+    TILE_FOR_ROW(X, 0) TILE_FOR_ROW(X, 1) TILE_FOR_ROW(X, 2) TILE_FOR_ROW(X, 3)                    \
+    TILE_FOR_ROW(X, 4) TILE_FOR_ROW(X, 5)
+
+INLINE void tile_kernel(int mr, int nv, int nlast, int K, const float *A, ptrdiff_t ars,
+                        ptrdiff_t aks, const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc,
+                        int load_c, const float *cscale, float *colmax)
 {
+    vmask klast = vf_mask(nlast);
+    TILE_FOR_ALL(TILE_ACC_INIT)
+    vf zero = vf_set1(0.0f);
     for (int k = 0; k < K; k++) {
-        const float *b = B + k * ldb;
-        vf bv[NV];
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) {
-            if (v < nv - 1) bv[v] = vf_load(b + 16 * v);
-            else if (v == nv - 1) bv[v] = vf_loadn(b + 16 * v, nlast);
-        }
-        const float *a = A + k * aks;
-#pragma GCC unroll 4
-        for (int r = 0; r < MR; r++) {
-            if (r >= mr) break;
-            vf ar = vf_set1(a[r * ars]);
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++)
-                if (v < nv) acc[r][v] = vf_fma(ar, bv[v], acc[r][v]);
-        }
+        const float *b = B + k * ldb, *a = A + k * aks;
+        vf b0 = nv > 1 ? vf_load(b) : vf_loadm(b, klast);
+        vf b1 = nv > 2 ? vf_load(b + 16) : nv == 2 ? vf_loadm(b + 16, klast) : zero;
+        vf b2 = nv > 3 ? vf_load(b + 32) : nv == 3 ? vf_loadm(b + 32, klast) : zero;
+        vf b3 = nv == 4 ? vf_loadm(b + 48, klast) : zero;
+        TILE_ROW_FMA(0)
+        TILE_ROW_FMA(1)
+        TILE_ROW_FMA(2)
+        TILE_ROW_FMA(3)
+        TILE_ROW_FMA(4)
+        TILE_ROW_FMA(5)
+    }
+    TILE_FOR_ALL(TILE_ACC_STORE)
+    /* colmax[16v + lane] = max(colmax, column of the tile), while the tile is in registers. */
+    if (colmax) {
+        TILE_COLMAX(0)
+        if (nv > 1) TILE_COLMAX(1)
+        if (nv > 2) TILE_COLMAX(2)
+        if (nv > 3) TILE_COLMAX(3)
     }
 }
 
-INLINE void tile_zero(vf acc[MR][NV], int mr, int nv)
-{
-    for (int r = 0; r < mr; r++)
-        for (int v = 0; v < nv; v++) acc[r][v] = vf_set1(0.0f);
-}
-
-/* C[r][0 .. 16(nv-1)+nlast) = cscale[r] * C[r] + sum_k A[r*ars + k*aks] B[k*ldb + .];
- * cscale NULL means 1. */
 INLINE void tile_update(int mr, int nv, int nlast, float *C, ptrdiff_t ldc, const float *cscale,
                         int K, const float *A, ptrdiff_t ars, ptrdiff_t aks, const float *B,
                         ptrdiff_t ldb)
 {
-    vf acc[MR][NV];
-    for (int r = 0; r < mr; r++)
-        for (int v = 0; v < nv; v++) {
-            const float *c = C + r * ldc + 16 * v;
-            acc[r][v] = v < nv - 1 ? vf_load(c) : vf_loadn(c, nlast);
-            if (cscale) acc[r][v] = vf_mul(acc[r][v], vf_set1(cscale[r]));
-        }
-    tile_madd(acc, mr, nv, nlast, K, A, ars, aks, B, ldb);
-    for (int r = 0; r < mr; r++)
-        for (int v = 0; v < nv; v++) {
-            float *c = C + r * ldc + 16 * v;
-            if (v < nv - 1) vf_store(c, acc[r][v]);
-            else vf_storen(c, acc[r][v], nlast);
-        }
+    tile_kernel(mr, nv, nlast, K, A, ars, aks, B, ldb, C, ldc, 1, cscale, NULL);
 }
 
 /* tile_update over ncols columns (any width), 64 at a time. */
@@ -221,81 +261,158 @@ static void rows_update_n(int mr, float *C, ptrdiff_t ldc, const float *cscale, 
     case 1: rows_update(1, C, ldc, cscale, K, A, ars, aks, B, ldb, ncols); break;
     case 2: rows_update(2, C, ldc, cscale, K, A, ars, aks, B, ldb, ncols); break;
     case 3: rows_update(3, C, ldc, cscale, K, A, ars, aks, B, ldb, ncols); break;
-    default: rows_update(4, C, ldc, cscale, K, A, ars, aks, B, ldb, ncols); break;
+    case 4: rows_update(4, C, ldc, cscale, K, A, ars, aks, B, ldb, ncols); break;
+    case 5: rows_update(5, C, ldc, cscale, K, A, ars, aks, B, ldb, ncols); break;
+    default: rows_update(6, C, ldc, cscale, K, A, ars, aks, B, ldb, ncols); break;
     }
 }
 
 /* Calls CALL(mr, nv) with both as constants; mr in 1..MR, nv in 1..NV. */
-#define DISPATCH_MR_NV(mr, nv, CALL)                                                               \
-    switch ((mr) * 4 + (nv) - 5) {                                                                 \
-    case 0: CALL(1, 1); break;                                                                     \
-    case 1: CALL(1, 2); break;                                                                     \
-    case 2: CALL(1, 3); break;                                                                     \
-    case 3: CALL(1, 4); break;                                                                     \
-    case 4: CALL(2, 1); break;                                                                     \
-    case 5: CALL(2, 2); break;                                                                     \
-    case 6: CALL(2, 3); break;                                                                     \
-    case 7: CALL(2, 4); break;                                                                     \
-    case 8: CALL(3, 1); break;                                                                     \
-    case 9: CALL(3, 2); break;                                                                     \
-    case 10: CALL(3, 3); break;                                                                    \
-    case 11: CALL(3, 4); break;                                                                    \
-    case 12: CALL(4, 1); break;                                                                    \
-    case 13: CALL(4, 2); break;                                                                    \
-    case 14: CALL(4, 3); break;                                                                    \
-    default: CALL(4, 4); break;                                                                    \
+#define DISPATCH_NV(mr_, nv, CALL)                                                                 \
+    switch (nv) {                                                                                  \
+    case 1: CALL(mr_, 1); break;                                                                   \
+    case 2: CALL(mr_, 2); break;                                                                   \
+    case 3: CALL(mr_, 3); break;                                                                   \
+    default: CALL(mr_, 4); break;                                                                  \
     }
+#define DISPATCH_MR_NV(mr, nv, CALL)                                                               \
+    switch (mr) {                                                                                  \
+    case 1: DISPATCH_NV(1, nv, CALL) break;                                                        \
+    case 2: DISPATCH_NV(2, nv, CALL) break;                                                        \
+    case 3: DISPATCH_NV(3, nv, CALL) break;                                                        \
+    case 4: DISPATCH_NV(4, nv, CALL) break;                                                        \
+    case 5: DISPATCH_NV(5, nv, CALL) break;                                                        \
+    default: DISPATCH_NV(6, nv, CALL) break;                                                       \
+    }
+
+#ifdef __AVX512F__
+/* One block of at most 16 x 16, in registers (unpack, shuffle within 128-bit lanes, then
+ * twice across them). Lanes outside rows x cols are neither read nor written. */
+static void transpose16(float *dst, ptrdiff_t ldd, const float *src, ptrdiff_t lds, int rows,
+                        int cols)
+{
+    __m512 r[16], t[16];
+    __mmask16 kc = first_lanes(cols);
+    for (int i = 0; i < 16; i++)
+        r[i] = i < rows ? _mm512_maskz_loadu_ps(kc, src + i * lds) : _mm512_setzero_ps();
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int b = 0; b < 16; b += 4) {
+        r[b] = _mm512_shuffle_ps(t[b], t[b + 2], 0x44);
+        r[b + 1] = _mm512_shuffle_ps(t[b], t[b + 2], 0xEE);
+        r[b + 2] = _mm512_shuffle_ps(t[b + 1], t[b + 3], 0x44);
+        r[b + 3] = _mm512_shuffle_ps(t[b + 1], t[b + 3], 0xEE);
+    }
+    for (int b = 0; b < 16; b += 8)
+        for (int i = 0; i < 4; i++) {
+            t[b + i] = _mm512_shuffle_f32x4(r[b + i], r[b + 4 + i], 0x88);
+            t[b + 4 + i] = _mm512_shuffle_f32x4(r[b + i], r[b + 4 + i], 0xDD);
+        }
+    __mmask16 kr = first_lanes(rows);
+    for (int i = 0; i < 8; i++) {
+        if (i < cols) _mm512_mask_storeu_ps(dst + i * ldd, kr, _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88));
+        if (i + 8 < cols)
+            _mm512_mask_storeu_ps(dst + (i + 8) * ldd, kr, _mm512_shuffle_f32x4(t[i], t[8 + i], 0xDD));
+    }
+}
+#endif
 
 /* dst[c*ldd + r] = src[r*lds + c] for r < rows, c < cols. */
 static void transpose(float *dst, ptrdiff_t ldd, const float *src, ptrdiff_t lds, int rows,
                       int cols)
 {
+#ifdef __AVX512F__
+    for (int r = 0; r < rows; r += 16)
+        for (int c = 0; c < cols; c += 16)
+            transpose16(dst + c * ldd + r, ldd, src + r * lds + c, lds, min_int(16, rows - r),
+                        min_int(16, cols - c));
+#else
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) dst[c * ldd + r] = src[r * lds + c];
+#endif
 }
 
-/* Largest block <= TILE of which `per` floats each (plus `fixed`) fit the scratch; a multiple of
- * 16 when at least 16, so that vectors stay whole. 0 when not even one fits. */
-static int block_fitting(int per, int fixed)
+/* Asks for rows [0, n) of w floats each, ld apart, to be brought into L2 ahead of use: rows of
+ * qkv are 9 KiB or more apart, and 4 cache lines each are too short a stream for the hardware
+ * prefetchers to pick up in time. */
+static inline void prefetch_rows(const float *p, ptrdiff_t ld, int n, int w)
 {
-    int n = (SCRATCH_FLOATS - fixed) / per;
-    if (n > TILE) n = TILE;
-    if (n >= 16) n -= n % 16;
-    return n;
+    for (int r = 0; r < n; r++)
+        for (int c = 0; c < w; c += 16) __builtin_prefetch(p + r * ld + c, 0, 2);
+}
+
+/* rows [0, n) of w floats: dst (ldd apart) = src (lds apart). */
+static void copy_rows(float *dst, ptrdiff_t ldd, const float *src, ptrdiff_t lds, int n, int w)
+{
+    for (int r = 0; r < n; r++) memcpy(dst + r * ldd, src + r * lds, sizeof(float) * (size_t)w);
+}
+
+/* ---- tiling -------------------------------------------------------------------------------- */
+
+/* Block sizes for one call, from hd alone. Every operand that a register tile streams more than
+ * once is a contiguous copy: rows of qkv and out are (H+2KV)*hd and H*hd floats apart, multiples
+ * of 1 KiB for the usual hd, so a block of such rows falls into a few L1 sets and evicts itself
+ * (a 64-row block of hd = 64 keeps a quarter of it in L1). When even the smallest blocks cannot
+ * be copied (hd in the thousands), operands are read in place. */
+typedef struct {
+    int bq, bk; /* queries and keys per block */
+    int copies; /* 1: the copies below exist; 0: read in place */
+} tiling;
+
+static const int BLOCKS[] = {64, 48, 32, 16};
+#define N_BLOCKS (int)(sizeof BLOCKS / sizeof BLOCKS[0])
+
+/* Forward scratch: m, l, alpha (TILE each), score tile st (bk x TILE), Qt (hd x bq), V_j (bk x hd). */
+static long fwd_floats(int hd, int bq, int bk)
+{
+    return 3L * TILE + (long)bk * TILE + (long)hd * bq + (long)hd * bk;
+}
+
+/* Backward scratch: P, dS (bq x bk), Kt, Vt (hd x bk), K_j (bk x hd), Q_i, dO_i (bq x hd). dK_j and
+ * dV_j are updated in place: once per tile, no reuse within it. */
+static long bwd_floats(int hd, int bq, int bk)
+{
+    return 2L * bq * bk + 3L * hd * bk + 2L * hd * bq;
+}
+
+/* The fitting (bq, bk) with the largest min(bq, bk), then the largest bq * bk. */
+static tiling choose_tiling(int hd, long (*floats)(int, int, int))
+{
+    tiling t = {0, 0, 0};
+    for (int i = 0; i < N_BLOCKS; i++)
+        for (int j = 0; j < N_BLOCKS; j++) {
+            int bq = BLOCKS[i], bk = BLOCKS[j];
+            if (floats(hd, bq, bk) > SCRATCH_FLOATS) continue;
+            int lo = bq < bk ? bq : bk, tlo = t.bq < t.bk ? t.bq : t.bk;
+            if (lo > tlo || (lo == tlo && bq * bk > t.bq * t.bk)) t = (tiling){bq, bk, 1};
+        }
+    return t;
 }
 
 /* ---- forward ------------------------------------------------------------------------------- */
 
-/* st rows [0, mr) cols [16*vs, ...) = raw dot products of mr keys with the block's queries. */
-INLINE void fwd_scores(int mr, int nv, int nlast, int hd, const float *k, ptrdiff_t ld,
-                       const float *qt, ptrdiff_t ldqt, float *st)
-{
-    vf acc[MR][NV];
-    tile_zero(acc, mr, nv);
-    tile_madd(acc, mr, nv, nlast, hd, k, ld, 1, qt, ldqt);
-    for (int r = 0; r < mr; r++)
-        for (int v = 0; v < nv; v++) vf_store(st + r * TILE + 16 * v, acc[r][v]);
-}
-
-/* Queries [i0, i0 + nq) of head h in batch row b. Scratch: m, l, alpha (TILE each), the score
- * tile st (TILE keys x TILE queries, key-major) and Qt (hd x bq) unless bq == 1. */
+/* Queries [i0, i0 + nq) of head h in batch row b (nq <= tl.bq). */
 static void fwd_block(float *out, float *lse, const float *qkv, int b, int h, int i0, int nq,
-                      int bq, int T, int H, int KV, int hd, float scale, float *scratch)
+                      tiling tl, int T, int H, int KV, int hd, float scale, float *scratch)
 {
     ptrdiff_t ld = (ptrdiff_t)(H + 2 * KV) * hd, ldo = (ptrdiff_t)H * hd;
-    int g = h / (H / KV);
+    int g = h / (H / KV), bk = tl.bk;
     const float *q = qkv + (ptrdiff_t)b * T * ld + (ptrdiff_t)h * hd;
     const float *k = qkv + (ptrdiff_t)b * T * ld + (ptrdiff_t)(H + g) * hd;
     const float *v = k + (ptrdiff_t)KV * hd;
     float *o = out + (ptrdiff_t)b * T * ldo + (ptrdiff_t)h * hd;
     float *m = scratch, *l = m + TILE, *alpha = l + TILE, *st = alpha + TILE;
+    float *qtbuf = tl.copies ? st + bk * TILE : NULL, *vbuf = tl.copies ? qtbuf + hd * tl.bq : NULL;
+    /* Qt (hd x nq) and V_j are copies, or (huge hd, nq = 1) the q row and v rows in place. */
     const float *qt = q + i0 * ld;
-    ptrdiff_t ldqt = 1;
-    if (bq > 1) {
-        float *buf = st + TILE * TILE;
-        transpose(buf, bq, q + i0 * ld, ld, nq, hd);
-        qt = buf;
-        ldqt = bq;
+    ptrdiff_t ldqt = 1, ldvb = ld;
+    if (tl.copies) {
+        transpose(qtbuf, tl.bq, q + i0 * ld, ld, nq, hd);
+        qt = qtbuf;
+        ldqt = tl.bq;
+        ldvb = hd;
     }
     /* -FLT_MAX, not -inf, so that exp(m_old - m_new) is 0 or 1, never NaN, in unused lanes. */
     for (int c = 0; c < TILE; c++) {
@@ -305,37 +422,60 @@ static void fwd_block(float *out, float *lse, const float *qkv, int b, int h, in
     for (int r = 0; r < nq; r++) memset(o + (i0 + r) * ldo, 0, sizeof(float) * (size_t)hd);
     int nvq = (nq + 15) / 16, nlastq = nq - 16 * (nvq - 1), i1 = i0 + nq;
 
-    for (int j0 = 0; j0 < i1; j0 += TILE) {
-        int nk = min_int(TILE, i1 - j0);
-        /* S^T = K_j Qt; a key row group skips the query vectors wholly before its first key. */
+    for (int j0 = 0; j0 < i1; j0 += bk) {
+        int nk = min_int(bk, i1 - j0);
+        if (j0 + bk < i1) {
+            prefetch_rows(k + (j0 + bk) * ld, ld, min_int(bk, i1 - j0 - bk), hd);
+            prefetch_rows(v + (j0 + bk) * ld, ld, min_int(bk, i1 - j0 - bk), hd);
+        }
+        const float *vb = v + j0 * ld;
+        if (tl.copies) {
+            copy_rows(vbuf, hd, vb, ld, nk, hd);
+            vb = vbuf;
+        }
+        /* S^T = K_j Qt; a key row group skips the query vectors wholly before its first key.
+         * A tile with no key past its first query needs no mask: its column maxima are taken
+         * while the register tiles are computed, and the softmax is one pass. */
+        int unmasked = j0 + nk - 1 <= i0;
+        float colmax[16 * NV];
+        for (int c = 0; c < 16 * NV; c++) colmax[c] = -INFINITY;
         for (int kr0 = 0; kr0 < nk; kr0 += MR) {
             int mr = min_int(MR, nk - kr0);
             int vs = j0 + kr0 > i0 ? (j0 + kr0 - i0) / 16 : 0, nv = nvq - vs;
             const float *kp = k + (j0 + kr0) * ld;
             float *sp = st + kr0 * TILE + 16 * vs;
-#define CALL(mr_, nv_) fwd_scores(mr_, nv_, nlastq, hd, kp, ld, qt + 16 * vs, ldqt, sp)
+#define CALL(mr_, nv_)                                                                             \
+    tile_kernel(mr_, nv_, nlastq, hd, kp, ld, 1, qt + 16 * vs, ldqt, sp, TILE, 0, NULL,            \
+                unmasked ? colmax : NULL)
             DISPATCH_MR_NV(mr, nv, CALL)
 #undef CALL
         }
-        /* Online softmax, 16 queries at a time: keys past the vector's last query are skipped;
-         * lanes with key > query, or past the block, become -inf (p = 0). */
+        /* Online softmax, 16 queries at a time. Masked tiles: keys past the vector's last query
+         * are skipped; lanes with key > query, or past the block, become -inf (p = 0). Either
+         * way m_new = max(m_old, scale * s) and p = exp(scale * s - m_new) to the same bits
+         * (scaling by a positive float preserves order). */
         vf vscale = vf_set1(scale);
         for (int vq = 0; vq < nvq; vq++) {
             int kend = min_int(nk, i0 - j0 + 16 * vq + 16), hi = nq - 16 * vq;
             if (kend <= 0) continue;
             vf m_old = vf_load(m + 16 * vq), m_new = m_old;
-            for (int c = 0; c < kend; c++) {
-                float *sp = st + c * TILE + 16 * vq;
-                vf s = vf_keep_range(vf_mul(vf_load(sp), vscale), j0 + c - i0 - 16 * vq, hi,
-                                     -INFINITY);
-                vf_store(sp, s);
-                m_new = vf_max(m_new, s);
+            if (unmasked) {
+                m_new = vf_max(m_old, vf_mul(vf_load(colmax + 16 * vq), vscale));
+            } else {
+                for (int c = 0; c < kend; c++) {
+                    float *sp = st + c * TILE + 16 * vq;
+                    vf s = vf_keep_range(vf_mul(vf_load(sp), vscale), j0 + c - i0 - 16 * vq, hi,
+                                         -INFINITY);
+                    vf_store(sp, s);
+                    m_new = vf_max(m_new, s);
+                }
             }
             vf al = vf_exp(vf_sub(m_old, m_new));
             vf sum = vf_mul(vf_load(l + 16 * vq), al);
+            vf pscale = unmasked ? vscale : vf_set1(1.0f);
             for (int c = 0; c < kend; c++) {
                 float *sp = st + c * TILE + 16 * vq;
-                vf p = vf_exp(vf_sub(vf_load(sp), m_new));
+                vf p = vf_exp(vf_sub(vf_mul(vf_load(sp), pscale), m_new));
                 vf_store(sp, p);
                 sum = vf_add(sum, p);
             }
@@ -347,14 +487,15 @@ static void fwd_block(float *out, float *lse, const float *qkv, int b, int h, in
         for (int r0 = 0; r0 < nq; r0 += MR) {
             int mr = min_int(MR, nq - r0), K = min_int(nk, i0 + r0 + mr - j0);
             if (K <= 0) continue;
-            rows_update_n(mr, o + (i0 + r0) * ldo, ldo, alpha + r0, K, st + r0, 1, TILE,
-                          v + j0 * ld, ld, hd);
+            rows_update_n(mr, o + (i0 + r0) * ldo, ldo, alpha + r0, K, st + r0, 1, TILE, vb, ldvb,
+                          hd);
         }
     }
     for (int r = 0; r < nq; r++) {
         float *orow = o + (i0 + r) * ldo;
         vf vl = vf_set1(l[r]);
-        for (int d = 0; d < hd; d += 16) vf_storen(orow + d, vf_div(vf_loadn(orow + d, hd - d), vl), hd - d);
+        for (int d = 0; d < hd; d += 16)
+            vf_storen(orow + d, vf_div(vf_loadn(orow + d, hd - d), vl), hd - d);
         lse[((ptrdiff_t)b * H + h) * T + i0 + r] = m[r] + logf(l[r]);
     }
 }
@@ -362,22 +503,23 @@ static void fwd_block(float *out, float *lse, const float *qkv, int b, int h, in
 void attention_forward(float *out, float *lse, const float *qkv, int B, int T, int H, int KV,
                        int hd)
 {
-    /* Scratch: m, l, alpha, st, then Qt (hd x bq); bq = 1 reads q in place. */
-    int bq = block_fitting(hd, 3 * TILE + TILE * TILE);
-    if (bq < 1) bq = 1;
-    int nqb = (T + bq - 1) / bq;
+    tiling tl = choose_tiling(hd, fwd_floats);
+    if (!tl.copies) tl = (tiling){1, TILE, 0}; /* needs 3 TILE + TILE * TILE floats */
+    int nqb = (T + tl.bq - 1) / tl.bq;
     long ntasks = (long)B * H * nqb;
     float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel
     {
         float scratch[SCRATCH_FLOATS];
+        /* Score-tile lanes past a block's last query are read (then masked): keep them finite. */
+        memset(scratch, 0, sizeof scratch);
         /* Longest blocks (last queries) first, for the dynamic schedule's balance. */
 #pragma omp for schedule(dynamic, 1)
         for (long t = 0; t < ntasks; t++) {
             int qb = nqb - 1 - (int)(t % nqb);
             long bh = t / nqb;
-            int i0 = qb * bq;
-            fwd_block(out, lse, qkv, (int)(bh / H), (int)(bh % H), i0, min_int(bq, T - i0), bq,
+            int i0 = qb * tl.bq;
+            fwd_block(out, lse, qkv, (int)(bh / H), (int)(bh % H), i0, min_int(tl.bq, T - i0), tl,
                       T, H, KV, hd, scale, scratch);
         }
     }
@@ -385,57 +527,55 @@ void attention_forward(float *out, float *lse, const float *qkv, int B, int T, i
 
 /* ---- backward ------------------------------------------------------------------------------ */
 
-/* Query rows [r0, r0 + mr) against keys [j0, j0 + ncols) of a key block of nk keys: writes the
- * rows of P and dS (row stride bk, relative row r0 - i0, zero up to nk) and adds dS K_j to dQ. */
-INLINE void bwd_rows(int mr, int nv, int r0, int i0, int j0, int ncols, int nk, int hd,
-                     float scale, const float *q, float *dq, ptrdiff_t ld, const float *o,
-                     const float *dout, ptrdiff_t ldo, const float *lse, const float *k,
-                     const float *kt, const float *vt, ptrdiff_t ldt, float *P, float *dS, int bk)
+/* Operands of one (query block, key block) tile: pointer and row stride of each. */
+typedef struct {
+    const float *q, *dout, *o, *lse, *k, *kt, *vt;
+    ptrdiff_t ldq, lddout, ldo, ldk, ldt;
+    float *dq, *P, *dS;
+    ptrdiff_t lddq;
+} bwd_operands;
+
+/* Query rows [r0, r0 + mr) (relative to the block) against keys [0, ncols) of a key block of nk
+ * keys starting at absolute position j0; the block starts at absolute query i0. Writes rows of P
+ * and dS (stride bk, zero up to nk) and adds dS K_j to dQ. S and dP land in the P and dS rows
+ * first and become P and dS in place. */
+INLINE void bwd_rows(int mr, int nv, int r0, int i0, int j0, int ncols, int nk, int hd, int bk,
+                     float scale, const bwd_operands *op)
 {
     int nlast = ncols - 16 * (nv - 1), nvk = (nk + 15) / 16;
-    vf acc[MR][NV];
-    tile_zero(acc, mr, nv);
-    tile_madd(acc, mr, nv, nlast, hd, q + r0 * ld, ld, 1, kt, ldt);
+    float *P0 = op->P + r0 * bk, *dS0 = op->dS + r0 * bk;
+    tile_kernel(mr, nv, nlast, hd, op->q + r0 * op->ldq, op->ldq, 1, op->kt, op->ldt, P0, bk, 0,
+                NULL, NULL);
+    tile_kernel(mr, nv, nlast, hd, op->dout + r0 * op->lddout, op->lddout, 1, op->vt, op->ldt, dS0,
+                bk, 0, NULL, NULL);
     vf vscale = vf_set1(scale), zero = vf_set1(0.0f);
     for (int r = 0; r < mr; r++) {
-        vf vlse = vf_set1(lse[r0 + r]);
-        int valid = min_int(ncols, r0 + r - j0 + 1);
-        float *prow = P + (r0 - i0 + r) * bk;
+        const float *orow = op->o + (r0 + r) * op->ldo, *dorow = op->dout + (r0 + r) * op->lddout;
+        vf dsum = zero;
+        int d = 0;
+        for (; d + 16 <= hd; d += 16) dsum = vf_fma(vf_load(dorow + d), vf_load(orow + d), dsum);
+        if (d < hd) dsum = vf_fma(vf_loadn(dorow + d, hd - d), vf_loadn(orow + d, hd - d), dsum);
+        vf D = vf_set1(vf_sum(dsum)), vlse = vf_set1(op->lse[r0 + r]);
+        int valid = min_int(ncols, i0 + r0 + r - j0 + 1);
+        float *prow = P0 + r * bk, *dsrow = dS0 + r * bk;
         for (int v = 0; v < nvk; v++) {
-            vf p = zero;
+            vf p = zero, ds = zero;
             if (v < nv) {
-                vf s = vf_sub(vf_mul(acc[r][v], vscale), vlse);
+                vf s = vf_sub(vf_mul(vf_loadn(prow + 16 * v, ncols - 16 * v), vscale), vlse);
                 p = vf_exp(vf_keep_range(s, 0, valid - 16 * v, -INFINITY));
+                ds = vf_mul(vf_mul(p, vf_sub(vf_loadn(dsrow + 16 * v, ncols - 16 * v), D)),
+                            vscale);
             }
             vf_storen(prow + 16 * v, p, nk - 16 * v);
-        }
-    }
-    tile_zero(acc, mr, nv);
-    tile_madd(acc, mr, nv, nlast, hd, dout + r0 * ldo, ldo, 1, vt, ldt);
-    for (int r = 0; r < mr; r++) {
-        const float *orow = o + (r0 + r) * ldo, *dorow = dout + (r0 + r) * ldo;
-        vf dsum = zero;
-        for (int d = 0; d < hd; d += 16)
-            dsum = vf_fma(vf_loadn(dorow + d, hd - d), vf_loadn(orow + d, hd - d), dsum);
-        vf D = vf_set1(vf_sum(dsum));
-        const float *prow = P + (r0 - i0 + r) * bk;
-        float *dsrow = dS + (r0 - i0 + r) * bk;
-        for (int v = 0; v < nvk; v++) {
-            vf ds = zero;
-            if (v < nv)
-                ds = vf_mul(vf_mul(vf_loadn(prow + 16 * v, nk - 16 * v), vf_sub(acc[r][v], D)),
-                            vscale);
             vf_storen(dsrow + 16 * v, ds, nk - 16 * v);
         }
     }
-    rows_update(mr, dq + r0 * ld, ld, NULL, ncols, dS + (r0 - i0) * bk, bk, 1, k, ld, hd);
+    rows_update(mr, op->dq + r0 * op->lddq, op->lddq, NULL, ncols, dS0, bk, 1, op->k, op->ldk, hd);
 }
 
-/* All of kv head g in batch row b: dK, dV of the head and dQ of its H/KV query heads. Scratch:
- * Kt, Vt (hd x bk each, unless bk == 1: then K, V rows are read in place), P and dS
- * (TILE queries x bk keys each). */
+/* All of kv head g in batch row b: dK, dV of the head and dQ of its H/KV query heads. */
 static void bwd_group(float *dqkv, const float *dout, const float *qkv, const float *out,
-                      const float *lse, int b, int g, int bk, int T, int H, int KV, int hd,
+                      const float *lse, int b, int g, tiling tl, int T, int H, int KV, int hd,
                       float scale, float *scratch)
 {
     ptrdiff_t ld = (ptrdiff_t)(H + 2 * KV) * hd, ldo = (ptrdiff_t)H * hd;
@@ -443,34 +583,77 @@ static void bwd_group(float *dqkv, const float *dout, const float *qkv, const fl
     ptrdiff_t voff = koff + (ptrdiff_t)KV * hd;
     const float *k = qkv + row0 + koff, *v = qkv + row0 + voff;
     float *dk = dqkv + row0 + koff, *dv = dqkv + row0 + voff;
-    float *P = scratch, *dS = P + TILE * bk, *ktbuf = dS + TILE * bk, *vtbuf = ktbuf + hd * bk;
-    int group = H / KV;
+    int bq = tl.bq, bk = tl.bk, group = H / KV;
+    float *P = scratch, *dS = P + bq * bk, *ktbuf = NULL, *vtbuf = NULL;
+    if (bk > 1) {
+        ktbuf = dS + bq * bk;
+        vtbuf = ktbuf + hd * bk;
+    }
+    float *kbuf = NULL, *qbuf = NULL, *dobuf = NULL;
+    if (tl.copies) {
+        kbuf = vtbuf + hd * bk;
+        qbuf = kbuf + bk * hd;
+        dobuf = qbuf + bq * hd;
+    }
+    bwd_operands op;
 
     for (int j0 = 0; j0 < T; j0 += bk) {
         int nk = min_int(bk, T - j0);
-        const float *kt = k + j0 * ld, *vt = v + j0 * ld;
-        ptrdiff_t ldt = 1;
+        /* Kt, Vt are transposed copies, or (bk == 1) the k, v rows in place. */
+        op.kt = k + j0 * ld;
+        op.vt = v + j0 * ld;
+        op.ldt = 1;
+        op.k = k + j0 * ld;
+        op.ldk = ld;
         if (bk > 1) {
             transpose(ktbuf, bk, k + j0 * ld, ld, nk, hd);
             transpose(vtbuf, bk, v + j0 * ld, ld, nk, hd);
-            kt = ktbuf;
-            vt = vtbuf;
-            ldt = bk;
+            op.kt = ktbuf;
+            op.vt = vtbuf;
+            op.ldt = bk;
+        }
+        if (tl.copies) {
+            copy_rows(kbuf, hd, k + j0 * ld, ld, nk, hd);
+            op.k = kbuf;
+            op.ldk = hd;
         }
         for (int h = g * group; h < (g + 1) * group; h++) {
             const float *q = qkv + row0 + (ptrdiff_t)h * hd;
             float *dq = dqkv + row0 + (ptrdiff_t)h * hd;
             const float *o = out + (ptrdiff_t)b * T * ldo + (ptrdiff_t)h * hd;
             const float *dO = dout + (ptrdiff_t)b * T * ldo + (ptrdiff_t)h * hd;
-            const float *L = lse + ((ptrdiff_t)b * H + h) * T;
-            for (int i0 = j0; i0 < T; i0 += TILE) {
-                int nq = min_int(TILE, T - i0);
-                for (int r0 = i0; r0 < i0 + nq; r0 += MR) {
-                    int mr = min_int(MR, i0 + nq - r0), ncols = min_int(nk, r0 + mr - j0);
+            for (int i0 = j0; i0 < T; i0 += bq) {
+                int nq = min_int(bq, T - i0);
+                if (i0 + bq < T) {
+                    int nq_next = min_int(bq, T - i0 - bq);
+                    prefetch_rows(q + (i0 + bq) * ld, ld, nq_next, hd);
+                    prefetch_rows(dq + (i0 + bq) * ld, ld, nq_next, hd);
+                    prefetch_rows(dO + (i0 + bq) * ldo, ldo, nq_next, hd);
+                    prefetch_rows(o + (i0 + bq) * ldo, ldo, nq_next, hd);
+                }
+                op.q = q + i0 * ld;
+                op.ldq = ld;
+                op.dout = dO + i0 * ldo;
+                op.lddout = ldo;
+                if (tl.copies) {
+                    copy_rows(qbuf, hd, op.q, ld, nq, hd);
+                    copy_rows(dobuf, hd, op.dout, ldo, nq, hd);
+                    op.q = qbuf;
+                    op.ldq = hd;
+                    op.dout = dobuf;
+                    op.lddout = hd;
+                }
+                op.o = o + i0 * ldo;
+                op.ldo = ldo;
+                op.lse = lse + ((ptrdiff_t)b * H + h) * T + i0;
+                op.dq = dq + i0 * ld;
+                op.lddq = ld;
+                op.P = P;
+                op.dS = dS;
+                for (int r0 = 0; r0 < nq; r0 += MR) {
+                    int mr = min_int(MR, nq - r0), ncols = min_int(nk, i0 + r0 + mr - j0);
                     int nv = (ncols + 15) / 16;
-#define CALL(mr_, nv_)                                                                             \
-    bwd_rows(mr_, nv_, r0, i0, j0, ncols, nk, hd, scale, q, dq, ld, o, dO, ldo, L, k + j0 * ld, kt, \
-             vt, ldt, P, dS, bk)
+#define CALL(mr_, nv_) bwd_rows(mr_, nv_, r0, i0, j0, ncols, nk, hd, bk, scale, &op)
                     DISPATCH_MR_NV(mr, nv, CALL)
 #undef CALL
                 }
@@ -480,10 +663,10 @@ static void bwd_group(float *dqkv, const float *dout, const float *qkv, const fl
                     int mr = min_int(MR, nk - c0);
                     int qs = j0 + c0 > i0 ? j0 + c0 - i0 : 0;
                     if (qs >= nq) continue;
-                    rows_update_n(mr, dv + (j0 + c0) * ld, ld, NULL, nq - qs, P + qs * bk + c0, 1,
-                                  bk, dO + (i0 + qs) * ldo, ldo, hd);
-                    rows_update_n(mr, dk + (j0 + c0) * ld, ld, NULL, nq - qs, dS + qs * bk + c0,
-                                  1, bk, q + (i0 + qs) * ld, ld, hd);
+                    rows_update_n(mr, dv + (j0 + c0) * ld, ld, NULL, nq - qs, P + qs * bk + c0, 1, bk,
+                                  op.dout + qs * op.lddout, op.lddout, hd);
+                    rows_update_n(mr, dk + (j0 + c0) * ld, ld, NULL, nq - qs, dS + qs * bk + c0, 1, bk,
+                                  op.q + qs * op.ldq, op.ldq, hd);
                 }
             }
         }
@@ -493,9 +676,14 @@ static void bwd_group(float *dqkv, const float *dout, const float *qkv, const fl
 void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
                         const float *lse, int B, int T, int H, int KV, int hd)
 {
-    /* Scratch: P, dS (TILE x bk), then Kt, Vt (hd x bk) unless bk == 1. */
-    int bk = block_fitting(2 * hd + 2 * TILE, 0);
-    if (bk < 1) bk = 1;
+    tiling tl = choose_tiling(hd, bwd_floats);
+    if (!tl.copies) {
+        /* Huge hd: P, dS (TILE x bk) and Kt, Vt (hd x bk); bk == 1 reads k, v in place. */
+        tl.bq = TILE;
+        tl.bk = (SCRATCH_FLOATS - 2 * TILE) / (2 * hd + 2 * TILE);
+        if (tl.bk >= 16) tl.bk -= tl.bk % 16;
+        if (tl.bk < 1) tl.bk = 1;
+    }
     long ntasks = (long)B * KV;
     float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel
@@ -503,7 +691,7 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
         float scratch[SCRATCH_FLOATS];
 #pragma omp for schedule(dynamic, 1)
         for (long t = 0; t < ntasks; t++)
-            bwd_group(dqkv, dout, qkv, out, lse, (int)(t / KV), (int)(t % KV), bk, T, H, KV, hd,
+            bwd_group(dqkv, dout, qkv, out, lse, (int)(t / KV), (int)(t % KV), tl, T, H, KV, hd,
                       scale, scratch);
     }
 }

@@ -9,6 +9,13 @@
 void hlm_adamw_step(const hlm_adamw *opt, float *params, const float *grads, float *m, float *v,
                     const hlm_tensor_info *tensors, int n_tensors, float lr, int64_t t)
 {
+    hlm_adamw_step_scaled(opt, params, grads, m, v, tensors, n_tensors, lr, t, 1.0f);
+}
+
+void hlm_adamw_step_scaled(const hlm_adamw *opt, float *params, const float *grads, float *m,
+                           float *v, const hlm_tensor_info *tensors, int n_tensors, float lr,
+                           int64_t t, float grad_scale)
+{
     float b1 = opt->beta1, b2 = opt->beta2, eps = opt->eps;
     double bc1 = 1.0 - pow((double)b1, (double)t);
     double bc2 = 1.0 - pow((double)b2, (double)t);
@@ -23,7 +30,7 @@ void hlm_adamw_step(const hlm_adamw *opt, float *params, const float *grads, flo
         long n = (long)ten->numel;
 #pragma omp parallel for schedule(static)
         for (long i = 0; i < n; i++) {
-            float gi = g[i];
+            float gi = grad_scale != 1.0f ? g[i] * grad_scale : g[i];
             float pi = wd != 0.0f ? p[i] * keep : p[i];
             /* torch.lerp(m, g, w) = m + w * (g - m) for w < 0.5 */
             float mi = mt[i] + (1.0f - b1) * (gi - mt[i]);
@@ -57,11 +64,17 @@ double hlm_grad_norm(const float *g, size_t n)
     return sqrt(total);
 }
 
+float hlm_grad_clip_coef(double norm, double max_norm)
+{
+    if (!(max_norm > 0.0) || !(norm > max_norm)) return 1.0f;
+    /* torch.nn.utils.clip_grad_norm_: coef = max_norm / (total_norm + 1e-6), clamped to 1 */
+    return (float)(max_norm / (norm + 1e-6));
+}
+
 void hlm_grad_clip(float *g, size_t n, double norm, double max_norm)
 {
-    if (!(max_norm > 0.0) || !(norm > max_norm)) return;
-    /* torch.nn.utils.clip_grad_norm_: coef = max_norm / (total_norm + 1e-6), clamped to 1 */
-    float coef = (float)(max_norm / (norm + 1e-6));
+    float coef = hlm_grad_clip_coef(norm, max_norm);
+    if (coef == 1.0f) return;
     long len = (long)n;
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < len; i++) g[i] *= coef;

@@ -19,6 +19,13 @@ typedef struct hlm_adamw {
  *   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps). */
 void hlm_adamw_step(const hlm_adamw *opt, float *params, const float *grads, float *m, float *v,
                     const hlm_tensor_info *tensors, int n_tensors, float lr, int64_t t);
+/* The same update with every gradient multiplied by grad_scale first (bit-identical to
+ * hlm_grad_clip followed by hlm_adamw_step, one pass over memory fewer). */
+void hlm_adamw_step_scaled(const hlm_adamw *opt, float *params, const float *grads, float *m,
+                           float *v, const hlm_tensor_info *tensors, int n_tensors, float lr,
+                           int64_t t, float grad_scale);
+/* The factor hlm_grad_clip would scale by (1 when no clipping applies). */
+float hlm_grad_clip_coef(double norm, double max_norm);
 /* L2 norm of g (n) accumulated in double. */
 double hlm_grad_norm(const float *g, size_t n);
 /* Scales g by max_norm / (norm + 1e-6) when norm > max_norm (PyTorch's clip_grad_norm_). */

@@ -611,9 +611,9 @@ hlm_status hlm_train_run(const hlm_train_opts *o, hlm_error *err)
         else if (o->spike_factor > 0 && r.st.ema_count >= 10 && loss > o->spike_factor * r.st.loss_ema)
             skip = "loss spike";
         if (!skip) {
-            hlm_grad_clip(grads, np, norm, o->clip);
             r.st.opt_step++;
-            hlm_adamw_step(&opt, params, grads, r.m, r.v, tensors, nt, lr, r.st.opt_step);
+            hlm_adamw_step_scaled(&opt, params, grads, r.m, r.v, tensors, nt, lr, r.st.opt_step,
+                                  hlm_grad_clip_coef(norm, o->clip));
             r.st.loss_ema = r.st.ema_count == 0 ? loss : 0.95 * r.st.loss_ema + 0.05 * loss;
             r.st.ema_count++;
             skipped_in_row = 0;

@@ -24,6 +24,9 @@ run 0 model info llama-7b --batch 1 --seq 4096 && {
   contains "$tmp/out" "at B=1, T=4096" "model info llama-7b --batch 1 --seq 4096"
   contains "$tmp/out" "LlamaForCausalLM" "model info llama-7b"
 }
+run 0 model info gpt2-124m --batch=2 --seq=512 && contains "$tmp/out" "at B=2, T=512" "--batch=B --seq=T"
+run 2 model info gpt2-124m --batch && contains "$tmp/err" "missing value" "--batch without a value"
+run 2 model info gpt2-124m --batches 3 && contains "$tmp/err" "--batches" "--batches is not --batch"
 run 0 model info tiny-gpt2 && contains "$tmp/out" "T=128" "the default T is the context when shorter than 1024"
 run 0 model info --list && {
   for p in gpt2-124m gpt3-175b llama-1b llama-70b tiny-gpt2 tiny-llama small-llama; do

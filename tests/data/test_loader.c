@@ -282,8 +282,6 @@ static void test_shuffled_seeds_and_purity(void **state)
     hlm_loader_batch(a, 0, in1, tg1);
     hlm_loader_batch(a, 78, in2, tg2);
     assert_memory_not_equal(in1, in2, sizeof in1);
-    /* the pure function allows ranks to take index * world + rank: together they see each window
-     * of an epoch once (checked by check_shuffled), here: disjoint first samples */
     hlm_loader_free(a);
     hlm_loader_free(b);
     hlm_loader_free(c);

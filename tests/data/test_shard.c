@@ -79,7 +79,10 @@ static uint64_t le64(const uint8_t *p)
     return v;
 }
 
-static uint32_t le32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -251,7 +254,8 @@ static void expect_corrupt(const uint8_t *b, size_t len, int verify, const char 
     hlm_error err;
     assert_int_equal(hlm_shard_open(path, verify, &s, &err), HLM_ERR_FORMAT);
     assert_null(s);
-    if (!strstr(err.msg, path) || !strstr(err.msg, field)) fail_msg("message '%s' lacks '%s' or '%s'", err.msg, path, field);
+    if (!strstr(err.msg, path) || !strstr(err.msg, field))
+        fail_msg("message '%s' lacks '%s' or '%s'", err.msg, path, field);
     assert_int_equal(hlm_shard_open_mem(b, len, "mem.tok", verify, &s, &err), HLM_ERR_FORMAT);
     if (!strstr(err.msg, "mem.tok") || !strstr(err.msg, field)) fail_msg("message '%s' lacks '%s'", err.msg, field);
 }
