@@ -8,8 +8,12 @@
 #      every 10th document held out, and prints its size and Hangul share,
 #   3. trains a byte-level BPE tokenizer on it into demo-out/tokenizer.json,
 #   4. compares compression on the held-out text with OpenAI's cl100k_base and o200k_base,
-#   5. encodes and decodes one Korean sentence.
-# Every step reuses what an earlier run left, so a second run only repeats steps 4 and 5.
+#   5. encodes and decodes one Korean sentence,
+#   6. trains an 8k tokenizer for the model and writes the corpus as token shards,
+#   7. pretrains a small Llama-style model (6 layers, d 256, GQA) on the shards for a few minutes,
+#      with validation on the held-out pages, checkpoints and a loss plot,
+#   8. prints a few Korean samples from it.
+# Every step reuses what an earlier run left (training resumes where it stopped).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -130,4 +134,45 @@ else
   echo "demo: decode(encode(text)) differs from the text" >&2
   exit 1
 fi
-printf '\ndemo: done. Tokenizer: %s\n' "$tok"
+
+step "6. token shards for training (an 8k tokenizer: a small model wants a small vocabulary)"
+tok8=$out/tokenizer-8k.json
+if [ ! -f "$tok8" ] || [ "$tok8" -ot "$corpus" ] || [ "$tok8" -ot "$bin" ]; then
+  "$bin" -q tokenizer train --input "$corpus" --vocab-size 8192 --special '<|endoftext|>' --output "$tok8"
+  rm -rf "$out/shards" "$out/shards-val"
+fi
+if [ ! -d "$out/shards" ]; then
+  "$bin" -q data tokenize -t "$tok8" -o "$out/shards" --val-fraction 0 "$corpus"
+  "$bin" -q data tokenize -t "$tok8" -o "$out/shards-val" --val-fraction 0 "$heldout"
+fi
+"$bin" data inspect "$out/shards/train-00000.tok" | sed 's/^/   /' | head -12
+
+step "7. pretraining a small Llama-style model on the shards"
+steps=${DEMO_STEPS:-400}
+cat >"$out/model.json" <<'JSON'
+{"model_type": "llama", "vocab_size": 8192, "hidden_size": 256, "intermediate_size": 768,
+ "num_hidden_layers": 6, "num_attention_heads": 4, "num_key_value_heads": 2,
+ "max_position_embeddings": 256, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
+ "tie_word_embeddings": true}
+JSON
+"$bin" model info "$out/model.json" --batch 8 --seq 256 | sed -n '1,2p;12,14p' | sed 's/^/   /'
+run=$out/run
+if [ -f "$run/latest" ] && [ "$run/latest" -nt "$tok8" ]; then
+  echo "   resuming $run (delete it to train from scratch)"
+  "$bin" train --resume "$run" --steps "$steps"
+else
+  rm -rf "$run"
+  "$bin" train --model "$out/model.json" --data "$out/shards/train-*.tok" --val-data "$out/shards-val/train-*.tok" \
+    --tokenizer "$tok8" --out "$run" --steps "$steps" --batch 8 --seq 256 --lr 2e-3 --warmup 40 \
+    --eval-every 50 --eval-batches 8 --save-every 100 --keep 2
+fi
+echo "   loss curve: $run/loss.svg   metrics: $run/metrics.jsonl"
+grep '"val_loss"' "$run/metrics.jsonl" | tail -3 | sed 's/^/   /'
+
+step "8. samples (temperature 0.8, top-k 40)"
+ckpt=$run/$(cat "$run/latest")
+for prompt in "한국어" "LibreOffice 에서" "파일을 열려면"; do
+  echo "   prompt: $prompt"
+  "$bin" sample -m "$ckpt" -p "$prompt" -n 48 --seed 7 | sed 's/^/     /'
+done
+printf '\ndemo: done. Tokenizer: %s; model: %s\n' "$tok" "$ckpt"

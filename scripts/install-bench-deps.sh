@@ -13,7 +13,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=$repo/.cache/bench-venv
-modules=(tiktoken tokenizers regex sentencepiece matplotlib numpy safetensors torch transformers)
+modules=(tiktoken tokenizers regex sentencepiece matplotlib numpy safetensors torch transformers xxhash)
 
 pick_python() {
   if [ -x "$venv/bin/python3" ]; then echo "$venv/bin/python3"; else command -v python3 || echo python3; fi

@@ -206,9 +206,11 @@ static double max_abs_err(const float *got, const double *ref, size_t n)
     return e;
 }
 
-/* Shapes: T = 1, T below, at and past a tile (64), several tiles; hd from 1 to large (hd 700
- * and 8200 shrink the tiles: 700 gives key blocks of 10, 8200 rows read in place); H/KV = 1
- * (MHA), 2 (GQA) and 4 (MQA); B = 2 checks the batch stride. */
+/* Shapes: T = 1, T below, at and past a block (16 .. 64 by hd), several blocks; hd from 1 to
+ * large, through every tiling: contiguous copies (hd <= 128 both ways, 256 forward), the
+ * backward without copies (256, 700: key blocks of 16 and 10) and operands read in place (the
+ * forward from 700 on, the backward at 8200); hd not a multiple of 16 (1, 3, 700) or of 64
+ * (80); H/KV = 1 (MHA), 2 (GQA) and 4 (MQA); B = 2 checks the batch stride. */
 static const shape SHAPES[] = {
     {2, 1, 4, 4, 8},   {2, 5, 4, 2, 16},  {2, 67, 4, 1, 64}, {2, 130, 4, 2, 64},
     {2, 130, 4, 4, 16}, {1, 67, 4, 4, 8},  {1, 70, 2, 1, 3},  {1, 33, 2, 2, 1},
@@ -440,7 +442,8 @@ static void test_rope_table(void **state)
                 assert_true(dx <= 2.4e-7 * (t + 2));
                 if (dx > worst_exact) worst_exact = dx;
             }
-        if (worst_hf > 6e-8) fprintf(stderr, "rope table hd=%d: err vs HF float32 %.3g\n", hd, worst_hf);
+        if (worst_hf > 6e-8)
+            fprintf(stderr, "rope table hd=%d: err vs HF float32 %.3g\n", hd, worst_hf);
         assert_true(worst_hf <= 6e-8); /* 1 ulp of values in [0.5, 1] */
         free(cs);
     }
@@ -457,7 +460,8 @@ static void ref_rope(const double *x, double *y, const float *cs, shape s, int t
             for (int h = 0; h < s.H + s.KV; h++) {
                 size_t off = ((size_t)b * s.T + t) * ld + (size_t)h * s.hd;
                 for (int i = 0; i < half; i++) {
-                    double c = cs[((size_t)t * half + i) * 2], sn = cs[((size_t)t * half + i) * 2 + 1];
+                    const float *e = cs + ((size_t)t * half + i) * 2;
+                    double c = e[0], sn = e[1];
                     if (transpose) sn = -sn;
                     double x1 = x[off + i], x2 = x[off + i + half];
                     y[off + i] = x1 * c - x2 * sn;
