@@ -1,4 +1,5 @@
-/* GEMM engines at GPT-2-small training shapes: bench_gemm [--reps N] [--out PATH] [--no-bf16]
+/* GEMM engines at GPT-2-small training shapes:
+ *   bench_gemm [--reps N] [--out PATH] [--no-bf16] [--only SUBSTRING]
  *
  * N = B*T = 1024 rows, C = 768, vocabulary 50257. For each layer's forward y = x . W, backward
  * dx = dy . W^T and dW = x^T . dy (beta = 1 in backward, as the model accumulates), with 1 and 2
@@ -39,24 +40,25 @@ typedef struct {
     bool ta, tb;  /* C (M,N) = op(A) (M,K) . op(B) (K,N), row-major */
     int M, N, K;
     float beta;
+    int per_step; /* how many a GPT-2-small training step does: 12 layers, one lm head */
 } shape;
 
 static const shape shapes[] = {
-    {"qkv fwd      x.W", false, false, 1024, 2304, 768, 0.0f},
-    {"qkv dx       dy.W^T", false, true, 1024, 768, 2304, 1.0f},
-    {"qkv dW       x^T.dy", true, false, 768, 2304, 1024, 1.0f},
-    {"attn-proj fwd", false, false, 1024, 768, 768, 0.0f},
-    {"attn-proj dx", false, true, 1024, 768, 768, 1.0f},
-    {"attn-proj dW", true, false, 768, 768, 1024, 1.0f},
-    {"fc fwd", false, false, 1024, 3072, 768, 0.0f},
-    {"fc dx", false, true, 1024, 768, 3072, 1.0f},
-    {"fc dW", true, false, 768, 3072, 1024, 1.0f},
-    {"fc-proj fwd", false, false, 1024, 768, 3072, 0.0f},
-    {"fc-proj dx", false, true, 1024, 3072, 768, 1.0f},
-    {"fc-proj dW", true, false, 3072, 768, 1024, 1.0f},
-    {"lm-head fwd  x.wte^T", false, true, 1024, 50257, 768, 0.0f},
-    {"lm-head dx   dl.wte", false, false, 1024, 768, 50257, 1.0f},
-    {"lm-head dW   dl^T.x", true, false, 50257, 768, 1024, 1.0f},
+    {"qkv fwd      x.W", false, false, 1024, 2304, 768, 0.0f, 12},
+    {"qkv dx       dy.W^T", false, true, 1024, 768, 2304, 1.0f, 12},
+    {"qkv dW       x^T.dy", true, false, 768, 2304, 1024, 1.0f, 12},
+    {"attn-proj fwd", false, false, 1024, 768, 768, 0.0f, 12},
+    {"attn-proj dx", false, true, 1024, 768, 768, 1.0f, 12},
+    {"attn-proj dW", true, false, 768, 768, 1024, 1.0f, 12},
+    {"fc fwd", false, false, 1024, 3072, 768, 0.0f, 12},
+    {"fc dx", false, true, 1024, 768, 3072, 1.0f, 12},
+    {"fc dW", true, false, 768, 3072, 1024, 1.0f, 12},
+    {"fc-proj fwd", false, false, 1024, 768, 3072, 0.0f, 12},
+    {"fc-proj dx", false, true, 1024, 3072, 768, 1.0f, 12},
+    {"fc-proj dW", true, false, 3072, 768, 1024, 1.0f, 12},
+    {"lm-head fwd  x.wte^T", false, true, 1024, 50257, 768, 0.0f, 1},
+    {"lm-head dx   dl.wte", false, false, 1024, 768, 50257, 1.0f, 1},
+    {"lm-head dW   dl^T.x", true, false, 50257, 768, 1024, 1.0f, 1},
 };
 #define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
 
@@ -75,7 +77,8 @@ static void read_loadavg(char *out, size_t size)
     snprintf(out, size, "?");
     FILE *f = fopen("/proc/loadavg", "r");
     double a, b, c;
-    if (f && fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3) snprintf(out, size, "%.2f %.2f %.2f", a, b, c);
+    if (f && fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3)
+        snprintf(out, size, "%.2f %.2f %.2f", a, b, c);
     if (f) fclose(f);
 }
 
@@ -334,7 +337,8 @@ static void print_table(FILE *f, bool md, int reps, const bool *same_bits,
                         const char **bf16_impl)
 {
     if (md) {
-        fprintf(f, "| shape | M | N | K | engine | threads | GFLOP/s | %% of fp32 peak | vs oneDNN sgemm | uncontended runs |\n");
+        fprintf(f, "| shape | M | N | K | engine | threads | GFLOP/s | %% of fp32 peak "
+                   "| vs oneDNN sgemm | uncontended runs |\n");
         fprintf(f, "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
     } else {
         fprintf(f, "%-22s %6s %6s %6s  %-30s %3s %9s %7s %8s %6s\n", "shape", "M", "N", "K",
@@ -359,20 +363,37 @@ static void print_table(FILE *f, bool md, int reps, const bool *same_bits,
             }
     }
     fprintf(f, "\n");
-    int n_same = 0;
-    for (int si = 0; si < NSHAPES; si++) n_same += same_bits[si];
+    /* A whole step's GEMMs: sum over shapes of per_step * flop / rate, when all were measured */
+    for (int e = 0; e < NENGINES; e++)
+        for (int t = 1; t <= MAX_THREADS; t++) {
+            double sec = 0.0, fl = 0.0;
+            int si = 0;
+            for (; si < NSHAPES && gflops[si][e][t] > 0.0; si++) {
+                sec += shapes[si].per_step * flop(&shapes[si]) / (gflops[si][e][t] * 1e9);
+                fl += shapes[si].per_step * flop(&shapes[si]);
+            }
+            if (si < NSHAPES) continue;
+            fprintf(f, "%sGPT-2-small step (B*T = 1024), all GEMMs: %-30s %d thr %7.2f s "
+                       "(%.1f GFLOP/s)\n",
+                    md ? "- " : "", engine_label[e], t, sec, fl / sec * 1e-9);
+        }
+    int n_same = 0, n_measured = 0;
+    for (int si = 0; si < NSHAPES; si++)
+        if (gflops[si][E_ONEDNN][1] > 0.0) n_measured++, n_same += same_bits[si];
     fprintf(f, "%sdnnl_sgemm same bits with 1 and 2 threads: %d of %d shapes", md ? "- " : "",
-            n_same, NSHAPES);
-    if (n_same < NSHAPES) {
+            n_same, n_measured);
+    if (n_same < n_measured) {
         fprintf(f, " (differ:");
         for (int si = 0; si < NSHAPES; si++)
-            if (!same_bits[si]) fprintf(f, " %s;", shapes[si].name);
+            if (gflops[si][E_ONEDNN][1] > 0.0 && !same_bits[si])
+                fprintf(f, " %s;", shapes[si].name);
         fprintf(f, ")");
     }
     fprintf(f, "\n");
     for (int si = 0; si < NSHAPES; si++)
         if (bf16_impl[si]) {
-            fprintf(f, "%sbf16 matmul implementation (oneDNN): %s\n", md ? "- " : "", bf16_impl[si]);
+            fprintf(f, "%sbf16 matmul implementation (oneDNN): %s\n", md ? "- " : "",
+                    bf16_impl[si]);
             break;
         }
     if (openblas_config[0]) fprintf(f, "%sOpenBLAS: %s\n", md ? "- " : "", openblas_config);
@@ -386,15 +407,17 @@ int main(int argc, char **argv)
 {
     int reps = 7;
     bool do_bf16 = true;
-    const char *out_path = NULL;
+    const char *out_path = NULL, *only = NULL; /* --only: shapes whose name contains it */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--openblas-child") && i + 2 < argc)
             return openblas_child(atoi(argv[i + 1]), atoi(argv[i + 2]));
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) out_path = argv[++i];
         else if (!strcmp(argv[i], "--no-bf16")) do_bf16 = false;
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_gemm [--reps N] [--out PATH] [--no-bf16]\n");
+            fprintf(stderr,
+                    "usage: bench_gemm [--reps N] [--out PATH] [--no-bf16] [--only SUBSTRING]\n");
             return 2;
         }
     }
@@ -415,6 +438,8 @@ int main(int argc, char **argv)
     bool same_bits[NSHAPES];
     const char *bf16_impl[NSHAPES] = {0};
     for (int si = 0; si < NSHAPES; si++) {
+        same_bits[si] = true;
+        if (only && !strstr(shapes[si].name, only)) continue;
         if (!openblas_absent) run_openblas_variant(E_OPENBLAS, NULL, reps, si);
         if (!openblas_absent) run_openblas_variant(E_OPENBLAS_SKX, "SkylakeX", reps, si);
         const shape *s = &shapes[si];

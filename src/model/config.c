@@ -379,6 +379,24 @@ static hlm_status parse_llama(json_in *j, hlm_model_config *c)
     TRY(get_int(j, "max_position_embeddings", 1, 0, 1, LIM_SEQ, &c->max_seq));
     TRY(get_float(j, "rms_norm_eps", 1e-6f, 1, &c->norm_eps)); /* LlamaConfig's default */
     TRY(get_float(j, "rope_theta", 10000.0f, 1, &c->rope_theta));
+    /* transformers >= 5 writes {"rope_parameters": {"rope_type": "default", "rope_theta": ...}}
+     * instead of a top-level rope_theta; a rope_type other than default is scaling we lack. */
+    const cJSON *rp = item(j, "rope_parameters");
+    if (!absent(rp)) {
+        if (!cJSON_IsObject(rp)) return wrong(j, "rope_parameters", rp, "an object");
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(rp, "rope_type");
+        if (!absent(type) && (!cJSON_IsString(type) || strcmp(type->valuestring, "default")))
+            return hlm_errorf(j->err, HLM_ERR_FORMAT,
+                              "%s: key 'rope_parameters.rope_type': not supported (expected \"default\": only plain "
+                              "RoPE is implemented)",
+                              j->src);
+        const cJSON *theta = cJSON_GetObjectItemCaseSensitive(rp, "rope_theta");
+        if (!absent(theta)) {
+            if (!cJSON_IsNumber(theta) || !(theta->valuedouble > 0) || !isfinite((float)theta->valuedouble))
+                return wrong(j, "rope_parameters.rope_theta", theta, "a positive number");
+            c->rope_theta = (float)theta->valuedouble;
+        }
+    }
     TRY(get_float(j, "initializer_range", 0.02f, 0, &c->init_std));
     TRY(get_bool(j, "tie_word_embeddings", 0, &c->tie_embeddings));
     const char *act;

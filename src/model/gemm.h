@@ -9,6 +9,20 @@
 
 void hlm_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+/* Precision of hlm_sgemm, process-wide (default F32). BF16 rounds op(A) and op(B) to bfloat16
+ * (round to nearest even; subnormal inputs may flush to zero, as the hardware conversion does)
+ * and multiplies them on oneDNN's bf16 matmul (AMX where present) with fp32 accumulation into the
+ * fp32 C: mixed precision, the callers keep fp32 everything. alpha != 1, or any failure of oneDNN,
+ * takes the fp32 path. BF16 mode keeps process-wide scratch and a cache of primitives, so
+ * hlm_sgemm must be called from one thread at a time (the model never calls it concurrently). */
+typedef enum hlm_gemm_precision { HLM_GEMM_F32 = 0, HLM_GEMM_BF16 = 1 } hlm_gemm_precision;
+void hlm_gemm_set_precision(hlm_gemm_precision p);
+hlm_gemm_precision hlm_gemm_get_precision(void);
+/* 1 when this CPU runs oneDNN bf16 matmuls natively (avx512_bf16 or AMX), else 0; where it is 0,
+ * BF16 mode computes in fp32 (emulated bf16 would be slower than fp32 and gain nothing). */
+int hlm_gemm_bf16_supported(void);
+
 /* Sets the OpenMP thread count used by gemm and the layers (<= 0: all online CPUs). */
 void hlm_set_threads(int n);
 int hlm_get_threads(void);

@@ -449,6 +449,24 @@ static hlm_model_config parse_ok(const char *json)
     return c;
 }
 
+/* transformers >= 5 writes rope_theta inside rope_parameters (as in tests/fixtures/model/llama). */
+static void test_rope_parameters(void **state)
+{
+    static const char v5[] =
+        "{\"model_type\": \"llama\", \"vocab_size\": 96, \"hidden_size\": 32, \"intermediate_size\": 88,"
+        " \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\": 2,"
+        " \"max_position_embeddings\": 32, \"rope_parameters\": {\"rope_theta\": 500000.0, \"rope_type\": \"default\"}}";
+    hlm_model_config c = parse_ok(v5);
+    assert_float_equal(c.rope_theta, 500000.0f, 0.0f);
+    static const char scaled[] =
+        "{\"model_type\": \"llama\", \"vocab_size\": 96, \"hidden_size\": 32, \"intermediate_size\": 88,"
+        " \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"max_position_embeddings\": 32,"
+        " \"rope_parameters\": {\"rope_theta\": 500000.0, \"rope_type\": \"llama3\", \"factor\": 32.0}}";
+    hlm_error err;
+    assert_int_equal(hlm_config_from_json(scaled, strlen(scaled), "v5.json", &c, &err), HLM_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "rope_type"));
+}
+
 static void test_hf_samples(void **state)
 {
     hlm_model_config c = parse_ok(gpt2_hf), want = preset("gpt2-124m");
@@ -627,7 +645,7 @@ int main(void)
         cmocka_unit_test(test_table_gpt2),        cmocka_unit_test(test_table_llama),
         cmocka_unit_test(test_validate_rejects),  cmocka_unit_test(test_round_trip_every_preset),
         cmocka_unit_test(test_hf_samples),        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_resolve),
+        cmocka_unit_test(test_resolve), cmocka_unit_test(test_rope_parameters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

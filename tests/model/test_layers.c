@@ -8,8 +8,9 @@
  *   not against the same formula written twice.
  * Tolerances (check_close): |got - want| <= rtol |want| + atol max|want|. Float kernels round
  * each of up to C terms of a sum (relative 6e-8 each, growing like sqrt(C) to ~1e-6), the finite
- * differences (h = 1e-4 in double) are accurate to ~1e-9; so rtol = 1e-4 with atol = 1e-5 bounds
- * rounding with a wide margin while any wrong term of a formula gives errors of order 1e-1.
+ * differences (double, step 1e-4 relative to the input) are accurate to ~1e-8; so rtol = 1e-4
+ * with atol = 1e-5 bounds rounding with a wide margin (observed errors use at most 8% of it)
+ * while any wrong term of a formula gives errors of order 1e-1.
  * Also: the accumulate convention (backward twice gives twice one backward), the same bits
  * with 1, 2 and 3 threads, odd sizes that leave vector tails and cross the 64-row chunks and
  * 64-column tiles of the kernels, and special values (NaN, Inf, huge logits). */
@@ -135,7 +136,8 @@ static void ref_gemm(bool ta, bool tb, int M, int N, int K, double alpha, const 
             for (int k = 0; k < K; k++)
                 acc += (double)(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]) *
                        (tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
-            C[(size_t)i * N + j] = alpha * acc + (beta == 0.0 ? 0.0 : beta * C0[(size_t)i * ldc + j]);
+            double c0 = beta == 0.0 ? 0.0 : beta * C0[(size_t)i * ldc + j];
+            C[(size_t)i * N + j] = alpha * acc + c0;
         }
 }
 
@@ -385,7 +387,8 @@ static void layernorm_case(float xscale, float offset)
     size_t nx = (size_t)N * C;
     float *x = frand(nx, 2.0f * xscale), *w = frand((size_t)C, 1.0f), *b = frand((size_t)C, 1.0f);
     for (int i = 0; i < C; i++) x[C + i] += offset;
-    float *R = frand(nx, 1.0f), *out = fzero(nx), *mean = fzero((size_t)N), *rstd = fzero((size_t)N);
+    float *R = frand(nx, 1.0f), *out = fzero(nx);
+    float *mean = fzero((size_t)N), *rstd = fzero((size_t)N);
     norm_ctx n = {N, C, eps, dcopy(x, nx), dcopy(w, (size_t)C), dcopy(b, (size_t)C), dcopy(R, nx)};
     double *want = dalloc(nx), *wm = dalloc((size_t)N), *wr = dalloc((size_t)N);
     layernorm_forward(out, mean, rstd, x, w, b, N, C, eps);
@@ -706,7 +709,8 @@ static void test_softmax_xent(void **state)
     /* loss_scale multiplies the gradient: by a power of two exactly, as every step scales */
     const int N = 3, V = 1003;
     const int32_t t[3] = {7, -1, 1000};
-    float *l = frand((size_t)N * V, 4.0f), *g1 = fcopy(l, (size_t)N * V), *g8 = fcopy(l, (size_t)N * V);
+    float *l = frand((size_t)N * V, 4.0f);
+    float *g1 = fcopy(l, (size_t)N * V), *g8 = fcopy(l, (size_t)N * V);
     float loss[3];
     softmax_xent_forward_backward(g1, loss, t, N, V, 2, 1.0f);
     softmax_xent_forward_backward(g8, loss, t, N, V, 2, 8.0f);
@@ -743,7 +747,8 @@ static void run_all(outputs *res, int threads)
     const int N = 200, C = 70, M = 130, V = 11, T = 50;
     size_t nx = (size_t)N * C;
     float *x = frand(nx, 2.0f), *w = frand((size_t)C, 1.0f), *b = frand((size_t)C, 1.0f);
-    float *dout = frand(nx, 1.0f), *out = fzero(nx), *mean = fzero((size_t)N), *rstd = fzero((size_t)N);
+    float *dout = frand(nx, 1.0f), *out = fzero(nx);
+    float *mean = fzero((size_t)N), *rstd = fzero((size_t)N);
     int32_t tok[200];
     for (int i = 0; i < N; i++) tok[i] = (int32_t)(rnd() % V);
 
@@ -759,7 +764,8 @@ static void run_all(outputs *res, int threads)
     matmul_backward(NULL, NULL, dbias, dy, NULL, NULL, N, C, M, false);
 
     float *o[8] = {dx, dw, db, rdx, rdw, dwte, dwpe, dbias};
-    size_t n[8] = {nx, (size_t)C, (size_t)C, nx, (size_t)C, (size_t)V * C, (size_t)T * C, (size_t)M};
+    size_t n[8] = {nx, (size_t)C, (size_t)C, nx, (size_t)C, (size_t)V * C, (size_t)T * C,
+                   (size_t)M};
     memcpy(res->o, o, sizeof o);
     memcpy(res->n, n, sizeof n);
     res->count = 8;
