@@ -28,6 +28,8 @@ static void usage(FILE *f)
             "  --steps N (100)  --batch B (4)  --seq T (256)  --accum A (1)\n"
             "  --lr LR (6e-4)  --warmup N (0)  --decay cosine|linear|none (cosine)  --min-lr-frac F (0.1)\n"
             "  --weight-decay W (0.1)  --decay-all  --beta1 (0.9)  --beta2 (0.95)  --eps (1e-8)  --clip C (1.0, 0 = off)\n"
+            "  --precision P      fp32 (default) or bf16: matrix multiplies on bf16 inputs with fp32\n"
+            "                     accumulation (AMX); weights, gradients and optimizer stay fp32\n"
             "  --spike-factor F   skip an update whose loss exceeds F x its recent average (4; 0 = off)\n"
             "run:\n"
             "  --seed S (1337)  --threads N (all cores)\n"
@@ -119,6 +121,12 @@ int cli_train(int argc, char **argv)
                 return CLI_USAGE;
             }
             o.sequential = !strcmp(v, "sequential");
+        } else if (!strcmp(a, "--precision")) {
+            if (strcmp(v, "fp32") && strcmp(v, "bf16")) {
+                fprintf(stderr, "hyperlm: error: --precision: expected fp32 or bf16, got '%s'\n", v);
+                return CLI_USAGE;
+            }
+            o.bf16 = !strcmp(v, "bf16");
         } else if (!strcmp(a, "--decay")) {
             if (!strcmp(v, "cosine")) o.decay = HLM_DECAY_COSINE;
             else if (!strcmp(v, "linear")) o.decay = HLM_DECAY_LINEAR;

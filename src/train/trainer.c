@@ -221,6 +221,7 @@ static char *state_to_json(const hlm_train_opts *o, const train_state *s)
     cJSON_AddNumberToObject(a, "save_every", (double)o->save_every);
     cJSON_AddNumberToObject(a, "keep", (double)o->keep);
     cJSON_AddNumberToObject(a, "spike_factor", o->spike_factor);
+    cJSON_AddStringToObject(a, "precision", o->bf16 ? "bf16" : "fp32");
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     return text;
@@ -298,6 +299,8 @@ static hlm_status read_trainer_json(const char *ckpt, hlm_train_opts *o, train_s
         if (cJSON_IsBool(x)) o->decay_all = cJSON_IsTrue(x);
         x = cJSON_GetObjectItemCaseSensitive(a, "seed");
         if (cJSON_IsString(x)) o->seed = strtoull(x->valuestring, NULL, 10);
+        x = cJSON_GetObjectItemCaseSensitive(a, "precision");
+        if (cJSON_IsString(x)) o->bf16 = !strcmp(x->valuestring, "bf16");
         x = cJSON_GetObjectItemCaseSensitive(a, "data_order");
         if (cJSON_IsString(x)) o->sequential = !strcmp(x->valuestring, "sequential");
         x = cJSON_GetObjectItemCaseSensitive(a, "decay");
@@ -510,6 +513,9 @@ hlm_status hlm_train_run(const hlm_train_opts *o, hlm_error *err)
     run r = {.o = o};
     r.st.loss_ema = -1;
     hlm_set_threads(o->threads);
+    if (o->bf16 && !hlm_gemm_bf16_supported())
+        return hlm_errorf(err, HLM_ERR_INVALID, "--precision bf16: this CPU has no bf16 matrix instructions (avx512_bf16 or AMX)");
+    hlm_gemm_set_precision(o->bf16 ? HLM_GEMM_BF16 : HLM_GEMM_F32);
     s = make_dir(o->out_dir, err);
     if (s != HLM_OK) return s;
 
@@ -579,8 +585,10 @@ hlm_status hlm_train_run(const hlm_train_opts *o, hlm_error *err)
     double flops_per_token = 3.0 * hlm_config_flops_per_token(&r.cfg, o->seq);
     double peak = o->peak_gflops > 0 ? o->peak_gflops : hlm_measure_peak_gflops(hlm_get_threads());
     size_t n_params = hlm_model_num_params(r.model);
-    HLM_INFO("model: %s, %zu parameters, %.2f GFLOP per token trained; %d threads, FMA peak %.0f GFLOP/s",
-             r.cfg.arch == HLM_ARCH_GPT2 ? "gpt2" : "llama", n_params, flops_per_token / 1e9, hlm_get_threads(), peak);
+    HLM_INFO("model: %s, %zu parameters, %.2f GFLOP per token trained; %d threads, fp32 FMA peak %.0f GFLOP/s; "
+             "matrix multiplies in %s",
+             r.cfg.arch == HLM_ARCH_GPT2 ? "gpt2" : "llama", n_params, flops_per_token / 1e9, hlm_get_threads(), peak,
+             o->bf16 ? "bf16 (fp32 accumulation and weights)" : "fp32");
     HLM_INFO("train: %lld steps of %d x %d tokens x %d accum, lr %g (%s, warmup %lld), wd %g, clip %g, seed %llu, %s order",
              (long long)o->steps, o->batch, o->seq, o->accum, o->lr, decay_name(o->decay), (long long)o->warmup,
              o->weight_decay, o->clip, (unsigned long long)o->seed, o->sequential ? "sequential" : "shuffled");

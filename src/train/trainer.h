@@ -44,6 +44,7 @@ typedef struct hlm_train_opts {
     int64_t eval_every, eval_batches, save_every, keep;
     float spike_factor;     /* skip an update whose loss exceeds spike_factor x its recent EMA */
     double peak_gflops;     /* for MFU; 0: measured at start */
+    int bf16;               /* matrix multiplies in bf16 with fp32 accumulation (AMX), weights fp32 */
     int64_t stop_at;        /* > 0: save and stop once this many steps are done (a time slice) */
 } hlm_train_opts;
 

@@ -167,6 +167,12 @@ static void test_rounding(void **state)
         A[i] = i < nin ? in[i] : urand() * 1000.0f;
         want[i] = ref_bf16(A[i]);
     }
+    /* NaNs whose payload is only in the low 16 bits, which a carry would turn into infinity */
+    const uint32_t nan_bits[2] = {0x7F800001u, 0xFF80FFFFu};
+    for (int i = 0; i < 2; i++) {
+        memcpy(&A[nin + i], &nan_bits[i], sizeof A[0]);
+        want[nin + i] = NAN;
+    }
     assert_true(want[1] == 1.0f && want[2] == 1.0f + 4 * u && want[3] == 1.0f + 2 * u);
     assert_true(want[4] == 1.0f && want[10] == INFINITY && want[19] == 2.0f);
     hlm_gemm_set_precision(HLM_GEMM_BF16);
