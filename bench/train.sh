@@ -48,10 +48,10 @@ cat >"$work/gpt2-5m.json" <<'JSON'
  "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new"}
 JSON
 
-measure_hyperlm() { # model data B T steps -> tokens/s (mean over timed steps) and MFU
-  local model=$1 data=$2 B=$3 T=$4 steps=$5 dir=$work/run-$RANDOM
+measure_hyperlm() { # precision model data B T steps -> tokens/s (mean over timed steps), MFU, ms
+  local prec=$1 model=$2 data=$3 B=$4 T=$5 steps=$6 dir=$work/run-$RANDOM
   "$bin" -q train --model "$model" --data "$data" --val-fraction 0 --batch "$B" --seq "$T" --steps "$steps" \
-    --threads "$threads" --out "$dir" --save-every 0 --keep 1 --lr 3e-4 >/dev/null
+    --threads "$threads" --out "$dir" --save-every 0 --keep 1 --lr 3e-4 --precision "$prec" >/dev/null
   "$py" - "$dir/metrics.jsonl" "$warm" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if '"loss"' in l]
@@ -71,9 +71,10 @@ measure_peer() { # which model B T steps -> tokens/s
   else
     "$py" "$repo/bench/_train_peer.py" --model "$model" --batch "$B" --seq "$T" --steps "$steps" --warmup "$warm" \
       --threads "$threads"
-  fi | "$py" -c 'import json,sys
+  fi | "$py" -c 'import json, sys
 try:
-    d = json.loads(sys.stdin.read().strip().splitlines()[-1]); print(f"{d[\"tokens_per_s\"]:.1f} {d[\"torch\"]}")
+    d = json.loads(sys.stdin.read().strip().splitlines()[-1])
+    print("%.1f %s" % (d["tokens_per_s"], d["torch"]))
 except Exception:
     print("n/a n/a")'
 }
@@ -84,8 +85,9 @@ run_case() { # label peer_model hyperlm_model data B T steps
   echo "bench/train: $label (B $B, T $T, $threads threads)" >&2
   read -r tp_pypi v_pypi < <(measure_peer pypi "$pm" "$B" "$T" "$steps")
   read -r tp_deb v_deb < <(measure_peer debian "$pm" "$B" "$T" "$steps")
-  read -r tp_h mfu ms < <(measure_hyperlm "$hm" "$data" "$B" "$T" $((steps + warm)))
-  rows+=("$label|$B|$T|$tp_h|$mfu|$ms|$tp_pypi|$v_pypi|$tp_deb|$v_deb")
+  read -r tp_h mfu ms < <(measure_hyperlm fp32 "$hm" "$data" "$B" "$T" $((steps + warm)))
+  read -r tp_b _ ms_b < <(measure_hyperlm bf16 "$hm" "$data" "$B" "$T" $((steps + warm)))
+  rows+=("$label|$B|$T|$tp_h|$mfu|$ms|$tp_b|$tp_pypi|$v_pypi|$tp_deb|$v_deb")
 }
 run_case gpt2-5m gpt2-5m "$work/gpt2-5m.json" "$work/v8192.tok" 8 256 "${STEPS_5M:-12}"
 run_case gpt2-124m gpt2-124m gpt2-124m "$work/v50257.tok" 4 256 "${STEPS_124M:-5}"
@@ -97,17 +99,18 @@ def f(x):
     try: return float(x)
     except ValueError: return None
 lines = [f"Training throughput, tokens/s, {threads} threads, same model/batch/sequence (bench/train.sh)", "",
-         "| model | B x T | HyperLM | MFU | ms/step | PyTorch (PyPI) | PyTorch (Debian) | HyperLM / faster peer |",
-         "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+         "| model | B x T | HyperLM fp32 | MFU (fp32) | HyperLM bf16 | PyTorch (PyPI) | PyTorch (Debian) | fp32 / faster peer | bf16 / faster peer |",
+         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
 plot = []
 for r in rows:
-    label, B, T, h, mfu, ms, p1, v1, p2, v2 = r.split("|")
+    label, B, T, h, mfu, ms, hb, p1, v1, p2, v2 = r.split("|")
     peers = [x for x in (f(p1), f(p2)) if x]
     best = max(peers) if peers else None
     ratio = f"{f(h) / best:.2f}x" if best else "n/a"
-    lines.append(f"| {label} | {B} x {T} | {f(h):,.0f} | {100 * f(mfu):.1f}% | {ms} | "
-                 f"{p1} ({v1}) | {p2} ({v2}) | {ratio} |")
-    plot.append((label, f(h), f(p1) or 0, f(p2) or 0))
+    ratio_b = f"{f(hb) / best:.2f}x" if best else "n/a"
+    lines.append(f"| {label} | {B} x {T} | {f(h):,.0f} | {100 * f(mfu):.1f}% | {f(hb):,.0f} | "
+                 f"{p1} ({v1}) | {p2} ({v2}) | {ratio} | {ratio_b} |")
+    plot.append((label, f(h), f(hb), f(p1) or 0, f(p2) or 0))
 text = "\n".join(lines) + "\n"
 print(text)
 open(f"{out}/train.md", "w").write(text)
@@ -116,8 +119,9 @@ try:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, len(plot), figsize=(5 * len(plot), 3.5))
-    for ax, (label, h, p1, p2) in zip(axes if len(plot) > 1 else [axes], plot):
-        ax.bar(["HyperLM", "PyTorch PyPI", "PyTorch Debian"], [h, p1, p2], color=["#1f77b4", "#999", "#bbb"])
+    for ax, (label, h, hb, p1, p2) in zip(axes if len(plot) > 1 else [axes], plot):
+        ax.bar(["HyperLM fp32", "HyperLM bf16", "PyTorch PyPI", "PyTorch Debian"], [h, hb, p1, p2],
+               color=["#1f77b4", "#17becf", "#999", "#bbb"])
         ax.set_title(f"{label}: tokens/s ({threads} threads)")
     fig.tight_layout()
     fig.savefig(f"{out}/train.png", dpi=100)

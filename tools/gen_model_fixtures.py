@@ -269,7 +269,10 @@ def hf_compat(binary):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--hyperlm", help="hyperlm binary: also write hf_compat_*.safetensors")
+    default_bin = os.environ.get("HLM_BIN") or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                                            "build", "hyperlm")
+    ap.add_argument("--hyperlm", default=default_bin if os.path.exists(default_bin) else None,
+                    help="hyperlm binary: also write hf_compat_*.safetensors (default: $HLM_BIN or build/hyperlm)")
     ap.add_argument("--only-hf-compat", action="store_true", help="skip part 1")
     args = ap.parse_args()
     torch.set_num_threads(1)  # one summation order, the same bytes every run
