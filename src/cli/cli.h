@@ -3,6 +3,8 @@
 #ifndef HLM_CLI_H
 #define HLM_CLI_H
 
+#include <stddef.h>
+
 #include "hyperlm/error.h"
 
 /* Exit codes: 0 ok, 1 runtime failure (bad file, bad data), 2 usage error (unknown flag, bad value). */
@@ -16,6 +18,25 @@ int cli_sample(int argc, char **argv);
 
 /* Prints "hyperlm: error: MSG" and returns CLI_FAIL (or CLI_USAGE for HLM_ERR_INVALID). */
 int cli_report(const hlm_error *err);
+/* A command group (`hyperlm tokenizer ...`, `hyperlm data ...`): a table of commands. */
+typedef struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} cli_command;
+/* Runs the command argv[1] names with (argc - 1, argv + 1); with no command or -h/--help prints
+ * the group's usage (the command list, then note if not NULL). */
+int cli_dispatch(const char *group, const cli_command *commands, size_t n, const char *note, int argc, char **argv);
+
+/* Flag parsing shared by the subcommands. command is the full command ("data tokenize"), named in
+ * the hint "(see hyperlm COMMAND --help)". */
+/* Prints "hyperlm: error: " fmt(arg) and the hint; returns CLI_USAGE. */
+int cli_usage_error(const char *command, const char *fmt, const char *arg);
+/* arg is flag, or flag=VALUE. */
+int cli_flag_is(const char *arg, const char *flag);
+/* The value of the flag at argv[*i]: --flag=VALUE, or the next argument (advancing *i). NULL after
+ * printing a usage error when it is missing. */
+const char *cli_flag_value(const char *command, int argc, char **argv, int *i, const char *flag);
 /* Parses a non-negative integer flag value; prints a usage error naming the flag on failure. */
 int cli_parse_u64(const char *flag, const char *value, unsigned long long max, unsigned long long *out);
 

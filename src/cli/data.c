@@ -21,72 +21,22 @@
 #include "hyperlm/tokenizer.h"
 #include "text/docs.h"
 
-int cli_data(int argc, char **argv);
 static int cli_data_tokenize(int argc, char **argv);
 static int cli_data_inspect(int argc, char **argv);
 
-static const struct {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *summary;
-} data_commands[] = {
+static const cli_command data_commands[] = {
     {"tokenize", cli_data_tokenize, "tokenize text, JSONL or TSV into train/validation token shards"},
     {"inspect", cli_data_inspect, "print a shard's header, verify its checksum, show statistics and documents"},
 };
 
-static void data_usage(FILE *f)
-{
-    fprintf(f, "usage: hyperlm data COMMAND [ARGS...]\n\ncommands:\n");
-    for (size_t i = 0; i < sizeof data_commands / sizeof *data_commands; i++)
-        fprintf(f, "  %-9s %s\n", data_commands[i].name, data_commands[i].summary);
-    fprintf(f, "\nToken shards (*%s) are described in docs/data-format.md.\n"
-               "`hyperlm data COMMAND --help` lists a command's flags and their defaults.\n",
-            HLM_SHARD_EXT);
-}
-
 int cli_data(int argc, char **argv)
 {
-    if (argc < 2) {
-        data_usage(stderr);
-        return CLI_USAGE;
-    }
-    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        data_usage(stdout);
-        return CLI_OK;
-    }
-    for (size_t i = 0; i < sizeof data_commands / sizeof *data_commands; i++)
-        if (!strcmp(argv[1], data_commands[i].name)) return data_commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "hyperlm: error: unknown data command '%s' (see hyperlm data --help)\n", argv[1]);
-    return CLI_USAGE;
+    static const char note[] =
+        "\nToken shards (*" HLM_SHARD_EXT ") are described in docs/data-format.md.\n"
+        "`hyperlm data COMMAND --help` lists a command's flags and their defaults.\n";
+    return cli_dispatch("data", data_commands, sizeof data_commands / sizeof *data_commands, note, argc, argv);
 }
 
-/* ---- shared flag handling ---- */
-
-static int usage_error(const char *cmd, const char *fmt, const char *arg)
-{
-    fprintf(stderr, "hyperlm: error: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (see hyperlm data %s --help)\n", cmd);
-    return CLI_USAGE;
-}
-
-static int flag_is(const char *arg, const char *flag)
-{
-    size_t n = strlen(flag);
-    return !strncmp(arg, flag, n) && (arg[n] == 0 || arg[n] == '=');
-}
-
-/* --flag VALUE or --flag=VALUE (and -t VALUE). NULL after printing a usage error. */
-static const char *flag_value(const char *cmd, int argc, char **argv, int *i, const char *flag)
-{
-    const char *a = argv[*i], *eq = a[1] == '-' ? strchr(a, '=') : NULL;
-    if (eq) return eq + 1;
-    if (*i + 1 >= argc) {
-        usage_error(cmd, "%s: missing value", flag);
-        return NULL;
-    }
-    return argv[++*i];
-}
 
 static int load_tokenizer(const char *path, hlm_tokenizer **tok)
 {
@@ -310,57 +260,57 @@ int cli_data_tokenize(int argc, char **argv)
             tokenize_usage(stdout);
             free(inputs);
             return CLI_OK;
-        } else if (!strcmp(a, "-t") || flag_is(a, "--tokenizer")) {
-            if (!(tok_path = flag_value("tokenize", argc, argv, &i, a[1] == '-' ? "--tokenizer" : "-t"))) goto out;
-        } else if (!strcmp(a, "-i") || flag_is(a, "--input")) {
-            if (!(v = flag_value("tokenize", argc, argv, &i, a[1] == '-' ? "--input" : "-i"))) goto out;
+        } else if (!strcmp(a, "-t") || cli_flag_is(a, "--tokenizer")) {
+            if (!(tok_path = cli_flag_value("data tokenize", argc, argv, &i, a[1] == '-' ? "--tokenizer" : "-t"))) goto out;
+        } else if (!strcmp(a, "-i") || cli_flag_is(a, "--input")) {
+            if (!(v = cli_flag_value("data tokenize", argc, argv, &i, a[1] == '-' ? "--input" : "-i"))) goto out;
             inputs[n_inputs++] = v;
-        } else if (!strcmp(a, "-o") || flag_is(a, "--output")) {
-            if (!(dir = flag_value("tokenize", argc, argv, &i, a[1] == '-' ? "--output" : "-o"))) goto out;
-        } else if (flag_is(a, "--val-fraction")) {
-            if (!(v = flag_value("tokenize", argc, argv, &i, "--val-fraction"))) goto out;
+        } else if (!strcmp(a, "-o") || cli_flag_is(a, "--output")) {
+            if (!(dir = cli_flag_value("data tokenize", argc, argv, &i, a[1] == '-' ? "--output" : "-o"))) goto out;
+        } else if (cli_flag_is(a, "--val-fraction")) {
+            if (!(v = cli_flag_value("data tokenize", argc, argv, &i, "--val-fraction"))) goto out;
             char *end;
             errno = 0;
             val_fraction = strtod(v, &end);
             if (!*v || *end || errno || !(val_fraction >= 0 && val_fraction <= 1)) {
-                rc = usage_error("tokenize", "--val-fraction: expected a number in 0..1, got '%s'", v);
+                rc = cli_usage_error("data tokenize", "--val-fraction: expected a number in 0..1, got '%s'", v);
                 goto out;
             }
-        } else if (flag_is(a, "--shard-tokens")) {
-            if (!(v = flag_value("tokenize", argc, argv, &i, "--shard-tokens")) ||
+        } else if (cli_flag_is(a, "--shard-tokens")) {
+            if (!(v = cli_flag_value("data tokenize", argc, argv, &i, "--shard-tokens")) ||
                 !cli_parse_u64("--shard-tokens", v, UINT64_MAX, &shard_tokens))
                 goto out;
             if (!shard_tokens) {
-                rc = usage_error("tokenize", "%s: expected at least 1", "--shard-tokens");
+                rc = cli_usage_error("data tokenize", "%s: expected at least 1", "--shard-tokens");
                 goto out;
             }
-        } else if (flag_is(a, "--threads")) {
-            if (!(v = flag_value("tokenize", argc, argv, &i, "--threads")) ||
+        } else if (cli_flag_is(a, "--threads")) {
+            if (!(v = cli_flag_value("data tokenize", argc, argv, &i, "--threads")) ||
                 !cli_parse_u64("--threads", v, 4096, &threads))
                 goto out;
-        } else if (flag_is(a, "--text-field")) {
-            if (!(field = flag_value("tokenize", argc, argv, &i, "--text-field"))) goto out;
-        } else if (flag_is(a, "--tsv-column")) {
-            if (!(column = flag_value("tokenize", argc, argv, &i, "--tsv-column"))) goto out;
+        } else if (cli_flag_is(a, "--text-field")) {
+            if (!(field = cli_flag_value("data tokenize", argc, argv, &i, "--text-field"))) goto out;
+        } else if (cli_flag_is(a, "--tsv-column")) {
+            if (!(column = cli_flag_value("data tokenize", argc, argv, &i, "--tsv-column"))) goto out;
         } else if (!strcmp(a, "--overwrite")) {
             overwrite = 1;
         } else if (a[0] == '-' && a[1]) {
-            rc = usage_error("tokenize", "unknown flag '%s'", a);
+            rc = cli_usage_error("data tokenize", "unknown flag '%s'", a);
             goto out;
         } else {
             inputs[n_inputs++] = a;
         }
     }
     if (!tok_path) {
-        rc = usage_error("tokenize", "%s is required", "-t/--tokenizer");
+        rc = cli_usage_error("data tokenize", "%s is required", "-t/--tokenizer");
         goto out;
     }
     if (!dir) {
-        rc = usage_error("tokenize", "%s is required", "-o/--output");
+        rc = cli_usage_error("data tokenize", "%s is required", "-o/--output");
         goto out;
     }
     if (!n_inputs) {
-        rc = usage_error("tokenize", "%s", "expected one or more input files (--input FILE)");
+        rc = cli_usage_error("data tokenize", "%s", "expected one or more input files (--input FILE)");
         goto out;
     }
 
@@ -606,21 +556,21 @@ int cli_data_inspect(int argc, char **argv)
             inspect_usage(stdout);
             free(files);
             return CLI_OK;
-        } else if (!strcmp(a, "-t") || flag_is(a, "--tokenizer")) {
-            if (!(tok_path = flag_value("inspect", argc, argv, &i, a[1] == '-' ? "--tokenizer" : "-t"))) goto out;
-        } else if (flag_is(a, "--samples")) {
-            if (!(v = flag_value("inspect", argc, argv, &i, "--samples")) ||
+        } else if (!strcmp(a, "-t") || cli_flag_is(a, "--tokenizer")) {
+            if (!(tok_path = cli_flag_value("data inspect", argc, argv, &i, a[1] == '-' ? "--tokenizer" : "-t"))) goto out;
+        } else if (cli_flag_is(a, "--samples")) {
+            if (!(v = cli_flag_value("data inspect", argc, argv, &i, "--samples")) ||
                 !cli_parse_u64("--samples", v, UINT32_MAX, &samples))
                 goto out;
         } else if (a[0] == '-' && a[1]) {
-            rc = usage_error("inspect", "unknown flag '%s'", a);
+            rc = cli_usage_error("data inspect", "unknown flag '%s'", a);
             goto out;
         } else {
             files[n_files++] = a;
         }
     }
     if (!n_files) {
-        rc = usage_error("inspect", "%s", "expected one or more shard files");
+        rc = cli_usage_error("data inspect", "%s", "expected one or more shard files");
         goto out;
     }
     hlm_tokenizer *tok = NULL;

@@ -7,13 +7,7 @@
 #include "cli/cli.h"
 #include "hyperlm/log.h"
 
-typedef struct {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *summary;
-} subcommand;
-
-static const subcommand subcommands[] = {
+static const cli_command subcommands[] = {
     {"tokenizer", cli_tokenizer, "train, inspect and run byte-level BPE tokenizers"},
     {"train", cli_train, "pretrain a GPT-2 or Llama model (checkpoints, metrics, resume)"},
     {"sample", cli_sample, "print sampled continuations from a checkpoint"},
@@ -41,6 +35,57 @@ int cli_report(const hlm_error *err)
 {
     fprintf(stderr, "hyperlm: error: %s\n", err->msg[0] ? err->msg : hlm_status_name(err->code));
     return err->code == HLM_ERR_INVALID ? CLI_USAGE : CLI_FAIL;
+}
+
+static void group_usage(FILE *f, const char *group, const cli_command *commands, size_t n, const char *note)
+{
+    int width = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((int)strlen(commands[i].name) > width) width = (int)strlen(commands[i].name);
+    fprintf(f, "usage: hyperlm %s COMMAND [ARGS...]\n\ncommands:\n", group);
+    for (size_t i = 0; i < n; i++) fprintf(f, "  %-*s %s\n", width + 2, commands[i].name, commands[i].summary);
+    if (note) fputs(note, f);
+}
+
+int cli_dispatch(const char *group, const cli_command *commands, size_t n, const char *note, int argc, char **argv)
+{
+    if (argc < 2) {
+        group_usage(stderr, group, commands, n, note);
+        return CLI_USAGE;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        group_usage(stdout, group, commands, n, note);
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "hyperlm: error: unknown %s command '%s' (see hyperlm %s --help)\n", group, argv[1], group);
+    return CLI_USAGE;
+}
+
+int cli_usage_error(const char *command, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "hyperlm: error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see hyperlm %s --help)\n", command);
+    return CLI_USAGE;
+}
+
+int cli_flag_is(const char *arg, const char *flag)
+{
+    size_t n = strlen(flag);
+    return !strncmp(arg, flag, n) && (arg[n] == 0 || arg[n] == '=');
+}
+
+const char *cli_flag_value(const char *command, int argc, char **argv, int *i, const char *flag)
+{
+    const char *a = argv[*i], *eq = a[1] == '-' ? strchr(a, '=') : NULL;
+    if (eq) return eq + 1;
+    if (*i + 1 >= argc) {
+        cli_usage_error(command, "%s: missing value", flag);
+        return NULL;
+    }
+    return argv[++*i];
 }
 
 int cli_parse_u64(const char *flag, const char *value, unsigned long long max, unsigned long long *out)

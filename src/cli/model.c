@@ -13,38 +13,17 @@
 int cmd_model_init(int argc, char **argv); /* model_init.c */
 static int cmd_model_info(int argc, char **argv);
 
-static const struct {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *summary;
-} model_commands[] = {
+static const cli_command model_commands[] = {
     {"info", cmd_model_info, "shape, parameters, FLOPs per token and training memory of a model"},
     {"init", cmd_model_init, "write a freshly initialized model (config.json + model.safetensors)"},
 };
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: hyperlm model COMMAND [ARGS...]\n\ncommands:\n");
-    for (size_t i = 0; i < sizeof model_commands / sizeof *model_commands; i++)
-        fprintf(f, "  %-6s %s\n", model_commands[i].name, model_commands[i].summary);
-    fprintf(f, "\nMODEL is a preset name (`hyperlm model info --list`), a Hugging Face config.json, or a\n"
-               "folder holding one. `hyperlm model COMMAND --help` lists a command's flags.\n");
-}
-
 int cli_model(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return CLI_USAGE;
-    }
-    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        usage(stdout);
-        return CLI_OK;
-    }
-    for (size_t i = 0; i < sizeof model_commands / sizeof *model_commands; i++)
-        if (!strcmp(argv[1], model_commands[i].name)) return model_commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "hyperlm: error: unknown model command '%s' (see hyperlm model --help)\n", argv[1]);
-    return CLI_USAGE;
+    static const char note[] =
+        "\nMODEL is a preset name (`hyperlm model info --list`), a Hugging Face config.json, or a\n"
+        "folder holding one. `hyperlm model COMMAND --help` lists a command's flags.\n";
+    return cli_dispatch("model", model_commands, sizeof model_commands / sizeof *model_commands, note, argc, argv);
 }
 
 /* ---- formatting ---- */

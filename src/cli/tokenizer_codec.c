@@ -15,33 +15,6 @@
 #include "hyperlm/tokenizer.h"
 #include "text/unicode.h"
 
-/* ---- shared flag handling ---- */
-
-static int usage_error(const char *cmd, const char *fmt, const char *arg)
-{
-    fprintf(stderr, "hyperlm: error: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (see hyperlm tokenizer %s --help)\n", cmd);
-    return CLI_USAGE;
-}
-
-static int flag_is(const char *arg, const char *flag)
-{
-    size_t n = strlen(flag);
-    return !strncmp(arg, flag, n) && (arg[n] == 0 || arg[n] == '=');
-}
-
-/* --flag VALUE or --flag=VALUE (and -t VALUE). NULL after printing a usage error. */
-static const char *flag_value(const char *cmd, int argc, char **argv, int *i, const char *flag)
-{
-    const char *a = argv[*i], *eq = a[1] == '-' ? strchr(a, '=') : NULL;
-    if (eq) return eq + 1;
-    if (*i + 1 >= argc) {
-        usage_error(cmd, "%s: missing value", flag);
-        return NULL;
-    }
-    return argv[++*i];
-}
 
 static int load_tokenizer(const char *path, const char *pattern_name, hlm_tokenizer **tok)
 {
@@ -227,26 +200,26 @@ int cli_tokenizer_encode(int argc, char **argv)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             encode_usage(stdout);
             return CLI_OK;
-        } else if (!strcmp(a, "-t") || flag_is(a, "--tokenizer")) {
-            if (!(tok_path = flag_value("encode", argc, argv, &i, a[1] == '-' ? "--tokenizer" : "-t"))) return CLI_USAGE;
-        } else if (flag_is(a, "--pattern")) {
-            if (!(pattern = flag_value("encode", argc, argv, &i, "--pattern"))) return CLI_USAGE;
+        } else if (!strcmp(a, "-t") || cli_flag_is(a, "--tokenizer")) {
+            if (!(tok_path = cli_flag_value("tokenizer encode", argc, argv, &i, a[1] == '-' ? "--tokenizer" : "-t"))) return CLI_USAGE;
+        } else if (cli_flag_is(a, "--pattern")) {
+            if (!(pattern = cli_flag_value("tokenizer encode", argc, argv, &i, "--pattern"))) return CLI_USAGE;
         } else if (!strcmp(a, "--lines")) {
             lines = 1;
         } else if (!strcmp(a, "--allow-special")) {
             allow_special = 1;
-        } else if (flag_is(a, "--threads")) {
-            const char *v = flag_value("encode", argc, argv, &i, "--threads");
+        } else if (cli_flag_is(a, "--threads")) {
+            const char *v = cli_flag_value("tokenizer encode", argc, argv, &i, "--threads");
             if (!v || !cli_parse_u64("--threads", v, 4096, &threads)) return CLI_USAGE;
         } else if (a[0] == '-' && a[1]) {
-            return usage_error("encode", "unknown flag '%s'", a);
+            return cli_usage_error("tokenizer encode", "unknown flag '%s'", a);
         } else if (input) {
-            return usage_error("encode", "more than one input file ('%s')", a);
+            return cli_usage_error("tokenizer encode", "more than one input file ('%s')", a);
         } else {
             input = a;
         }
     }
-    if (!tok_path) return usage_error("encode", "%s is required", "-t/--tokenizer");
+    if (!tok_path) return cli_usage_error("tokenizer encode", "%s is required", "-t/--tokenizer");
     if (!input) input = "-";
 
     hlm_tokenizer *tok;
@@ -335,21 +308,21 @@ int cli_tokenizer_decode(int argc, char **argv)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             decode_usage(stdout);
             return CLI_OK;
-        } else if (!strcmp(a, "-t") || flag_is(a, "--tokenizer")) {
-            if (!(tok_path = flag_value("decode", argc, argv, &i, a[1] == '-' ? "--tokenizer" : "-t"))) return CLI_USAGE;
-        } else if (flag_is(a, "--pattern")) {
-            if (!(pattern = flag_value("decode", argc, argv, &i, "--pattern"))) return CLI_USAGE;
+        } else if (!strcmp(a, "-t") || cli_flag_is(a, "--tokenizer")) {
+            if (!(tok_path = cli_flag_value("tokenizer decode", argc, argv, &i, a[1] == '-' ? "--tokenizer" : "-t"))) return CLI_USAGE;
+        } else if (cli_flag_is(a, "--pattern")) {
+            if (!(pattern = cli_flag_value("tokenizer decode", argc, argv, &i, "--pattern"))) return CLI_USAGE;
         } else if (!strcmp(a, "--lines")) {
             lines = 1;
         } else if (a[0] == '-' && a[1]) {
-            return usage_error("decode", "unknown flag '%s'", a);
+            return cli_usage_error("tokenizer decode", "unknown flag '%s'", a);
         } else if (input) {
-            return usage_error("decode", "more than one input file ('%s')", a);
+            return cli_usage_error("tokenizer decode", "more than one input file ('%s')", a);
         } else {
             input = a;
         }
     }
-    if (!tok_path) return usage_error("decode", "%s is required", "-t/--tokenizer");
+    if (!tok_path) return cli_usage_error("tokenizer decode", "%s is required", "-t/--tokenizer");
     if (!input) input = "-";
     hlm_tokenizer *tok;
     int rc = load_tokenizer(tok_path, pattern, &tok);
@@ -526,42 +499,42 @@ int cli_tokenizer_stats(int argc, char **argv)
             stats_usage(stdout);
             free(files);
             return CLI_OK;
-        } else if (!strcmp(a, "-t") || flag_is(a, "--tokenizer")) {
-            if (!(v = flag_value("stats", argc, argv, &i, a[1] == '-' ? "--tokenizer" : "-t"))) goto usage;
+        } else if (!strcmp(a, "-t") || cli_flag_is(a, "--tokenizer")) {
+            if (!(v = cli_flag_value("tokenizer stats", argc, argv, &i, a[1] == '-' ? "--tokenizer" : "-t"))) goto usage;
             if (n_toks == MAX_TOKENIZERS) {
-                rc = usage_error("stats", "%s: at most 64 tokenizers", "-t");
+                rc = cli_usage_error("tokenizer stats", "%s: at most 64 tokenizers", "-t");
                 goto done;
             }
             toks[n_toks++] = v;
-        } else if (flag_is(a, "--name")) {
-            if (!(v = flag_value("stats", argc, argv, &i, "--name"))) goto usage;
+        } else if (cli_flag_is(a, "--name")) {
+            if (!(v = cli_flag_value("tokenizer stats", argc, argv, &i, "--name"))) goto usage;
             if (n_names == MAX_TOKENIZERS) {
-                rc = usage_error("stats", "%s: at most 64 names", "--name");
+                rc = cli_usage_error("tokenizer stats", "%s: at most 64 names", "--name");
                 goto done;
             }
             names[n_names++] = v;
-        } else if (flag_is(a, "--pattern")) {
-            if (!(pattern = flag_value("stats", argc, argv, &i, "--pattern"))) goto usage;
-        } else if (flag_is(a, "--threads")) {
-            if (!(v = flag_value("stats", argc, argv, &i, "--threads")) || !cli_parse_u64("--threads", v, 4096, &threads))
+        } else if (cli_flag_is(a, "--pattern")) {
+            if (!(pattern = cli_flag_value("tokenizer stats", argc, argv, &i, "--pattern"))) goto usage;
+        } else if (cli_flag_is(a, "--threads")) {
+            if (!(v = cli_flag_value("tokenizer stats", argc, argv, &i, "--threads")) || !cli_parse_u64("--threads", v, 4096, &threads))
                 goto usage;
         } else if (a[0] == '-' && a[1]) {
-            rc = usage_error("stats", "unknown flag '%s'", a);
+            rc = cli_usage_error("tokenizer stats", "unknown flag '%s'", a);
             goto done;
         } else {
             files[n_files++] = a;
         }
     }
     if (!n_toks) {
-        rc = usage_error("stats", "%s is required", "-t/--tokenizer");
+        rc = cli_usage_error("tokenizer stats", "%s is required", "-t/--tokenizer");
         goto done;
     }
     if (!n_files) {
-        rc = usage_error("stats", "%s", "expected one or more input files");
+        rc = cli_usage_error("tokenizer stats", "%s", "expected one or more input files");
         goto done;
     }
     if (n_names > n_toks) {
-        rc = usage_error("stats", "%s: more names than tokenizers", "--name");
+        rc = cli_usage_error("tokenizer stats", "%s: more names than tokenizers", "--name");
         goto done;
     }
 

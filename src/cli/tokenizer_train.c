@@ -50,14 +50,6 @@ static void usage(FILE *f)
             "  -h, --help           this help\n");
 }
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "hyperlm: error: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (see hyperlm tokenizer train --help)\n");
-    return CLI_USAGE;
-}
-
 typedef struct {
     const char **inputs;
     size_t n_inputs;
@@ -68,24 +60,6 @@ typedef struct {
     int have_vocab, normalize;
 } train_args;
 
-/* --flag VALUE or --flag=VALUE. Returns the value or NULL (and prints why). */
-static const char *flag_value(int argc, char **argv, int *i, const char *flag)
-{
-    const char *a = argv[*i], *eq = strchr(a, '=');
-    if (eq) return eq + 1;
-    if (*i + 1 >= argc) {
-        usage_error("%s: missing value", flag);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
-static int flag_is(const char *arg, const char *flag)
-{
-    size_t n = strlen(flag);
-    return !strncmp(arg, flag, n) && (arg[n] == 0 || arg[n] == '=');
-}
-
 /* Returns -1 when parsing succeeded, else the exit code. */
 static int parse_args(int argc, char **argv, train_args *a)
 {
@@ -94,7 +68,7 @@ static int parse_args(int argc, char **argv, train_args *a)
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
             usage(stdout);
             return CLI_OK;
-        } else if (flag_is(arg, "--input")) {
+        } else if (cli_flag_is(arg, "--input")) {
             /* --input=FILE, or every argument up to the next flag ('-' alone is standard input) */
             const char *eq = strchr(arg, '=');
             size_t before = a->n_inputs;
@@ -105,39 +79,39 @@ static int parse_args(int argc, char **argv, train_args *a)
                     a->inputs[a->n_inputs++] = argv[++i];
             }
             if (a->n_inputs == before || !a->inputs[before][0])
-                return usage_error("%s: expected one or more files", "--input");
-        } else if (flag_is(arg, "--vocab-size")) {
-            if (!(v = flag_value(argc, argv, &i, "--vocab-size"))) return CLI_USAGE;
+                return cli_usage_error("tokenizer train", "%s: expected one or more files", "--input");
+        } else if (cli_flag_is(arg, "--vocab-size")) {
+            if (!(v = cli_flag_value("tokenizer train", argc, argv, &i, "--vocab-size"))) return CLI_USAGE;
             if (!cli_parse_u64("--vocab-size", v, 0xFFFFFFFFull, &a->vocab_size)) return CLI_USAGE;
             a->have_vocab = 1;
-        } else if (flag_is(arg, "--output")) {
-            if (!(a->output = flag_value(argc, argv, &i, "--output"))) return CLI_USAGE;
-        } else if (flag_is(arg, "--pattern")) {
-            if (!(a->pattern = flag_value(argc, argv, &i, "--pattern"))) return CLI_USAGE;
-        } else if (flag_is(arg, "--special")) {
-            if (!(v = flag_value(argc, argv, &i, "--special"))) return CLI_USAGE;
+        } else if (cli_flag_is(arg, "--output")) {
+            if (!(a->output = cli_flag_value("tokenizer train", argc, argv, &i, "--output"))) return CLI_USAGE;
+        } else if (cli_flag_is(arg, "--pattern")) {
+            if (!(a->pattern = cli_flag_value("tokenizer train", argc, argv, &i, "--pattern"))) return CLI_USAGE;
+        } else if (cli_flag_is(arg, "--special")) {
+            if (!(v = cli_flag_value("tokenizer train", argc, argv, &i, "--special"))) return CLI_USAGE;
             a->specials[a->n_specials++] = v;
-        } else if (flag_is(arg, "--format")) {
-            if (!(a->format = flag_value(argc, argv, &i, "--format"))) return CLI_USAGE;
-        } else if (flag_is(arg, "--field")) {
-            if (!(a->field = flag_value(argc, argv, &i, "--field"))) return CLI_USAGE;
-        } else if (flag_is(arg, "--tsv-column")) {
-            if (!(a->tsv_column = flag_value(argc, argv, &i, "--tsv-column"))) return CLI_USAGE;
+        } else if (cli_flag_is(arg, "--format")) {
+            if (!(a->format = cli_flag_value("tokenizer train", argc, argv, &i, "--format"))) return CLI_USAGE;
+        } else if (cli_flag_is(arg, "--field")) {
+            if (!(a->field = cli_flag_value("tokenizer train", argc, argv, &i, "--field"))) return CLI_USAGE;
+        } else if (cli_flag_is(arg, "--tsv-column")) {
+            if (!(a->tsv_column = cli_flag_value("tokenizer train", argc, argv, &i, "--tsv-column"))) return CLI_USAGE;
         } else if (!strcmp(arg, "--no-normalize")) {
             a->normalize = 0;
-        } else if (flag_is(arg, "--min-frequency")) {
-            if (!(v = flag_value(argc, argv, &i, "--min-frequency"))) return CLI_USAGE;
+        } else if (cli_flag_is(arg, "--min-frequency")) {
+            if (!(v = cli_flag_value("tokenizer train", argc, argv, &i, "--min-frequency"))) return CLI_USAGE;
             if (!cli_parse_u64("--min-frequency", v, 0xFFFFFFFFFFFFull, &a->min_frequency)) return CLI_USAGE;
-        } else if (flag_is(arg, "--threads")) {
-            if (!(v = flag_value(argc, argv, &i, "--threads"))) return CLI_USAGE;
+        } else if (cli_flag_is(arg, "--threads")) {
+            if (!(v = cli_flag_value("tokenizer train", argc, argv, &i, "--threads"))) return CLI_USAGE;
             if (!cli_parse_u64("--threads", v, 4096, &a->threads)) return CLI_USAGE;
         } else {
-            return usage_error("unknown flag or argument '%s'", arg);
+            return cli_usage_error("tokenizer train", "unknown flag or argument '%s'", arg);
         }
     }
-    if (!a->n_inputs) return usage_error("%s is required", "--input");
-    if (!a->have_vocab) return usage_error("%s is required", "--vocab-size");
-    if (!a->output) return usage_error("%s is required", "--output");
+    if (!a->n_inputs) return cli_usage_error("tokenizer train", "%s is required", "--input");
+    if (!a->have_vocab) return cli_usage_error("tokenizer train", "%s is required", "--vocab-size");
+    if (!a->output) return cli_usage_error("tokenizer train", "%s is required", "--output");
     return -1;
 }
 
@@ -267,11 +241,11 @@ int cli_tokenizer_train(int argc, char **argv)
     hlm_bpe_train_opts_default(&opts);
     hlm_doc_reader_opts ro = {0};
     if (hlm_pattern_from_name(a.pattern, &opts.pattern, &err)) {
-        rc = usage_error("--pattern: expected gpt2, cl100k or o200k, got '%s'", a.pattern);
+        rc = cli_usage_error("tokenizer train", "--pattern: expected gpt2, cl100k or o200k, got '%s'", a.pattern);
         goto out;
     }
     if (!parse_format(a.format, &ro.format)) {
-        rc = usage_error("--format: expected auto, text, jsonl or tsv, got '%s'", a.format);
+        rc = cli_usage_error("tokenizer train", "--format: expected auto, text, jsonl or tsv, got '%s'", a.format);
         goto out;
     }
     ro.jsonl_field = a.field;

@@ -50,6 +50,7 @@
 #endif
 
 #include "model/layers.h"
+#include "model/vexp.h"
 
 /* Forced inlining makes the register-tile variants fast, but in unoptimized (sanitizer) builds
  * it multiplies the code gcc must instrument until a compile takes minutes and gigabytes: there,
@@ -101,27 +102,8 @@ INLINE vf vf_keep_range(vf v, int lo, int hi, float fill)
     return _mm512_mask_blend_ps(k, _mm512_set1_ps(fill), v);
 }
 INLINE float vf_sum(vf v) { return _mm512_reduce_add_ps(v); }
-/* e^x (Cephes expf): x = n ln2 + r, |r| <= ln2/2, e^r = 1 + r + r^2 P(r), times 2^n by scalef,
- * which also underflows gracefully. x is clamped to [-104, 88.72]: -inf gives 0 (e^-104 is below
- * the least subnormal), and NaN passes through (min/max return their second operand on NaN). */
-INLINE vf vf_exp(vf x)
-{
-    x = _mm512_min_ps(_mm512_set1_ps(88.72283f), x);
-    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
-    vf n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    vf r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    vf p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    vf y = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
-    y = _mm512_add_ps(y, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(y, n);
-}
+/* e^x within 1.01 ulp (vexp.h); attention only takes it of values <= 0. */
+INLINE vf vf_exp(vf x) { return hlm_exp16(x); }
 #else
 typedef struct {
     float f[16];

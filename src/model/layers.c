@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "model/gemm.h"
+#include "model/vexp.h"
 
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -39,29 +40,6 @@ static inline int min_int(int a, int b) { return a < b ? a : b; }
 /* ---- exp, sigmoid ------------------------------------------------------------------------- */
 
 #ifdef __AVX512F__
-/* exp(x) for 16 floats, within 1.01 ulp of the exact value wherever the result is a normal float
- * (measured over [-87, 88.7]): x = n ln2 + r, |r| <= ln2/2, exp(r) by Cephes' expf polynomial,
- * then scalef(p, n) = p * 2^n, which rounds overflow to Inf and underflow through the denormals
- * to 0 correctly. The clamps keep r finite for x = +-Inf (scalef then
- * gives Inf or 0); max/min return their second operand when either is NaN, so NaN passes. */
-static inline __m512 exp16(__m512 x)
-{
-    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
-    x = _mm512_min_ps(_mm512_set1_ps(89.0f), x);
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
-    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
 
 /* 1 / (1 + exp(-x)). The reciprocal is rcp14 and one Newton step (error ~2^-28, below float's
  * rounding; vdivps would cost 16 cycles per vector and dominate GELU and SwiGLU). Where
@@ -70,7 +48,7 @@ static inline __m512 exp16(__m512 x)
 static inline __m512 sigmoid16(__m512 x)
 {
     const __m512 one = _mm512_set1_ps(1.0f);
-    __m512 d = _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), x)));
+    __m512 d = _mm512_add_ps(one, hlm_exp16(_mm512_sub_ps(_mm512_setzero_ps(), x)));
     __m512 r = _mm512_rcp14_ps(d);
     r = _mm512_fmadd_ps(r, _mm512_fnmadd_ps(d, r, one), r);
     return _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(d, _mm512_set1_ps(INFINITY), _CMP_EQ_OQ),
@@ -521,8 +499,8 @@ static float row_exp_sum(float *e, const float *x, float m, int V)
 #ifdef __AVX512F__
     __m512 mv = _mm512_set1_ps(m), s0 = _mm512_setzero_ps(), s1 = s0;
     for (; j + 32 <= V; j += 32) {
-        __m512 e0 = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + j), mv));
-        __m512 e1 = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + j + 16), mv));
+        __m512 e0 = hlm_exp16(_mm512_sub_ps(_mm512_loadu_ps(x + j), mv));
+        __m512 e1 = hlm_exp16(_mm512_sub_ps(_mm512_loadu_ps(x + j + 16), mv));
         if (e) {
             _mm512_storeu_ps(e + j, e0);
             _mm512_storeu_ps(e + j + 16, e1);
@@ -532,7 +510,7 @@ static float row_exp_sum(float *e, const float *x, float m, int V)
     }
     for (; j < V; j += 16) {
         __mmask16 mk = V - j >= 16 ? (__mmask16)0xFFFF : tail_mask(V - j);
-        __m512 e0 = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + j), mv));
+        __m512 e0 = hlm_exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + j), mv));
         if (e) _mm512_mask_storeu_ps(e + j, mk, e0);
         s0 = _mm512_mask_add_ps(s0, mk, s0, e0);
     }

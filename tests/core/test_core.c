@@ -19,20 +19,7 @@
 #include "hyperlm/file.h"
 #include "hyperlm/thread.h"
 
-static char tmpdir[256];
-
-static int setup(void **state)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/hlm-test-core-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#include "tmpdir.h"
 
 static void test_buf_and_error(void **state)
 {
@@ -88,14 +75,6 @@ static void test_atomic_write(void **state)
     /* A folder that does not exist: an error naming the path. */
     assert_int_equal(hlm_file_write_atomic("/nonexistent-dir/x", "a", 1, &err), HLM_ERR_IO);
     assert_non_null(strstr(err.msg, "/nonexistent-dir/x"));
-}
-
-static void write_file(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, n, f), n);
-    fclose(f);
 }
 
 static void test_reader_compressed(void **state)

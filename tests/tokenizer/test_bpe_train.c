@@ -271,20 +271,7 @@ static void test_empty_and_single_symbol_words(void **state)
 
 /* ---- the whole trainer: feed -> finish ---- */
 
-static char tmpdir[64];
-
-static int setup(void **state)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/hlm-test-bpe-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#include "tmpdir.h"
 
 typedef struct {
     char **texts;
@@ -476,7 +463,7 @@ static void test_deterministic_across_threads_and_batches(void **state)
     o.n_threads = 4;
     hlm_tokenizer *four = train_docs(&d, &o, 97); /* and fed in uneven batches */
     assert_same_tokens(one, four);
-    char p1[128], p4[128];
+    char p1[300], p4[300];
     snprintf(p1, sizeof p1, "%s/one.json", tmpdir);
     snprintf(p4, sizeof p4, "%s/four.json", tmpdir);
     hlm_error err = {0};
