@@ -83,6 +83,9 @@ void hlm_model_init_weights(hlm_model *m, uint64_t seed);
 float *hlm_model_params(hlm_model *m);
 float *hlm_model_grads(hlm_model *m);
 size_t hlm_model_num_params(const hlm_model *m);
+/* Length in floats of the parameter and gradient arrays (parameters plus alignment padding): the
+ * size of any array of the same layout, such as AdamW's moments. */
+size_t hlm_model_array_floats(const hlm_model *m);
 const hlm_tensor_info *hlm_model_tensors(const hlm_model *m, int *n);
 const hlm_tensor_info *hlm_model_find_tensor(const hlm_model *m, const char *name);
 

@@ -7,18 +7,11 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/rng.h"
 #include "hyperlm/model.h"
 #include "hyperlm/tokenizer.h"
 #include "model/checkpoint.h"
 #include "model/gemm.h"
-
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 /* Samples from softmax(logits / temperature) restricted to the top_k largest (0 = all);
  * temperature 0 is greedy. */
@@ -47,7 +40,7 @@ static int sample_token(const float *logits, int V, float temperature, int top_k
         probs[i] = logits[i] >= cut ? expf((logits[i] - logits[best]) / temperature) : 0.0f;
         sum += probs[i];
     }
-    double u = (double)(rng_next(rng) >> 11) * 0x1.0p-53 * sum, acc = 0;
+    double u = (double)(hlm_splitmix64(rng) >> 11) * 0x1.0p-53 * sum, acc = 0;
     for (int i = 0; i < V; i++) {
         acc += probs[i];
         if (acc > u && probs[i] > 0) return i;

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "core/rng.h"
 #include "data/loader.h"
 #include "data/shard.h"
 #include "hyperlm/buf.h"
@@ -378,15 +379,6 @@ hlm_status hlm_token_source_copy(const hlm_token_source *src, size_t pos, size_t
 
 /* ---- the shuffled order's permutation (loader.h) ---- */
 
-#define GOLDEN 0x9E3779B97F4A7C15ull
-
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 typedef struct feistel {
     uint64_t key[4];
     uint64_t mask;
@@ -395,10 +387,10 @@ typedef struct feistel {
 
 static void feistel_init(feistel *f, uint64_t seed, uint64_t epoch, uint64_t n)
 {
-    uint64_t state = mix64(seed + GOLDEN) ^ epoch;
+    uint64_t state = hlm_mix64(seed + HLM_GOLDEN64) ^ epoch;
     for (int r = 0; r < 4; r++) {
-        state += GOLDEN;
-        f->key[r] = mix64(state);
+        state += HLM_GOLDEN64;
+        f->key[r] = hlm_mix64(state);
     }
     int h = 1;
     while (h < 32 && (1ull << (2 * h)) < n) h++;
@@ -410,7 +402,7 @@ static uint64_t feistel_apply(const feistel *f, uint64_t x)
 {
     uint64_t L = x >> f->h, R = x & f->mask;
     for (int r = 0; r < 4; r++) {
-        uint64_t next = L ^ (mix64(R ^ f->key[r]) & f->mask);
+        uint64_t next = L ^ (hlm_mix64(R ^ f->key[r]) & f->mask);
         L = R;
         R = next;
     }

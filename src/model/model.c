@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "hyperlm/model.h"
 #include "model/gemm.h"
 #include "model/layers.h"
@@ -204,6 +205,7 @@ const hlm_model_config *hlm_model_config_of(const hlm_model *m) { return &m->cfg
 float *hlm_model_params(hlm_model *m) { return m->params; }
 float *hlm_model_grads(hlm_model *m) { return m->grads; }
 size_t hlm_model_num_params(const hlm_model *m) { return hlm_config_num_params(&m->cfg); }
+size_t hlm_model_array_floats(const hlm_model *m) { return m->n_floats; }
 
 const hlm_tensor_info *hlm_model_tensors(const hlm_model *m, int *n)
 {
@@ -222,22 +224,14 @@ void hlm_model_zero_grad(hlm_model *m) { memset(m->grads, 0, m->n_floats * sizeo
 
 /* ---- initialization ---------------------------------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* Standard normal by Box-Muller on 53-bit uniforms; one stream per tensor so that a tensor's
  * values do not depend on the tensors before it. */
 static void fill_normal(float *dst, size_t n, float std, uint64_t seed)
 {
     uint64_t s = seed;
     for (size_t i = 0; i < n; i += 2) {
-        double u1 = ((double)(splitmix64(&s) >> 11) + 1.0) * 0x1.0p-53; /* (0, 1] */
-        double u2 = (double)(splitmix64(&s) >> 11) * 0x1.0p-53;
+        double u1 = ((double)(hlm_splitmix64(&s) >> 11) + 1.0) * 0x1.0p-53; /* (0, 1] */
+        double u2 = (double)(hlm_splitmix64(&s) >> 11) * 0x1.0p-53;
         double r = sqrt(-2.0 * log(u1));
         dst[i] = (float)(std * r * cos(2.0 * M_PI * u2));
         if (i + 1 < n) dst[i + 1] = (float)(std * r * sin(2.0 * M_PI * u2));

@@ -544,13 +544,7 @@ hlm_status hlm_train_run(const hlm_train_opts *o, hlm_error *err)
     s = setup_data(&r, err);
     if (s != HLM_OK) goto fail;
 
-    size_t np = 0;
-    {
-        int nt;
-        const hlm_tensor_info *t = hlm_model_tensors(r.model, &nt);
-        for (int i = 0; i < nt; i++)
-            if (t[i].offset + t[i].numel > np) np = t[i].offset + t[i].numel;
-    }
+    size_t np = hlm_model_array_floats(r.model);
     r.m = calloc(np, sizeof(float));
     r.v = calloc(np, sizeof(float));
     size_t bt = (size_t)o->batch * o->seq;
