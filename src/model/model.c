@@ -491,7 +491,9 @@ hlm_status hlm_model_backward(hlm_model *m, float loss_scale, hlm_error *err)
     matmul_backward(m->d_c, NULL, NULL, m->logits, m->lnf, P + m->off_lm_head, n, C, V, true);
     const float *lnf_scaled = m->lnf;
     if (loss_scale != 1.0f) {
-        for (size_t i = 0; i < N * C; i++) {
+        long nc = (long)(N * C);
+#pragma omp parallel for schedule(static)
+        for (long i = 0; i < nc; i++) {
             m->d_c[i] *= loss_scale;
             m->scratch_c[i] = m->lnf[i] * loss_scale;
         }
