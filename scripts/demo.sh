@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Usage: scripts/demo.sh [HYPERLM_BINARY]      (make demo)
 #
-# The tokenizer stage end to end on real Korean text:
+# The pipeline end to end on real Korean text:
 #   1. fetches Debian's Korean documentation packages (LibreOffice help, GIMP help, Debian FAQ)
 #      with `apt-get download` into $HYPERLM_CACHE/demo (default ~/.cache/hyperlm/demo),
-#   2. unpacks them with `dpkg -x` and extracts their text into one corpus (tools/demo_corpus.py),
-#      every 10th document held out, and prints its size and Hangul share,
+#   2. unpacks them with `dpkg -x` and runs `hyperlm data prepare` on the HTML pages (extraction,
+#      normalization, language id, quality filters, PII, dedup) and prints its report; every 10th
+#      kept document is held out,
 #   3. trains a byte-level BPE tokenizer on it into demo-out/tokenizer.json,
 #   4. compares compression on the held-out text with OpenAI's cl100k_base and o200k_base,
 #   5. encodes and decodes one Korean sentence,
@@ -58,9 +59,8 @@ for p in "${packages[@]}"; do
   printf '   %-22s %-10s %s, %s\n' "$p" "$how" "$(basename "$deb")" "$(du -h "$deb" | cut -f1)"
 done
 
-step "2. corpus: visible text of the HTML help pages"
+step "2. data prepare: HTML pages -> clean, deduplicated, PII-scrubbed Korean/English documents"
 roots=()
-stale=0
 for p in "${packages[@]}"; do
   deb=$(ls -t "$cache/debs/${p}"_*.deb | head -1)
   root=$cache/unpacked/$p
@@ -69,19 +69,35 @@ for p in "${packages[@]}"; do
     mkdir -p "$root"
     dpkg -x "$deb" "$root"
     touch "$root/.unpacked"
-    stale=1
   fi
   roots+=("$root")
 done
-corpus=$cache/corpus.txt
-heldout=$cache/heldout.txt
-if [ "$stale" = 1 ] || [ ! -f "$cache/corpus.stats" ] || [ "$repo/tools/demo_corpus.py" -nt "$cache/corpus.stats" ]; then
-  python3 "$repo/tools/demo_corpus.py" --heldout "$heldout" "$corpus" "${roots[@]}" >"$cache/corpus.stats.tmp"
-  mv "$cache/corpus.stats.tmp" "$cache/corpus.stats"
+data=$out/data
+corpus=$out/corpus.jsonl
+heldout=$out/heldout.txt
+fresh=1
+for root in "${roots[@]}"; do [ "$root/.unpacked" -nt "$data/report.txt" ] && fresh=0; done
+if [ "$fresh" = 1 ] && [ "$data/report.txt" -nt "$bin" ] && [ -f "$corpus" ] && [ -f "$heldout" ]; then
+  echo "   $data is up to date (delete it to prepare again); its report:"
+  sed 's/^/   /' "$data/report.txt"
 else
-  echo "   (reused from an earlier run)"
+"$bin" data prepare --input "${roots[@]}" --output "$data" --lang ko,en | sed 's/^/   /'
+# Every 10th kept document is held out: text to measure the tokenizers on that they were not
+# trained on, and the model's validation set.
+python3 - "$data" "$corpus" "$heldout" <<'PY'
+import glob, json, subprocess, sys
+data, corpus, heldout = sys.argv[1:]
+n = [0, 0]
+with open(corpus, "w", encoding="utf-8") as c, open(heldout, "w", encoding="utf-8") as h:
+    for f in sorted(glob.glob(data + "/docs/*.jsonl.zst")):
+        for i, line in enumerate(subprocess.run(["zstd", "-dc", f], capture_output=True, check=True).stdout.decode().splitlines()):
+            if i % 10 == 9:
+                h.write(json.loads(line)["text"] + "\n\n"); n[1] += 1
+            else:
+                c.write(line + "\n"); n[0] += 1
+print(f"   {n[0]} documents for training ({corpus}), {n[1]} held out ({heldout})")
+PY
 fi
-sed 's/^/   /' "$cache/corpus.stats"
 corpus_bytes=$(stat -c %s "$corpus")
 
 # Vocabulary: 32000, or fewer for a small corpus (one merge per ~150 bytes of text at least).

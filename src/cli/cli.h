@@ -12,6 +12,12 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 int cli_tokenizer(int argc, char **argv);
 int cli_data(int argc, char **argv);
+/* `hyperlm data` commands (data.c, data_prepare.c); prepare calls tokenize for its shards. */
+int cli_data_tokenize(int argc, char **argv);
+int cli_data_prepare(int argc, char **argv);
+int cli_data_extract(int argc, char **argv);
+int cli_data_clean(int argc, char **argv);
+int cli_data_dedup(int argc, char **argv);
 int cli_model(int argc, char **argv);
 int cli_train(int argc, char **argv);
 int cli_sample(int argc, char **argv);

@@ -1,10 +1,8 @@
-/* hyperlm data COMMAND: token shards for training (src/data/).
+/* hyperlm data COMMAND: token shards for training (src/data/); the pipeline commands that make
+ * the documents (prepare, extract, clean, dedup) are in data_prepare.c.
  *
  *   tokenize  text, JSONL or TSV -> train-NNNNN.tok and val-NNNNN.tok shards
- *   inspect   a shard's header, checksum, statistics and first documents
- *
- * Commands are dispatched from the table below; the data pipeline (prepare, clean, dedup,
- * extract) adds its entries there. */
+ *   inspect   a shard's header, checksum, statistics and first documents */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,10 +19,13 @@
 #include "hyperlm/tokenizer.h"
 #include "text/docs.h"
 
-static int cli_data_tokenize(int argc, char **argv);
 static int cli_data_inspect(int argc, char **argv);
 
 static const cli_command data_commands[] = {
+    {"prepare", cli_data_prepare, "the whole pipeline: extract, clean, filter, scrub PII, dedup, tokenize; report"},
+    {"extract", cli_data_extract, "documents out of text, JSONL, TSV, HTML and WARC/WET files, as JSONL"},
+    {"clean", cli_data_clean, "normalize, identify languages, apply quality filters, replace PII"},
+    {"dedup", cli_data_dedup, "remove exact duplicates, boilerplate lines and near-duplicates (MinHash LSH)"},
     {"tokenize", cli_data_tokenize, "tokenize text, JSONL or TSV into train/validation token shards"},
     {"inspect", cli_data_inspect, "print a shard's header, verify its checksum, show statistics and documents"},
 };

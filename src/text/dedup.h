@@ -40,7 +40,8 @@ void hlm_keyset_free(hlm_keyset *s);
  * its distinct line keys once; a line whose key occurs in at least min_docs documents is
  * boilerplate (menus, copyright lines, "Share this") and is removed. Lines shorter than
  * min_line_chars characters after normalization are never counted or removed (short lines such as
- * "1." or "예" repeat innocently). */
+ * "1." or "예" repeat innocently). Digits are any \p{N}, each made '0'; runs of whitespace inside a
+ * line count as one space (dedup_lines.c has the details and the serialized format). */
 
 typedef struct hlm_line_counts hlm_line_counts;
 /* max_bytes bounds the table; when it is full, new keys are no longer added (counted in
@@ -90,9 +91,14 @@ void hlm_minhash_free(hlm_minhash *m);
  * lowercased and punctuation-stripped before shingling (as datatrove's simplify_text); unspaced
  * shingling is used when lang is "ko", "ja", "zh", "th" (or, with lang NULL, when most letters are
  * in such a script). A text shorter than one shingle is one shingle. Thread-safe with one scratch
- * buffer per thread. */
+ * buffer per thread. The exact simplification and shingling are described at the top of minhash.c. */
 hlm_status hlm_minhash_bands(const hlm_minhash *m, const uint8_t *text, size_t len, const char *lang,
                              uint64_t *band_hashes, hlm_buf *scratch, hlm_error *err);
+/* The signature itself (same text handling as hlm_minhash_bands): bands * rows values, each in
+ * [0, 2^61 - 1). The fraction of positions where two signatures agree estimates the Jaccard
+ * similarity of the two documents' shingle sets. */
+hlm_status hlm_minhash_signature(const hlm_minhash *m, const uint8_t *text, size_t len, const char *lang,
+                                 uint64_t *sig, hlm_buf *scratch, hlm_error *err);
 
 /* Collects band hashes of many documents and finds clusters: documents sharing any band hash
  * are joined (union-find); in each cluster the document with the smallest doc number is kept.

@@ -571,6 +571,10 @@ uint64_t hlm_doc_reader_bytes_read(const hlm_doc_reader *r)
 
 uint64_t hlm_doc_reader_file_bytes(const hlm_doc_reader *r) { return r->file_bytes; }
 
+uint64_t hlm_doc_reader_line(const hlm_doc_reader *r) { return r->line_no; }
+
+const struct cJSON *hlm_doc_reader_json(const hlm_doc_reader *r) { return r->json; }
+
 void hlm_doc_reader_close(hlm_doc_reader *r)
 {
     if (!r) return;

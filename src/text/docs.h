@@ -41,6 +41,13 @@ hlm_status hlm_doc_reader_next(hlm_doc_reader *r, const char **text, size_t *len
 /* Compressed bytes consumed so far and the file size (for progress), 0 if unknown (stdin). */
 uint64_t hlm_doc_reader_bytes_read(const hlm_doc_reader *r);
 uint64_t hlm_doc_reader_file_bytes(const hlm_doc_reader *r);
+/* The 1-based line number where the last document started (JSONL, TSV), or the chunk number
+ * (text). */
+uint64_t hlm_doc_reader_line(const hlm_doc_reader *r);
+/* JSONL: the whole object the last document came from (its other fields: id, source, ...), owned
+ * by the reader and valid until the next call; NULL for the other formats. */
+struct cJSON;
+const struct cJSON *hlm_doc_reader_json(const hlm_doc_reader *r);
 void hlm_doc_reader_close(hlm_doc_reader *r);
 
 #endif

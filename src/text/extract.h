@@ -65,7 +65,10 @@ hlm_status hlm_warc_open_mem(hlm_warc_reader **out, const char *name, const void
 /* Fills *rec (valid until the next call) and sets *more = 1, or *more = 0 at the end. A record
  * whose header is malformed or whose Content-Length runs past the end of the file is an error
  * naming the file and the record's byte offset; records bigger than max_record_bytes (default
- * 64 MiB, see hlm_warc_set_max_record) are skipped whole and counted. */
+ * 64 MiB, see hlm_warc_set_max_record) are skipped whole and counted.
+ * The offset is in the uncompressed stream (for a plain file, the byte offset in the file).
+ * A body sent chunked but stored already decoded is returned as stored; Content-Encoding
+ * (gzip, br) of the HTTP body is not undone. */
 hlm_status hlm_warc_next(hlm_warc_reader *r, hlm_warc_record *rec, int *more, hlm_error *err);
 void hlm_warc_set_max_record(hlm_warc_reader *r, size_t bytes);
 uint64_t hlm_warc_skipped_records(const hlm_warc_reader *r);

@@ -74,8 +74,14 @@ typedef struct hlm_filter_params {
     int c4_remove_no_terminal_punct_lines, c4_remove_javascript_lines, c4_remove_policy_lines;
     int c4_remove_citations, c4_filter_lorem_ipsum, c4_filter_curly_brace, c4_filter_bad_words;
     double c4_min_words_per_line, c4_max_word_length, c4_min_sentences;
-    /* Stop words for min_stop_words: built in for the languages in filters.c; NULL = built in. */
+    /* Stop words for min_stop_words: built in for the languages in filters.c; NULL = built in.
+     * NULL-terminated; matched against whole words, case-sensitively (as datatrove does). */
     const char *const *stop_words;
+    /* Bad words for c4_filter_bad_words (C4BadWordsFilter: the lowercased text contains one
+     * flanked by non-word characters), NULL-terminated, lowercase. No list is built in (C4's
+     * lists are downloaded by datatrove at run time), so setting c4_filter_bad_words without a
+     * list is HLM_ERR_INVALID in hlm_filter_document. */
+    const char *const *bad_words;
 } hlm_filter_params;
 
 /* Fills p with the defaults for lang ("ko", "en", ...; unknown languages get the English
@@ -101,7 +107,7 @@ typedef struct hlm_filter_result {
 } hlm_filter_result;
 
 /* Runs the rules on text[0..len) (normalized UTF-8). If the document is kept and lines were
- * removed, *out_text/*out_len point at the modified text inside the scratch (valid until its
+ * removed, *out_text and *out_len point at the modified text inside the scratch (valid until its
  * next use); otherwise at text itself. lang selects the word splitting (see filters.c). */
 hlm_status hlm_filter_document(const hlm_filter_params *p, const char *lang, const uint8_t *text, size_t len,
                                hlm_filter_scratch *s, hlm_filter_result *res, const uint8_t **out_text,

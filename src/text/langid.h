@@ -12,7 +12,17 @@
  *
  * The score is the winning language's posterior probability in [0, 1] (for a script decision:
  * that script's share of the letters). Text with fewer than a handful of letters is "und" with
- * score 0. Codes are ISO 639-1 where one exists. Thread-safe; no allocation per call. */
+ * score 0. Codes are ISO 639-1 where one exists. Thread-safe; no allocation per call.
+ *
+ * Details of the implementation (langid.c): for the script decision a Hangul syllable, an
+ * ideograph or a kana counts as three letters (its UTF-8 length; about the information of three
+ * alphabet letters), so Korean with English terms stays Korean; Han and kana count together, and
+ * kana at 5 % or more of them means ja. A script decision's score is that weighted share; an
+ * n-gram decision's score is the posterior (log-likelihoods tempered by 4, since overlapping
+ * n-grams are far from independent) times the weighted share of its script. Fewer than 8
+ * weighted letters is "und". The n-gram model knows en de fr es it pt nl pl sv cs da fi hu ro
+ * tr vi (Latin) and ru uk sr mk (Cyrillic); other Latin or Cyrillic languages get the closest
+ * of these. */
 #ifndef HLM_TEXT_LANGID_H
 #define HLM_TEXT_LANGID_H
 

@@ -9,6 +9,12 @@
  * line); leading and trailing blank lines are removed. U+2028/U+2029/U+0085 count as line breaks.
  * ZWJ/ZWNJ (U+200C/U+200D) stay: they matter in emoji and in several scripts.
  *
+ * Details of the implementation (normalize.c): every line break is written as "\n"; U+0085 is
+ * a line break, not a removed C1 control; \v and \f are removed as controls; NFC is applied
+ * after the removals (a removed character can stand between a base and its combining mark,
+ * "e\x01\u0301" -> "\u00e9"), which is what makes the result idempotent; a U+FFFD is content
+ * like any other character.
+ *
  * Thread-safe. */
 #ifndef HLM_TEXT_NORMALIZE_H
 #define HLM_TEXT_NORMALIZE_H
@@ -22,7 +28,7 @@
 typedef struct hlm_normalize_info {
     size_t invalid_sequences; /* how many U+FFFD were inserted for invalid input */
     size_t invalid_bytes;     /* input bytes they replaced */
-    size_t controls_removed;
+    size_t controls_removed;  /* controls and removed format characters (U+200B, U+FEFF, U+00AD) */
     int changed;              /* out differs from the input */
 } hlm_normalize_info;
 

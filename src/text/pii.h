@@ -47,7 +47,9 @@ typedef struct hlm_pii_span {
 } hlm_pii_span;
 
 /* Finds the matches of the types in mask, in order, not overlapping. spans may be NULL to only
- * count; returns the number found (which may exceed cap: only the first cap are stored). */
+ * count; returns the number found (which may exceed cap: only the first cap are stored).
+ * Detection does not depend on mask; it only selects which matches are reported, so a phone
+ * number with phone off is not reported as an account, nor digits inside an e-mail address. */
 size_t hlm_pii_find(const uint8_t *s, size_t len, unsigned mask, hlm_pii_span *spans, size_t cap);
 
 /* Writes s with every match replaced by its placeholder to out (cleared first); counts[t] is

@@ -1,0 +1,1526 @@
+/* Quality filters: C4 line and document rules, Gopher repetition rules, Gopher quality rules.
+ *
+ * The peer is datatrove 0.10.1 (C4QualityFilter, GopherRepetitionFilter, GopherQualityFilter).
+ * Its pipelines run repetition, then quality, then C4, and only C4 changes the text, at the end;
+ * so every rule here is measured on the ORIGINAL text, as there, and the C4 line rules only decide
+ * the text handed back. The reason reported is the first broken rule in the order of
+ * hlm_filter_reason (C4 first), which may name another rule than datatrove's order would, but a
+ * document is dropped here exactly when one of the three datatrove filters would drop it.
+ *
+ * Units are Python's: lengths are code points (len(str)), "whitespace" is str.isspace(), lines
+ * are str.splitlines() (C4, quality) or re.split("\n+") (repetition), as each filter uses them.
+ *
+ * Word splitting (datatrove's split_into_words) is where we differ on purpose:
+ *  - "en": datatrove uses spaCy's English tokenizer. We split on whitespace and then peel
+ *    prefixes, suffixes and infixes with spaCy's main rules (one punctuation mark per token,
+ *    "..." runs as one, 's / n't / 'm 're 've 'll 'd split off, "." split after a lowercase
+ *    letter or digit or two capitals but kept on abbreviations such as "Mr." "e.g." "U.S.",
+ *    hyphens / commas / ":<>=/" split between letters, no infix split inside URLs). Tokens that
+ *    spaCy handles by special cases we do not list (emoticons, "and/or") may come out
+ *    differently; that moves a ratio by a token, which matters only on a threshold's edge.
+ *  - "ko": datatrove uses Kiwi (a morphological analyser), whose tokens are morphemes
+ *    ("영화였다." -> 영화 였 였 다 .). We split eojeol: whitespace, with a leading or trailing
+ *    run of punctuation as one token. Word counts are thus about half of Kiwi's and words
+ *    longer; FineWeb-2's Korean thresholds still hold at the level they act (1..6 characters
+ *    per word, n-gram shares), and the stop words are our own list of frequent standalone
+ *    words (FineWeb-2's list is Kiwi morphemes: 의 다 이 는 에 을 ..., which are never whole
+ *    eojeol). tools/filters_vs_datatrove.py measures the agreement.
+ *  - other languages: the "en" rules without the English contractions and abbreviations.
+ *
+ * Invariants: the scratch's arrays only grow; a call uses them from index 0 and leaves nothing
+ * that the next call reads, except the cached powers of the hash base and the bad-word index
+ * (keyed by the list's address). Hash tables are verified with memcmp, so a hash collision costs
+ * time, never a wrong answer. */
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <utf8proc.h>
+#include <xxhash.h>
+
+#include "text/filters.h"
+#include "text/unicode.h"
+
+/* ---- character sets ---- */
+
+/* datatrove's PUNCTUATION_SET (utils/text.py: PUNCTUATION + C0/C1 controls + TERMINAL_PUNCTUATION),
+ * code points above ASCII, sorted. Its ASCII part is every ASCII punctuation mark and every
+ * control except \t and \n. (U+FF11, a fullwidth digit one, is in datatrove's string.) */
+static const uint32_t punct_nonascii[] = {
+    0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8B, 0x8C, 0x8D, 0x8E, 0x8F,
+    0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F,
+    0xAB, 0xB4, 0xBB, 0x589, 0x61D, 0x61E, 0x61F, 0x6D4, 0x700, 0x701, 0x702, 0x7F9, 0x837, 0x839,
+    0x83D, 0x83E, 0x964, 0x965, 0x104A, 0x104B, 0x1362, 0x1367, 0x1368, 0x166E, 0x1735, 0x1736,
+    0x17D4, 0x17D5, 0x17D6, 0x17D9, 0x17DA, 0x1803, 0x1809, 0x1944, 0x1945, 0x1AA8, 0x1AA9, 0x1AAA,
+    0x1AAB, 0x1B5A, 0x1B5B, 0x1B5E, 0x1B5F, 0x1B7D, 0x1B7E, 0x1C3B, 0x1C3C, 0x1C7E, 0x1C7F, 0x2013,
+    0x2014, 0x2019, 0x201C, 0x201D, 0x201E, 0x2026, 0x203C, 0x203D, 0x2047, 0x2048, 0x2049, 0x2236,
+    0x2501, 0x25BA, 0x2E2E, 0x2E3C, 0x2E53, 0x2E54, 0x3001, 0x3002, 0x3008, 0x3009, 0x300A, 0x300B,
+    0x300C, 0x300D, 0x3010, 0x3011, 0xA4FF, 0xA60E, 0xA60F, 0xA6F3, 0xA6F7, 0xA876, 0xA877, 0xA8CE,
+    0xA8CF, 0xA92F, 0xA9C8, 0xA9C9, 0xAA5D, 0xAA5E, 0xAA5F, 0xAAF0, 0xAAF1, 0xABEB, 0xFE52, 0xFE56,
+    0xFE57, 0xFF01, 0xFF05, 0xFF08, 0xFF09, 0xFF0C, 0xFF0E, 0xFF11, 0xFF1A, 0xFF1B, 0xFF1F, 0xFF5E,
+    0xFF61, 0x10A56, 0x10A57, 0x10F55, 0x10F56, 0x10F57, 0x10F58, 0x10F59, 0x10F86, 0x10F87,
+    0x10F88, 0x10F89, 0x11047, 0x11048, 0x110BE, 0x110BF, 0x110C0, 0x110C1, 0x11141, 0x11142,
+    0x11143, 0x111C5, 0x111C6, 0x111CD, 0x111DE, 0x111DF, 0x11238, 0x11239, 0x1123B, 0x1123C,
+    0x112A9, 0x1144B, 0x1144C, 0x115C2, 0x115C3, 0x115C9, 0x115CA, 0x115CB, 0x115CC, 0x115CD,
+    0x115CE, 0x115CF, 0x115D0, 0x115D1, 0x115D2, 0x115D3, 0x115D4, 0x115D5, 0x115D6, 0x115D7,
+    0x11641, 0x11642, 0x1173C, 0x1173D, 0x1173E, 0x11944, 0x11946, 0x11A42, 0x11A43, 0x11A9B,
+    0x11A9C, 0x11C41, 0x11C42, 0x11EF7, 0x11EF8, 0x11F43, 0x11F44, 0x16A6E, 0x16A6F, 0x16AF5,
+    0x16B37, 0x16B38, 0x16B44, 0x16E98, 0x1BC9F, 0x1DA88,
+};
+
+/* Sentence-final marks for counting C4 sentences (spaCy's sentencizer, which datatrove's
+ * split_into_sentences runs for "en"): ".", "!", "?" and the other terminal marks above, i.e.
+ * punct_nonascii minus quotes, brackets, commas, dashes, controls and the like. */
+static int is_terminal_nonascii(uint32_t cp)
+{
+    switch (cp) {
+    case 0x85: case 0xAB: case 0xB4: case 0xBB: case 0x2013: case 0x2014: case 0x2019: case 0x201C:
+    case 0x201D: case 0x201E: case 0x2026: case 0x2236: case 0x2501: case 0x25BA: case 0x3001:
+    case 0x3008: case 0x3009: case 0x300A: case 0x300B: case 0x300C: case 0x300D: case 0x3010:
+    case 0x3011: case 0xFF05: case 0xFF08: case 0xFF09: case 0xFF0C: case 0xFF11: case 0xFF1A:
+    case 0xFF1B: case 0xFF5E:
+        return 0;
+    default:
+        return cp >= 0xA0;
+    }
+}
+
+static int in_sorted(const uint32_t *a, size_t n, uint32_t cp)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (a[mid] == cp) return 1;
+        if (a[mid] < cp) lo = mid + 1;
+        else hi = mid;
+    }
+    return 0;
+}
+
+static int is_punct(uint32_t cp)
+{
+    if (cp < 0x80) return (cp < 0x20 && cp != '\t' && cp != '\n') || cp == 0x7F ||
+                          (cp > 0x20 && !(hlm_ascii_class[cp] & (HLM_CC_LETTER | HLM_CC_NUMBER)));
+    if (cp >= 0xAC00 && cp <= 0xD7A3) return 0; /* Hangul syllables, the hot case */
+    return in_sorted(punct_nonascii, sizeof punct_nonascii / sizeof punct_nonascii[0], cp);
+}
+
+/* Python's str.isspace(): Unicode White_Space plus U+001C..U+001F. */
+static inline int py_space(const hlm_class_table *t, uint32_t cp)
+{
+    if (cp < 0x80) return (hlm_ascii_class[cp] & HLM_CC_SPACE) || (cp >= 0x1C && cp <= 0x1F);
+    if (cp == HLM_CP_INVALID || (cp >= 0xAC00 && cp <= 0xD7A3)) return 0;
+    return (hlm_class_lookup(t, cp) & HLM_CC_SPACE) != 0;
+}
+
+static inline uint8_t cp_class(const hlm_class_table *t, uint32_t cp)
+{
+    if (cp < 0x80) return hlm_ascii_class[cp];
+    if (cp == HLM_CP_INVALID) return 0;
+    return hlm_class_lookup(t, cp);
+}
+
+/* Code points in s[0..n): one per byte that does not continue a sequence (the text is UTF-8;
+ * a stray continuation byte is then under-counted, which only matters for invalid input). */
+static size_t count_cps(const uint8_t *s, size_t n)
+{
+    size_t cont = 0, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        cont += (size_t)__builtin_popcountll(x & ~(x << 1) & 0x8080808080808080ull);
+    }
+    for (; i < n; i++) cont += (s[i] & 0xC0) == 0x80;
+    return n - cont;
+}
+
+/* Length of a whitespace character ending at s[n-1] (0 if none), for rstrip. */
+static size_t trailing_space_len(const hlm_class_table *t, const uint8_t *s, size_t n)
+{
+    if (n == 0) return 0;
+    if (s[n - 1] < 0x80) return py_space(t, s[n - 1]) ? 1 : 0;
+    size_t k = 1;
+    while (k < n && k < 4 && (s[n - k] & 0xC0) == 0x80) k++;
+    uint32_t cp;
+    if (hlm_utf8_decode_inline(s + n - k, k, &cp) != k) return 0;
+    return py_space(t, cp) ? k : 0;
+}
+
+static void py_strip(const hlm_class_table *t, const uint8_t *s, size_t *a, size_t *b)
+{
+    while (*a < *b) {
+        uint32_t cp;
+        size_t k = hlm_utf8_decode_inline(s + *a, *b - *a, &cp);
+        if (!py_space(t, cp)) break;
+        *a += k;
+    }
+    for (size_t k; *b > *a && (k = trailing_space_len(t, s + *a, *b - *a)) > 0;) *b -= k;
+}
+
+/* str.splitlines(): the end of the line starting at pos (exclusive) and the start of the next. */
+static void next_line(const uint8_t *s, size_t n, size_t pos, size_t *end, size_t *next)
+{
+    static const uint8_t maybe[256] = {['\n'] = 1, [0x0B] = 1, [0x0C] = 1, ['\r'] = 1, [0x1C] = 1,
+                                       [0x1D] = 1, [0x1E] = 1, [0xC2] = 1, [0xE2] = 1};
+    for (size_t i = pos; i < n; i++) {
+        uint8_t c = s[i];
+        if (!maybe[c]) continue;
+        if (c == '\r') {
+            *end = i;
+            *next = i + 1 < n && s[i + 1] == '\n' ? i + 2 : i + 1;
+            return;
+        }
+        if (c == 0xC2) {
+            if (i + 1 < n && s[i + 1] == 0x85) {
+                *end = i;
+                *next = i + 2;
+                return;
+            }
+            continue;
+        }
+        if (c == 0xE2) {
+            if (i + 2 < n && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9)) {
+                *end = i;
+                *next = i + 3;
+                return;
+            }
+            continue;
+        }
+        *end = i;
+        *next = i + 1;
+        return;
+    }
+    *end = *next = n;
+}
+
+/* ---- parameters ---- */
+
+static const char *const stop_words_en[] = {"the", "be", "to", "of", "and", "that", "have", "with", NULL};
+
+/* Korean: frequent standalone words (eojeol) of web text across genres: demonstratives, bound
+ * nouns, adverbs, conjunctions and the commonest verb forms, each a whole eojeol in ordinary
+ * spelling (checked against NSMC's eojeol frequencies and news usage). A Korean page of 50
+ * eojeol almost always holds two of them; a list of names, numbers or keywords does not. */
+static const char *const stop_words_ko[] = {
+    "이", "그", "저", "수", "것", "더", "잘", "또", "좀", "안", "못", "및", "등", "때", "중", "한",
+    "할", "하는", "있는", "없는", "있다", "없다", "그리고", "하지만", "그러나", "또는", "또한",
+    "너무", "정말", "가장", "다른", "같은", "많은", "모든", "이런", "그런", "위해", "통해", "대한",
+    "다시", "많이", NULL};
+
+void hlm_filter_params_default(hlm_filter_params *p, const char *lang)
+{
+    /* datatrove's defaults = Gopher (Rae et al. 2021, table A1) and C4 (Raffel et al. 2020). */
+    *p = (hlm_filter_params){
+        .gopher_quality = 1, .gopher_repetition = 1, .c4 = 1,
+        .min_doc_words = 50, .max_doc_words = 100000,
+        .min_avg_word_length = 3, .max_avg_word_length = 10,
+        .max_symbol_word_ratio = 0.1,
+        .max_bullet_lines_ratio = 0.9, .max_ellipsis_lines_ratio = 0.3,
+        .max_non_alpha_words_ratio = 0.8,
+        .min_stop_words = 2,
+        .dup_line_frac = 0.3, .dup_para_frac = 0.3, .dup_line_char_frac = 0.2, .dup_para_char_frac = 0.2,
+        .top_2gram_frac = 0.2, .top_3gram_frac = 0.18, .top_4gram_frac = 0.16,
+        .dup_5gram_frac = 0.15, .dup_6gram_frac = 0.14, .dup_7gram_frac = 0.13,
+        .dup_8gram_frac = 0.12, .dup_9gram_frac = 0.11, .dup_10gram_frac = 0.10,
+        .c4_remove_no_terminal_punct_lines = 1, .c4_remove_javascript_lines = 1,
+        .c4_remove_policy_lines = 1, .c4_remove_citations = 1, .c4_filter_lorem_ipsum = 1,
+        .c4_filter_curly_brace = 1, .c4_filter_bad_words = 0,
+        .c4_min_words_per_line = 3, .c4_max_word_length = 1000, .c4_min_sentences = 5,
+        .stop_words = NULL, .bad_words = NULL,
+    };
+    if (lang && strcmp(lang, "en") == 0) return;
+    if (lang && strcmp(lang, "ko") == 0) {
+        /* FineWeb-2, configs/kor_Hang.yml and its fineweb-2-pipeline.py: it turns off the
+         * paragraph rules and the duplicate-line character share (0 there) and runs no C4. */
+        p->c4 = 0;
+        p->dup_line_frac = 0.374;
+        p->dup_para_frac = p->dup_line_char_frac = p->dup_para_char_frac = -1;
+        p->top_2gram_frac = 0.282, p->top_3gram_frac = 0.228, p->top_4gram_frac = 0.185;
+        p->dup_5gram_frac = 0.201, p->dup_6gram_frac = 0.184, p->dup_7gram_frac = 0.168;
+        p->dup_8gram_frac = 0.154, p->dup_9gram_frac = 0.14, p->dup_10gram_frac = 0.127;
+        p->min_avg_word_length = 1, p->max_avg_word_length = 6;
+        p->max_non_alpha_words_ratio = 0.791;
+        return;
+    }
+    p->min_stop_words = -1; /* no stop words for other languages */
+}
+
+enum { F_INT, F_DBL };
+static const struct {
+    const char *name;
+    size_t off;
+    int type;
+} param_fields[] = {
+#define I(f) {#f, offsetof(hlm_filter_params, f), F_INT}
+#define D(f) {#f, offsetof(hlm_filter_params, f), F_DBL}
+    I(gopher_quality), I(gopher_repetition), I(c4),
+    D(min_doc_words), D(max_doc_words), D(min_avg_word_length), D(max_avg_word_length),
+    D(max_symbol_word_ratio), D(max_bullet_lines_ratio), D(max_ellipsis_lines_ratio),
+    D(max_non_alpha_words_ratio), D(min_stop_words),
+    D(dup_line_frac), D(dup_para_frac), D(dup_line_char_frac), D(dup_para_char_frac),
+    D(top_2gram_frac), D(top_3gram_frac), D(top_4gram_frac),
+    D(dup_5gram_frac), D(dup_6gram_frac), D(dup_7gram_frac), D(dup_8gram_frac), D(dup_9gram_frac),
+    D(dup_10gram_frac),
+    I(c4_remove_no_terminal_punct_lines), I(c4_remove_javascript_lines), I(c4_remove_policy_lines),
+    I(c4_remove_citations), I(c4_filter_lorem_ipsum), I(c4_filter_curly_brace), I(c4_filter_bad_words),
+    D(c4_min_words_per_line), D(c4_max_word_length), D(c4_min_sentences),
+#undef I
+#undef D
+};
+#define N_PARAMS (sizeof param_fields / sizeof param_fields[0])
+
+const char *const *hlm_filter_param_names(void)
+{
+    static const char *names[N_PARAMS + 1];
+    static int done; /* idempotent: racing threads write the same values */
+    if (!done) {
+        for (size_t i = 0; i < N_PARAMS; i++) names[i] = param_fields[i].name;
+        names[N_PARAMS] = NULL;
+        __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+    }
+    return names;
+}
+
+static int find_param(const char *name)
+{
+    for (size_t i = 0; name && i < N_PARAMS; i++)
+        if (strcmp(param_fields[i].name, name) == 0) return (int)i;
+    return -1;
+}
+
+hlm_status hlm_filter_param_set(hlm_filter_params *p, const char *name, double value, hlm_error *err)
+{
+    int i = find_param(name);
+    if (i < 0) return hlm_errorf(err, HLM_ERR_INVALID, "filter parameter '%s': unknown name", name ? name : "(null)");
+    if (isnan(value)) return hlm_errorf(err, HLM_ERR_INVALID, "filter parameter '%s': expected a number, got NaN", name);
+    char *f = (char *)p + param_fields[i].off;
+    if (param_fields[i].type == F_INT) {
+        if (value != 0 && value != 1)
+            return hlm_errorf(err, HLM_ERR_INVALID, "filter parameter '%s': expected 0 or 1, got %g", name, value);
+        *(int *)f = (int)value;
+    } else {
+        *(double *)f = value;
+    }
+    return HLM_OK;
+}
+
+double hlm_filter_param_get(const hlm_filter_params *p, const char *name)
+{
+    int i = find_param(name);
+    if (i < 0) return NAN;
+    const char *f = (const char *)p + param_fields[i].off;
+    return param_fields[i].type == F_INT ? (double)*(const int *)f : *(const double *)f;
+}
+
+const char *hlm_filter_reason_name(hlm_filter_reason r)
+{
+    static const char *const names[HLM_FILTER_REASON_COUNT] = {
+        [HLM_FILTER_KEEP] = "keep",
+        [HLM_FILTER_C4_LOREM_IPSUM] = "c4_lorem_ipsum",
+        [HLM_FILTER_C4_CURLY_BRACE] = "c4_curly_brace",
+        [HLM_FILTER_C4_TOO_FEW_SENTENCES] = "c4_too_few_sentences",
+        [HLM_FILTER_C4_BAD_WORDS] = "c4_bad_words",
+        [HLM_FILTER_DUP_LINE_FRAC] = "gopher_dup_line_frac",
+        [HLM_FILTER_DUP_PARA_FRAC] = "gopher_dup_para_frac",
+        [HLM_FILTER_DUP_LINE_CHAR_FRAC] = "gopher_dup_line_char_frac",
+        [HLM_FILTER_DUP_PARA_CHAR_FRAC] = "gopher_dup_para_char_frac",
+        [HLM_FILTER_TOP_2GRAM] = "gopher_top_2gram",
+        [HLM_FILTER_TOP_3GRAM] = "gopher_top_3gram",
+        [HLM_FILTER_TOP_4GRAM] = "gopher_top_4gram",
+        [HLM_FILTER_DUP_5GRAM] = "gopher_dup_5gram",
+        [HLM_FILTER_DUP_6GRAM] = "gopher_dup_6gram",
+        [HLM_FILTER_DUP_7GRAM] = "gopher_dup_7gram",
+        [HLM_FILTER_DUP_8GRAM] = "gopher_dup_8gram",
+        [HLM_FILTER_DUP_9GRAM] = "gopher_dup_9gram",
+        [HLM_FILTER_DUP_10GRAM] = "gopher_dup_10gram",
+        [HLM_FILTER_TOO_FEW_WORDS] = "gopher_too_few_words",
+        [HLM_FILTER_TOO_MANY_WORDS] = "gopher_too_many_words",
+        [HLM_FILTER_MEAN_WORD_LEN_LOW] = "gopher_mean_word_len_low",
+        [HLM_FILTER_MEAN_WORD_LEN_HIGH] = "gopher_mean_word_len_high",
+        [HLM_FILTER_SYMBOL_WORD_RATIO] = "gopher_symbol_word_ratio",
+        [HLM_FILTER_BULLET_LINES] = "gopher_bullet_lines",
+        [HLM_FILTER_ELLIPSIS_LINES] = "gopher_ellipsis_lines",
+        [HLM_FILTER_NON_ALPHA_WORDS] = "gopher_non_alpha_words",
+        [HLM_FILTER_STOP_WORDS] = "gopher_stop_words",
+    };
+    return (unsigned)r < HLM_FILTER_REASON_COUNT ? names[r] : "unknown";
+}
+
+/* ---- scratch ---- */
+
+enum { W_SYMBOL = 1, W_ALPHA = 2 };
+
+typedef struct word {
+    uint32_t start, len; /* bytes in the text */
+    uint32_t cps;
+    uint32_t flags;
+} word;
+
+typedef struct span {
+    uint32_t start, len, cps;
+} span;
+
+typedef struct slot {
+    uint64_t h;
+    uint32_t idx; /* element index + 1; 0 = empty */
+    uint32_t count;
+} slot;
+
+struct hlm_filter_scratch {
+    word *w, *lw;              /* document words; words of one C4 line */
+    size_t w_n, w_cap, lw_n, lw_cap;
+    uint32_t *ccp, *coff;      /* code points and byte offsets of one whitespace chunk (+1) */
+    size_t c_cap;
+    uint8_t *cat;              /* the words, concatenated */
+    size_t cat_cap;
+    uint32_t *cat_off, *cps_pre; /* per word boundary (w_n + 1): offset in cat, code points before */
+    uint64_t *pre;             /* per word boundary: polynomial hash of cat[0..cat_off[i]) */
+    size_t b_cap;
+    uint64_t *pw;              /* HASH_BASE^k */
+    size_t pw_n;
+    slot *tab;
+    size_t tab_cap;
+    span *sp;
+    size_t sp_cap;
+    uint8_t *seen; /* stop words found */
+    size_t seen_cap;
+    uint8_t *cand;      /* per position: the n-gram there may repeat */
+    uint32_t *slot_of;  /* per position: its slot in tab */
+    size_t cand_cap;
+    uint8_t *win_rep;   /* per position: its window of the concatenation repeats */
+    size_t win_rep_cap;
+    size_t *stop_len;   /* lengths of the stop words */
+    size_t stop_len_cap;
+    hlm_buf out, lower, line;
+    /* bad-word index: words bucketed by their first two bytes */
+    const char *const *bw_list;
+    uint32_t *bw_start, *bw_idx, *bw_len;
+    size_t bw_n;
+};
+
+#define HASH_BASE 0x9E3779B97F4A7C15ull /* odd; arithmetic mod 2^64, verified by memcmp */
+#define BW_BUCKETS 4096u
+
+hlm_status hlm_filter_scratch_new(hlm_filter_scratch **out, hlm_error *err)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out) return hlm_errorf(err, HLM_ERR_NOMEM, "filter scratch: out of memory");
+    return HLM_OK;
+}
+
+void hlm_filter_scratch_free(hlm_filter_scratch *s)
+{
+    if (!s) return;
+    free(s->w), free(s->lw), free(s->ccp), free(s->coff), free(s->cat), free(s->cat_off);
+    free(s->cps_pre), free(s->pre), free(s->pw), free(s->tab), free(s->sp), free(s->seen), free(s->cand), free(s->slot_of), free(s->stop_len), free(s->win_rep);
+    hlm_buf_free(&s->out), hlm_buf_free(&s->lower), hlm_buf_free(&s->line);
+    free(s->bw_start), free(s->bw_idx), free(s->bw_len);
+    free(s);
+}
+
+static hlm_status grow(void *pp, size_t *cap, size_t need, size_t elem, hlm_error *err)
+{
+    if (need <= *cap) return HLM_OK;
+    size_t c = *cap ? *cap : 64;
+    while (c < need) c *= 2;
+    void *q = realloc(*(void **)pp, c * elem);
+    if (!q) return hlm_errorf(err, HLM_ERR_NOMEM, "filter scratch: out of memory (%zu elements)", c);
+    *(void **)pp = q;
+    *cap = c;
+    return HLM_OK;
+}
+
+/* ---- word splitting ---- */
+
+typedef enum { SPLIT_EN, SPLIT_BASE, SPLIT_KO } split_mode;
+
+typedef struct wlist {
+    word **w;
+    size_t *n, *cap;
+} wlist;
+
+static hlm_status emit(wlist *l, const hlm_class_table *t, const uint8_t *text, size_t start, size_t end,
+                       hlm_error *err)
+{
+    if (end <= start) return HLM_OK;
+    if (*l->n == *l->cap) {
+        hlm_status st = grow(l->w, l->cap, *l->n + 1, sizeof(word), err);
+        if (st) return st;
+    }
+    word *w = &(*l->w)[(*l->n)++];
+    w->start = (uint32_t)start;
+    w->len = (uint32_t)(end - start);
+    uint32_t cps = 0, sym = 1, alpha = 0;
+    for (size_t i = start; i < end;) {
+        uint32_t cp;
+        i += hlm_utf8_decode_inline(text + i, end - i, &cp);
+        cps++;
+        if (cp >= 0xAC00 && cp <= 0xD7A3) {
+            sym = 0, alpha = 1;
+            continue;
+        }
+        if (sym && (cp == HLM_CP_INVALID || !is_punct(cp))) sym = 0;
+        if (!alpha && (cp_class(t, cp) & HLM_CC_LETTER)) alpha = 1;
+    }
+    w->cps = cps;
+    w->flags = (sym ? W_SYMBOL : 0) | (alpha ? W_ALPHA : 0);
+    return HLM_OK;
+}
+
+static inline int ascii_lower(uint32_t c) { return c >= 'A' && c <= 'Z' ? (int)c + 32 : (int)c; }
+static inline int is_upper(const hlm_class_table *t, uint32_t c)
+{
+    if (c < 0x80) return c >= 'A' && c <= 'Z';
+    return (cp_class(t, c) & (HLM_CC_LETTER | HLM_CC_LOWERISH)) == HLM_CC_LETTER;
+}
+static inline int is_lower(const hlm_class_table *t, uint32_t c)
+{
+    if (c < 0x80) return c >= 'a' && c <= 'z';
+    return (cp_class(t, c) & (HLM_CC_LETTER | HLM_CC_UPPERISH)) == HLM_CC_LETTER;
+}
+static inline int is_alpha(const hlm_class_table *t, uint32_t c) { return (cp_class(t, c) & HLM_CC_LETTER) != 0; }
+static inline int is_digit(uint32_t c) { return c >= '0' && c <= '9'; }
+static inline int is_quote(uint32_t c)
+{
+    return c == '"' || c == '\'' || c == '`' || c == 0x2018 || c == 0x2019 || c == 0x201C || c == 0x201D ||
+           c == 0xAB || c == 0xBB || c == 0x201E || c == 0x201A || c == 0x2039 || c == 0x203A;
+}
+
+/* spaCy prefixes: punctuation, quotes, brackets, currency, "—" "–" "§" "%" "=" "+" (not before a
+ * digit); not "-", "/", "@", "~", "." (a run of dots is an ellipsis token of its own). */
+static int en_prefix_char(uint32_t c, uint32_t next)
+{
+    if (c < 0x80) {
+        if (c == '-' || c == '/' || c == '@' || c == '~' || c == '.' || c == '^' || c == '|' || c == '\\') return 0;
+        if (c == '+') return !is_digit(next);
+        return c > 0x20 && c != 0x7F && !(hlm_ascii_class[c] & (HLM_CC_LETTER | HLM_CC_NUMBER));
+    }
+    return is_punct(c) || (c >= 0x20A0 && c <= 0x20CF) || c == 0xA3 || c == 0xA5 || c == 0xA7 || c == 0xB7;
+}
+
+static int en_suffix_char(uint32_t c)
+{
+    if (c < 0x80) {
+        if (c == '-' || c == '/' || c == '@' || c == '~' || c == '.' || c == '^' || c == '|' || c == '\\' ||
+            c == '+' || c == '=' || c == '$' || c == '#' || c == '&' || c == '<')
+            return 0;
+        return c > 0x20 && c != 0x7F && !(hlm_ascii_class[c] & (HLM_CC_LETTER | HLM_CC_NUMBER));
+    }
+    return is_punct(c) || c == 0xB7;
+}
+
+/* Words ending in "." that spaCy's English exceptions keep whole. */
+static int en_abbrev(const uint32_t *c, size_t n)
+{
+    static const char *const abbr[] = {
+        "mr", "mrs", "ms", "dr", "st", "vs", "jr", "sr", "inc", "ltd", "co", "corp", "jan", "feb", "mar",
+        "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "mt", "gov", "gen", "rep", "sen",
+        "col", "lt", "sgt", "capt", "prof", "rev", "ave", "messrs", "adm", "bros", "md", "mo", "ind",
+        "ill", "kan", "ky", "la", "mass", "mich", "minn", "miss", "neb", "nev", "okla", "ore", "pa",
+        "tenn", "va", "wash", "wis", "ariz", "ark", "cal", "calif", "colo", "conn", "fla", "ga", "dist", NULL};
+    if (n < 2) return 0;
+    size_t m = n - 1; /* without the final '.' */
+    if (m == 1 && c[0] < 0x80 && (hlm_ascii_class[c[0]] & HLM_CC_LETTER)) return 1; /* "a." "Z." */
+    int inner_dot = 0, letters_dots = 1;
+    for (size_t i = 0; i < m; i++) {
+        if (c[i] == '.') inner_dot = 1;
+        else if (!(c[i] < 0x80 && (hlm_ascii_class[c[i]] & HLM_CC_LETTER))) letters_dots = 0;
+    }
+    if (inner_dot && letters_dots && c[0] != '.') return 1; /* "e.g." "U.S." "a.m." */
+    if (m > 6) return 0;
+    for (const char *const *a = abbr; *a; a++) {
+        size_t k = strlen(*a);
+        if (k != m) continue;
+        size_t i = 0;
+        while (i < m && c[i] < 0x80 && ascii_lower(c[i]) == (*a)[i]) i++;
+        if (i == m) return 1;
+    }
+    return 0;
+}
+
+/* Length of an English contraction suffix at the end of c[0..n) ('s n't 'm 're 've 'll 'd), or 0. */
+static size_t en_contraction(const hlm_class_table *t, const uint32_t *c, size_t n)
+{
+    if (n >= 3) {
+        uint32_t a = c[n - 2], b = c[n - 1];
+        if ((a == '\'' || a == 0x2019) && (b == 's' || b == 'S')) return 2;
+    }
+    if (n >= 4 && ascii_lower(c[n - 3]) == 'n' && (c[n - 2] == '\'' || c[n - 2] == 0x2019) &&
+        ascii_lower(c[n - 1]) == 't' && is_alpha(t, c[n - 4]))
+        return 3;
+    for (size_t k = 2; k <= 3; k++) {
+        if (n < k + 1) break;
+        uint32_t q = c[n - k];
+        if (q != '\'' && q != 0x2019) continue;
+        int l1 = ascii_lower(c[n - k + 1]), l2 = k == 3 ? ascii_lower(c[n - 1]) : 0;
+        int ok = k == 2 ? (l1 == 'm' || l1 == 'd') : ((l1 == 'r' && l2 == 'e') || (l1 == 'v' && l2 == 'e') ||
+                                                       (l1 == 'l' && l2 == 'l'));
+        if (!ok) continue;
+        for (size_t i = 0; i < n - k; i++)
+            if (!is_alpha(t, c[i])) return 0;
+        return k;
+    }
+    return 0;
+}
+
+static int is_ellipsis_at(const uint32_t *c, size_t i, size_t n)
+{
+    return c[i] == 0x2026 || (c[i] == '.' && i + 1 < n && c[i + 1] == '.');
+}
+
+/* Splits the chunk c[a..b) (code points; off[] their byte offsets, off[b] the end) spaCy-like. */
+static hlm_status split_en(wlist *l, const hlm_class_table *t, const uint8_t *text, const uint32_t *c,
+                           const uint32_t *off, size_t a, size_t b, int english, hlm_error *err)
+{
+    hlm_status st;
+    /* suffix pieces are collected from the end, emitted after the middle */
+    size_t sufs[64], sufe[64], n_suf = 0;
+    int changed = 1;
+    /* a chunk of dots or dashes only ("--", "....") stays one token */
+    {
+        size_t i = a;
+        while (i < b && (c[i] == '-' || c[i] == '.')) i++;
+        if (i == b && b - a > 1) return emit(l, t, text, off[a], off[b], err);
+    }
+    while (changed && a < b) {
+        changed = 0;
+        /* prefixes */
+        while (a < b) {
+            if (is_ellipsis_at(c, a, b)) {
+                size_t e = a + 1;
+                if (c[a] == '.')
+                    while (e < b && c[e] == '.') e++;
+                if ((st = emit(l, t, text, off[a], off[e], err))) return st;
+                a = e;
+                changed = 1;
+                continue;
+            }
+            if (en_prefix_char(c[a], a + 1 < b ? c[a + 1] : 0)) {
+                if ((st = emit(l, t, text, off[a], off[a + 1], err))) return st;
+                a++;
+                changed = 1;
+                continue;
+            }
+            break;
+        }
+        /* suffixes */
+        while (a < b && n_suf < 62) {
+            size_t n = b - a;
+            uint32_t last = c[b - 1];
+            size_t k = 0;
+            if (last == 0x2026) k = 1;
+            else if (last == '.' && n >= 2 && c[b - 2] == '.') {
+                k = 2;
+                while (k < n && c[b - 1 - k] == '.') k++;
+            } else if (en_suffix_char(last)) {
+                k = 1;
+                if (english && (last == 's' || last == 'S')) k = 0;
+            } else if (english && (k = en_contraction(t, c + a, n)) > 0) {
+            } else if (last == '.' && n >= 2) {
+                uint32_t p = c[b - 2];
+                int split = is_lower(t, p) || is_digit(p) || is_quote(p) || is_punct(p) ||
+                            (n >= 3 && is_upper(t, p) && is_upper(t, c[b - 3]));
+                if (split && english && en_abbrev(c + a, n)) split = 0;
+                if (split) k = 1;
+            } else if (!english && last == '.' && n >= 2) {
+                k = 1;
+            }
+            if (k == 0 || k >= n) break;
+            sufs[n_suf] = b - k, sufe[n_suf++] = b;
+            b -= k;
+            changed = 1;
+        }
+    }
+    /* infixes, not inside URLs */
+    int url = 0;
+    for (size_t i = a; i + 2 < b; i++)
+        if (c[i] == ':' && c[i + 1] == '/' && c[i + 2] == '/') url = 1;
+    if (b - a > 4 && ascii_lower(c[a]) == 'w' && ascii_lower(c[a + 1]) == 'w' && ascii_lower(c[a + 2]) == 'w' &&
+        c[a + 3] == '.')
+        url = 1;
+    size_t piece = a;
+    for (size_t i = a + 1; !url && i + 1 < b; i++) {
+        uint32_t p = c[i - 1], x = c[i], nx = c[i + 1];
+        size_t k = 0;
+        if (is_ellipsis_at(c, i, b) && is_alpha(t, p)) {
+            k = 1;
+            if (x == '.')
+                while (i + k < b && c[i + k] == '.') k++;
+            if (i + k >= b) k = 0;
+        } else if ((x == '-' || x == 0x2013 || x == 0x2014 || x == '~') && (is_alpha(t, p) || is_digit(p))) {
+            k = 1;
+            while (i + k < b && c[i + k] == x && k < 3) k++;
+            if (i + k >= b || !is_alpha(t, c[i + k])) k = 0;
+            if (!k && x == '-' && is_digit(p) && i + 1 < b && is_digit(nx)) k = 1;
+        } else if ((x == '+' || x == '*' || x == '^') && is_digit(p) && (is_digit(nx) || nx == '-')) {
+            k = 1;
+        } else if (x == ',' && is_alpha(t, p) && is_alpha(t, nx)) {
+            k = 1;
+        } else if ((x == ':' || x == '<' || x == '>' || x == '=' || x == '/') && (is_alpha(t, p) || is_digit(p)) &&
+                   is_alpha(t, nx)) {
+            k = 1;
+        } else if (x == '.' && (is_lower(t, p) || is_quote(p)) && (is_upper(t, nx) || is_quote(nx))) {
+            k = 1;
+        }
+        if (k) {
+            if ((st = emit(l, t, text, off[piece], off[i], err))) return st;
+            if ((st = emit(l, t, text, off[i], off[i + k], err))) return st;
+            piece = i + k;
+            i += k - 1;
+        }
+    }
+    if ((st = emit(l, t, text, off[piece], off[b], err))) return st;
+    while (n_suf--)
+        if ((st = emit(l, t, text, off[sufs[n_suf]], off[sufe[n_suf]], err))) return st;
+    return HLM_OK;
+}
+
+/* Splits text[a0..b0) into words appended to l. */
+static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, const hlm_class_table *t,
+                              const uint8_t *text, size_t a0, size_t b0, hlm_error *err)
+{
+    hlm_status st;
+    size_t i = a0;
+    while (i < b0) {
+        uint32_t cp;
+        size_t k = hlm_utf8_decode_inline(text + i, b0 - i, &cp);
+        if (py_space(t, cp)) {
+            i += k;
+            continue;
+        }
+        if (mode == SPLIT_KO) {
+            /* eojeol: [leading punctuation run][middle][trailing punctuation run] */
+            size_t start = i, lead_end = i, mid_end = i, lead_cps = 0, mid_cps = 0, tail_cps = 0;
+            int in_lead = 1, alpha = 0;
+            for (;;) {
+                int p = !(cp >= 0xAC00 && cp <= 0xD7A3) && (cp == HLM_CP_INVALID || is_punct(cp));
+                if (p && cp == HLM_CP_INVALID) p = 0;
+                if (in_lead && p) {
+                    lead_end = i + k;
+                    lead_cps++;
+                } else if (!p) {
+                    if (in_lead) mid_end = lead_end;
+                    in_lead = 0;
+                    mid_cps += tail_cps + 1;
+                    tail_cps = 0;
+                    mid_end = i + k;
+                    if (!alpha && ((cp >= 0xAC00 && cp <= 0xD7A3) || (cp_class(t, cp) & HLM_CC_LETTER))) alpha = 1;
+                } else {
+                    tail_cps++;
+                }
+                i += k;
+                if (i >= b0) break;
+                k = hlm_utf8_decode_inline(text + i, b0 - i, &cp);
+                if (py_space(t, cp)) break;
+            }
+            if (*l->n + 3 > *l->cap && (st = grow(l->w, l->cap, *l->n + 3, sizeof(word), err))) return st;
+            word *w = *l->w;
+            if (lead_end > start)
+                w[(*l->n)++] = (word){(uint32_t)start, (uint32_t)(lead_end - start), (uint32_t)lead_cps, W_SYMBOL};
+            if (!in_lead) {
+                w[(*l->n)++] = (word){(uint32_t)lead_end, (uint32_t)(mid_end - lead_end), (uint32_t)mid_cps,
+                                      alpha ? W_ALPHA : 0};
+                if (i > mid_end)
+                    w[(*l->n)++] = (word){(uint32_t)mid_end, (uint32_t)(i - mid_end), (uint32_t)tail_cps, W_SYMBOL};
+            }
+            continue;
+        }
+        /* collect the chunk's code points, then split it */
+        size_t n = 0;
+        for (;;) {
+            if (n + 2 > s->c_cap) {
+                size_t c2 = s->c_cap;
+                if ((st = grow(&s->ccp, &c2, n + 2, sizeof(uint32_t), err))) return st;
+                c2 = s->c_cap;
+                if ((st = grow(&s->coff, &c2, n + 2, sizeof(uint32_t), err))) return st;
+                s->c_cap = c2;
+            }
+            s->ccp[n] = cp;
+            s->coff[n++] = (uint32_t)i;
+            i += k;
+            if (i >= b0) break;
+            k = hlm_utf8_decode_inline(text + i, b0 - i, &cp);
+            if (py_space(t, cp)) break;
+        }
+        s->coff[n] = (uint32_t)i;
+        if ((st = split_en(l, t, text, s->ccp, s->coff, 0, n, mode == SPLIT_EN, err))) return st;
+    }
+    return HLM_OK;
+}
+
+/* ---- Gopher repetition ---- */
+
+static hlm_status table_reset(hlm_filter_scratch *s, size_t n, size_t *mask, hlm_error *err)
+{
+    size_t cap = 16;
+    while (cap < 2 * n) cap *= 2;
+    hlm_status st = grow(&s->tab, &s->tab_cap, cap, sizeof(slot), err);
+    if (st) return st;
+    memset(s->tab, 0, cap * sizeof(slot));
+    *mask = cap - 1;
+    return HLM_OK;
+}
+
+static inline uint64_t mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+/* datatrove's find_duplicates over s->sp[0..n): elements equal to an earlier one, and their
+ * code points. */
+static hlm_status find_duplicates(hlm_filter_scratch *s, const uint8_t *text, size_t n, size_t *dups,
+                                  size_t *dup_cps, hlm_error *err)
+{
+    size_t mask;
+    hlm_status st = table_reset(s, n, &mask, err);
+    if (st) return st;
+    *dups = *dup_cps = 0;
+    for (size_t i = 0; i < n; i++) {
+        const span *e = &s->sp[i];
+        uint64_t h = XXH3_64bits(text + e->start, e->len);
+        for (size_t j = h & mask;; j = (j + 1) & mask) {
+            slot *sl = &s->tab[j];
+            if (!sl->idx) {
+                *sl = (slot){h, (uint32_t)i + 1, 1};
+                break;
+            }
+            const span *o = &s->sp[sl->idx - 1];
+            if (sl->h == h && o->len == e->len && memcmp(text + o->start, text + e->start, e->len) == 0) {
+                (*dups)++;
+                *dup_cps += e->cps;
+                break;
+            }
+        }
+    }
+    return HLM_OK;
+}
+
+static hlm_status push_span(hlm_filter_scratch *s, size_t *n, const uint8_t *text, size_t a, size_t b, hlm_error *err)
+{
+    hlm_status st = grow(&s->sp, &s->sp_cap, *n + 1, sizeof(span), err);
+    if (st) return st;
+    s->sp[(*n)++] = (span){(uint32_t)a, (uint32_t)(b - a), (uint32_t)count_cps(text + a, b - a)};
+    return HLM_OK;
+}
+
+/* Builds the concatenation of the words, its prefix hashes at word boundaries and the code
+ * points before each word. */
+static hlm_status build_cat(hlm_filter_scratch *s, const uint8_t *text, hlm_error *err)
+{
+    size_t n = s->w_n, total = 0;
+    for (size_t i = 0; i < n; i++) total += s->w[i].len;
+    hlm_status st = grow(&s->cat, &s->cat_cap, total + 1, 1, err);
+    if (st) return st;
+    if (n + 1 > s->b_cap) {
+        size_t c = s->b_cap;
+        if ((st = grow(&s->cat_off, &c, n + 1, sizeof(uint32_t), err))) return st;
+        c = s->b_cap;
+        if ((st = grow(&s->cps_pre, &c, n + 1, sizeof(uint32_t), err))) return st;
+        c = s->b_cap;
+        if ((st = grow(&s->pre, &c, n + 1, sizeof(uint64_t), err))) return st;
+        s->b_cap = c;
+    }
+    if (total + 1 > s->pw_n) {
+        size_t c = s->pw_n;
+        if ((st = grow(&s->pw, &c, total + 1, sizeof(uint64_t), err))) return st;
+        if (s->pw_n == 0) s->pw[0] = 1, s->pw_n = 1;
+        for (size_t k = s->pw_n; k < c; k++) s->pw[k] = s->pw[k - 1] * HASH_BASE;
+        s->pw_n = c;
+    }
+    uint64_t h = 0;
+    size_t off = 0, cps = 0;
+    for (size_t i = 0; i < n; i++) {
+        s->cat_off[i] = (uint32_t)off;
+        s->cps_pre[i] = (uint32_t)cps;
+        s->pre[i] = h;
+        const uint8_t *w = text + s->w[i].start;
+        size_t len = s->w[i].len;
+        memcpy(s->cat + off, w, len);
+        for (size_t k = 0; k < len; k++) h = h * HASH_BASE + w[k];
+        off += len;
+        cps += s->w[i].cps;
+    }
+    s->cat_off[n] = (uint32_t)off;
+    s->cps_pre[n] = (uint32_t)cps;
+    s->pre[n] = h;
+    return HLM_OK;
+}
+
+/* Hash of the concatenation of words [i, i+n). */
+static inline uint64_t range_hash(const hlm_filter_scratch *s, size_t i, size_t n)
+{
+    return s->pre[i + n] - s->pre[i] * s->pw[s->cat_off[i + n] - s->cat_off[i]];
+}
+
+static inline int range_eq_concat(const hlm_filter_scratch *s, size_t i, size_t j, size_t n)
+{
+    size_t li = s->cat_off[i + n] - s->cat_off[i], lj = s->cat_off[j + n] - s->cat_off[j];
+    return li == lj && memcmp(s->cat + s->cat_off[i], s->cat + s->cat_off[j], li) == 0;
+}
+
+/* datatrove's find_top_duplicate over " ".join(n-gram): the most frequent n-gram (the first
+ * seen among equals) times its length. Word tuples: equal concatenation and equal word lengths.
+ * An n-gram can repeat only where its (n-1)-gram prefix repeats, so only positions with
+ * cand[i] set are counted (all for n = 2); on return cand[i] says whether the n-gram at i
+ * repeats. Every other n-gram occurs once, and if nothing repeats the top is the first one. */
+static hlm_status top_ngram_chars(hlm_filter_scratch *s, size_t n, size_t *out, hlm_error *err)
+{
+    size_t count = s->w_n - n + 1, mask, n_cand = 0;
+    uint8_t *cand = s->cand;
+    uint32_t *slot_of = s->slot_of;
+    for (size_t i = 0; i < count; i++) n_cand += cand[i];
+    hlm_status st = table_reset(s, n_cand, &mask, err);
+    if (st) return st;
+    uint32_t best_count = 1, best_first = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (!cand[i]) continue;
+        uint64_t hl = range_hash(s, i, n);
+        for (size_t k = 0; k < n; k++) hl = hl * 31 + s->w[i + k].len;
+        hl = mix64(hl);
+        for (size_t j = hl & mask;; j = (j + 1) & mask) {
+            slot *sl = &s->tab[j];
+            if (!sl->idx) {
+                *sl = (slot){hl, (uint32_t)i + 1, 1};
+                slot_of[i] = (uint32_t)j;
+                break;
+            }
+            size_t o = sl->idx - 1;
+            if (sl->h != hl || !range_eq_concat(s, o, i, n)) continue;
+            size_t k = 0;
+            while (k < n && s->w[o + k].len == s->w[i + k].len) k++;
+            if (k < n) continue;
+            sl->count++;
+            slot_of[i] = (uint32_t)j;
+            if (sl->count > best_count || (sl->count == best_count && o < best_first))
+                best_count = sl->count, best_first = (uint32_t)o;
+            break;
+        }
+    }
+    for (size_t i = 0; i < count; i++) cand[i] = cand[i] && s->tab[slot_of[i]].count > 1;
+    size_t len = s->cps_pre[best_first + n] - s->cps_pre[best_first] + (n - 1);
+    *out = len * best_count;
+    return HLM_OK;
+}
+
+#define WIN 16 /* bytes of the window that marks n-grams able to repeat */
+
+static inline uint64_t window_hash(const uint8_t *p)
+{
+    uint64_t a, b;
+    memcpy(&a, p, 8);
+    memcpy(&b, p + 8, 8);
+    return mix64(a * 0x9E3779B97F4A7C15ull ^ mix64(b));
+}
+
+/* For the duplicate n-gram rules: win_rep[i] = whether the WIN bytes of the concatenation from
+ * word i on occur at another word start too (a hash collision only says yes more often). Two
+ * equal n-grams of WIN bytes or more have equal windows, so an n-gram at a position without a
+ * repeated window and at least WIN bytes long occurs once: the scan need not remember it, and
+ * it is never found. This spares the table for most positions of ordinary text. */
+static hlm_status mark_windows(hlm_filter_scratch *s, hlm_error *err)
+{
+    size_t n = s->w_n, total = s->cat_off[n], mask;
+    hlm_status st = table_reset(s, n, &mask, err);
+    if (st) return st;
+    uint8_t *rep = s->win_rep;
+    for (size_t i = 0; i < n; i++) {
+        rep[i] = 0;
+        if (total - s->cat_off[i] < WIN) continue;
+        uint64_t h = window_hash(s->cat + s->cat_off[i]);
+        for (size_t j = h & mask;; j = (j + 1) & mask) {
+            slot *sl = &s->tab[j];
+            if (!sl->idx) {
+                *sl = (slot){h, (uint32_t)i + 1, 1};
+                s->slot_of[i] = (uint32_t)j;
+                break;
+            }
+            if (sl->h == h) {
+                sl->count++;
+                s->slot_of[i] = (uint32_t)j;
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (total - s->cat_off[i] >= WIN) rep[i] = s->tab[s->slot_of[i]].count > 1;
+    return HLM_OK;
+}
+
+/* datatrove's find_all_duplicate: scanning left to right, an n-gram ("".join) seen before adds
+ * its length and the scan jumps past it; an unseen one is remembered and the scan moves by one. */
+static hlm_status dup_ngram_chars(hlm_filter_scratch *s, size_t n, size_t *out, hlm_error *err)
+{
+    *out = 0;
+    if (s->w_n < n) return HLM_OK;
+    size_t count = s->w_n - n + 1, mask;
+    hlm_status st = table_reset(s, count, &mask, err);
+    if (st) return st;
+    size_t idx = 0, rep = 0;
+    while (idx < count) {
+        if (!s->win_rep[idx] && s->cat_off[idx + n] - s->cat_off[idx] >= WIN) {
+            idx++;
+            continue;
+        }
+        uint64_t h = range_hash(s, idx, n);
+        uint64_t hm = mix64(h ^ (s->cat_off[idx + n] - s->cat_off[idx]));
+        int found = 0;
+        size_t j = hm & mask;
+        for (;; j = (j + 1) & mask) {
+            slot *sl = &s->tab[j];
+            if (!sl->idx) break;
+            if (sl->h == hm && range_eq_concat(s, sl->idx - 1, idx, n)) {
+                found = 1;
+                break;
+            }
+        }
+        if (found) {
+            rep += s->cps_pre[idx + n] - s->cps_pre[idx];
+            idx += n;
+        } else {
+            s->tab[j] = (slot){hm, (uint32_t)idx + 1, 1};
+            idx++;
+        }
+    }
+    *out = rep;
+    return HLM_OK;
+}
+
+#define FAIL(r, v)                                                                                 \
+    do {                                                                                           \
+        res->reason = (r);                                                                         \
+        res->value = (v);                                                                          \
+        return HLM_OK;                                                                             \
+    } while (0)
+
+static hlm_status repetition_lines(const hlm_filter_params *p, hlm_filter_scratch *s, const hlm_class_table *t,
+                                   const uint8_t *text, size_t len, size_t text_cps, hlm_filter_result *res,
+                                   hlm_error *err)
+{
+    hlm_status st;
+    size_t line_dups = 0, line_cps = 0, n_lines = 0, para_dups = 0, para_cps = 0, n_paras = 0;
+    int want_lines = p->dup_line_frac >= 0 || p->dup_line_char_frac >= 0;
+    int want_paras = p->dup_para_frac >= 0 || p->dup_para_char_frac >= 0;
+    if (want_lines) {
+        /* re.split("\n+", text): a text ending in newlines ends with an empty line */
+        for (size_t a = 0;;) {
+            const uint8_t *nl = len > a ? memchr(text + a, '\n', len - a) : NULL;
+            if (!nl) {
+                if ((st = push_span(s, &n_lines, text, a, len, err))) return st;
+                break;
+            }
+            size_t i = (size_t)(nl - text);
+            if ((st = push_span(s, &n_lines, text, a, i, err))) return st;
+            while (i < len && text[i] == '\n') i++;
+            a = i;
+        }
+        if ((st = find_duplicates(s, text, n_lines, &line_dups, &line_cps, err))) return st;
+    }
+    if (p->dup_line_frac >= 0 && (double)line_dups / (double)n_lines > p->dup_line_frac)
+        FAIL(HLM_FILTER_DUP_LINE_FRAC, (double)line_dups / (double)n_lines);
+    if (want_paras) {
+        /* re.split(r"\n{2,}", text.strip()) */
+        size_t a = 0, b = len;
+        py_strip(t, text, &a, &b);
+        size_t start = a;
+        for (size_t i = a; i < b; i++) {
+            if (text[i] != '\n' || i + 1 >= b || text[i + 1] != '\n') continue;
+            if ((st = push_span(s, &n_paras, text, start, i, err))) return st;
+            while (i < b && text[i] == '\n') i++;
+            start = i;
+            i--;
+        }
+        if ((st = push_span(s, &n_paras, text, start, b, err))) return st;
+        if ((st = find_duplicates(s, text, n_paras, &para_dups, &para_cps, err))) return st;
+    }
+    if (p->dup_para_frac >= 0 && (double)para_dups / (double)n_paras > p->dup_para_frac)
+        FAIL(HLM_FILTER_DUP_PARA_FRAC, (double)para_dups / (double)n_paras);
+    if (p->dup_line_char_frac >= 0 && (double)line_cps / (double)text_cps > p->dup_line_char_frac)
+        FAIL(HLM_FILTER_DUP_LINE_CHAR_FRAC, (double)line_cps / (double)text_cps);
+    if (p->dup_para_char_frac >= 0 && (double)para_cps / (double)text_cps > p->dup_para_char_frac)
+        FAIL(HLM_FILTER_DUP_PARA_CHAR_FRAC, (double)para_cps / (double)text_cps);
+    return HLM_OK;
+}
+
+static hlm_status repetition_ngrams(const hlm_filter_params *p, hlm_filter_scratch *s, size_t text_cps,
+                                    hlm_filter_result *res, hlm_error *err)
+{
+    hlm_status st;
+    const double top[3] = {p->top_2gram_frac, p->top_3gram_frac, p->top_4gram_frac};
+    size_t cc = s->cand_cap;
+    if ((st = grow(&s->cand, &cc, s->w_n + 1, 1, err))) return st;
+    cc = s->cand_cap;
+    if ((st = grow(&s->slot_of, &cc, s->w_n + 1, sizeof(uint32_t), err))) return st;
+    s->cand_cap = cc;
+    memset(s->cand, 1, s->w_n + 1);
+    for (size_t n = 2; n <= 4; n++) {
+        if (s->w_n < n) continue;
+        if (top[n - 2] < 0) {
+            memset(s->cand, 1, s->w_n + 1); /* no pruning from a rule that did not run */
+            continue;
+        }
+        size_t c;
+        if ((st = top_ngram_chars(s, n, &c, err))) return st;
+        double r = (double)c / (double)text_cps;
+        if (r > top[n - 2]) FAIL((hlm_filter_reason)(HLM_FILTER_TOP_2GRAM + (n - 2)), r);
+    }
+    const double dup[6] = {p->dup_5gram_frac, p->dup_6gram_frac, p->dup_7gram_frac,
+                           p->dup_8gram_frac, p->dup_9gram_frac, p->dup_10gram_frac};
+    if ((st = grow(&s->win_rep, &s->win_rep_cap, s->w_n + 1, 1, err))) return st;
+    if ((st = mark_windows(s, err))) return st;
+    for (size_t n = 5; n <= 10; n++) {
+        if (dup[n - 5] < 0) continue;
+        size_t c;
+        if ((st = dup_ngram_chars(s, n, &c, err))) return st;
+        double r = (double)c / (double)text_cps;
+        if (r > dup[n - 5]) FAIL((hlm_filter_reason)(HLM_FILTER_DUP_5GRAM + (n - 5)), r);
+    }
+    return HLM_OK;
+}
+
+/* ---- Gopher quality ---- */
+
+static hlm_status quality(const hlm_filter_params *p, hlm_filter_scratch *s, const hlm_class_table *t,
+                          const char *const *stop, const uint8_t *text, size_t len, hlm_filter_result *res,
+                          hlm_error *err)
+{
+    size_t n_words = s->w_n, n_ns = 0, ns_cps = 0, n_alpha = 0;
+    for (size_t i = 0; i < n_words; i++) {
+        const word *w = &s->w[i];
+        if (!(w->flags & W_SYMBOL)) n_ns++, ns_cps += w->cps;
+        n_alpha += (w->flags & W_ALPHA) != 0;
+    }
+    if (p->min_doc_words >= 0 && (double)n_ns < p->min_doc_words) FAIL(HLM_FILTER_TOO_FEW_WORDS, (double)n_ns);
+    if (p->max_doc_words >= 0 && (double)n_ns > p->max_doc_words) FAIL(HLM_FILTER_TOO_MANY_WORDS, (double)n_ns);
+    /* numpy's mean of nothing is NaN, which fails no comparison */
+    double mean = n_ns ? (double)ns_cps / (double)n_ns : NAN;
+    if (p->min_avg_word_length >= 0 && mean < p->min_avg_word_length) FAIL(HLM_FILTER_MEAN_WORD_LEN_LOW, mean);
+    if (p->max_avg_word_length >= 0 && mean > p->max_avg_word_length) FAIL(HLM_FILTER_MEAN_WORD_LEN_HIGH, mean);
+    if (p->max_symbol_word_ratio >= 0 && n_words) {
+        /* text.count("#"), then text.count("...") + text.count("…"), each over the word count */
+        static const uint8_t interesting[256] = {['#'] = 1, ['.'] = 1, [0xE2] = 1};
+        size_t hashes = 0, ell = 0;
+        for (size_t i = 0; i < len; i++) {
+            if (!interesting[text[i]]) continue;
+            if (text[i] == '#') {
+                hashes++;
+            } else if (text[i] == '.') {
+                size_t j = i;
+                while (j < len && text[j] == '.') j++;
+                ell += (j - i) / 3;
+                i = j - 1;
+            } else if (i + 2 < len && text[i + 1] == 0x80 && text[i + 2] == 0xA6) {
+                ell++;
+            }
+        }
+        double r = (double)hashes / (double)n_words;
+        if (r > p->max_symbol_word_ratio) FAIL(HLM_FILTER_SYMBOL_WORD_RATIO, r);
+        r = (double)ell / (double)n_words;
+        if (r > p->max_symbol_word_ratio) FAIL(HLM_FILTER_SYMBOL_WORD_RATIO, r);
+    }
+    if ((p->max_bullet_lines_ratio >= 0 || p->max_ellipsis_lines_ratio >= 0) && len > 0) {
+        size_t lines = 0, bullets = 0, ellipses = 0;
+        for (size_t pos = 0, end, next; pos < len; pos = next) {
+            next_line(text, len, pos, &end, &next);
+            lines++;
+            size_t a = pos, b = end;
+            py_strip(t, text, &a, &b);
+            if (a < b && (text[a] == '-' || (b - a >= 3 && memcmp(text + a, "\xE2\x80\xA2", 3) == 0))) bullets++;
+            if ((b - a >= 3 && (memcmp(text + b - 3, "...", 3) == 0 || memcmp(text + b - 3, "\xE2\x80\xA6", 3) == 0)))
+                ellipses++;
+        }
+        double r = lines ? (double)bullets / (double)lines : 0;
+        if (p->max_bullet_lines_ratio >= 0 && r > p->max_bullet_lines_ratio) FAIL(HLM_FILTER_BULLET_LINES, r);
+        r = lines ? (double)ellipses / (double)lines : 0;
+        if (p->max_ellipsis_lines_ratio >= 0 && r > p->max_ellipsis_lines_ratio) FAIL(HLM_FILTER_ELLIPSIS_LINES, r);
+    }
+    if (p->max_non_alpha_words_ratio >= 0 && n_words) {
+        double r = (double)n_alpha / (double)n_words;
+        if (r < p->max_non_alpha_words_ratio) FAIL(HLM_FILTER_NON_ALPHA_WORDS, r);
+    }
+    if (p->min_stop_words >= 0) {
+        /* distinct stop words among the words */
+        size_t n_stop = 0, min_len = SIZE_MAX, max_len = 0;
+        while (stop[n_stop]) n_stop++;
+        hlm_status st = grow(&s->seen, &s->seen_cap, n_stop + 1, 1, err);
+        if (st) return st;
+        if ((st = grow(&s->stop_len, &s->stop_len_cap, n_stop + 1, sizeof(size_t), err))) return st;
+        for (size_t k = 0; k < n_stop; k++) {
+            size_t l = s->stop_len[k] = strlen(stop[k]);
+            if (l < min_len) min_len = l;
+            if (l > max_len) max_len = l;
+        }
+        memset(s->seen, 0, n_stop + 1);
+        size_t found = 0;
+        for (size_t i = 0; i < n_words && (double)found < p->min_stop_words; i++) {
+            const word *w = &s->w[i];
+            if (w->len < min_len || w->len > max_len) continue;
+            for (size_t k = 0; k < n_stop; k++) {
+                if (s->stop_len[k] != w->len || memcmp(stop[k], text + w->start, w->len) != 0) continue;
+                if (!s->seen[k]) found++;
+                s->seen[k] = 1;
+                break;
+            }
+        }
+        if ((double)found < p->min_stop_words) FAIL(HLM_FILTER_STOP_WORDS, (double)found);
+    }
+    return HLM_OK;
+}
+
+/* ---- C4 ---- */
+
+/* Does s[0..n).lower() contain pat (lowercase ASCII)? The only non-ASCII characters whose
+ * lowercase is an ASCII letter are U+212A KELVIN SIGN ("k") and U+0130 (which lowers to "i" plus
+ * a combining dot, so it never matches an ASCII pattern); the first is handled here. */
+static int lower_contains(const uint8_t *s, size_t n, const char *pat)
+{
+    size_t m = strlen(pat);
+    for (size_t i = 0; i + m <= n; i++) {
+        if (ascii_lower(s[i]) != pat[0]) continue;
+        size_t a = i + 1, k = 1;
+        while (k < m && a < n) {
+            if (pat[k] == 'k' && a + 3 <= n && s[a] == 0xE2 && s[a + 1] == 0x84 && s[a + 2] == 0xAA) {
+                a += 3, k++;
+                continue;
+            }
+            if (ascii_lower(s[a]) != pat[k]) break;
+            a++, k++;
+        }
+        if (k == m) return 1;
+    }
+    return 0;
+}
+
+/* Python's \d (Unicode decimal digits), approximated by \p{N} above ASCII. */
+static size_t digit_len(const hlm_class_table *t, const uint8_t *s, size_t n)
+{
+    if (s[0] < 0x80) return is_digit(s[0]);
+    uint32_t cp;
+    size_t k = hlm_utf8_decode_inline(s, n, &cp);
+    return (cp_class(t, cp) & HLM_CC_NUMBER) ? k : 0;
+}
+
+/* CITATION_REGEX.sub("", line): \[\d*] | \[edit] | \[citation needed], left to right. */
+static hlm_status remove_citations(const hlm_class_table *t, const uint8_t *s, size_t n, hlm_buf *out, hlm_error *err)
+{
+    out->len = 0;
+    hlm_status st = hlm_buf_reserve(out, n + 1);
+    if (st) return st;
+    for (size_t i = 0; i < n;) {
+        if (s[i] == '[') {
+            size_t j = i + 1, k;
+            while (j < n && (k = digit_len(t, s + j, n - j)) > 0) j += k;
+            if (j < n && s[j] == ']') {
+                i = j + 1;
+                continue;
+            }
+            if (n - i >= 6 && memcmp(s + i, "[edit]", 6) == 0) {
+                i += 6;
+                continue;
+            }
+            if (n - i >= 17 && memcmp(s + i, "[citation needed]", 17) == 0) {
+                i += 17;
+                continue;
+            }
+        }
+        out->data[out->len++] = s[i++];
+    }
+    return HLM_OK;
+}
+
+static int is_terminal(uint32_t cp) { return cp == '.' || cp == '!' || cp == '?' || (cp >= 0x80 && is_terminal_nonascii(cp) && is_punct(cp)); }
+
+/* Sentences in one line, as datatrove counts them with split_into_sentences: spaCy's
+ * sentencizer starts a sentence at the first non-punctuation token after a token that is one
+ * sentence-final mark ("en"; "..." is one token and ends nothing). For other languages a token
+ * made only of sentence-final marks ends a sentence (Kiwi, for Korean, also ends sentences at
+ * final verb endings without punctuation; we do not). */
+static hlm_status count_sentences(hlm_filter_scratch *s, split_mode mode, const hlm_class_table *t,
+                                  const uint8_t *line, size_t n, size_t *out, hlm_error *err)
+{
+    s->lw_n = 0;
+    wlist l = {&s->lw, &s->lw_n, &s->lw_cap};
+    hlm_status st = split_words(s, &l, mode, t, line, 0, n, err);
+    if (st) return st;
+    size_t count = 1;
+    int seen = 0;
+    for (size_t i = 0; i < s->lw_n; i++) {
+        const word *w = &s->lw[i];
+        int term = 1;
+        size_t k = 0, cps = 0;
+        for (size_t a = w->start; a < w->start + w->len; a += k, cps++) {
+            uint32_t cp;
+            k = hlm_utf8_decode_inline(line + a, w->start + w->len - a, &cp);
+            if (!is_terminal(cp)) term = 0;
+        }
+        if (mode == SPLIT_EN && cps != 1) term = 0;
+        if (seen && !(w->flags & W_SYMBOL) && !term) {
+            count++;
+            seen = 0;
+        } else if (term) {
+            seen = 1;
+        }
+    }
+    *out = count;
+    return HLM_OK;
+}
+
+static const char *const policy_substrings[] = {"terms of use", "privacy policy", "cookie policy", "uses cookies",
+                                                "use of cookies", "use cookies", NULL};
+
+static hlm_status c4_lines(const hlm_filter_params *p, hlm_filter_scratch *s, split_mode mode,
+                           const hlm_class_table *t, const uint8_t *text, size_t len, hlm_filter_result *res,
+                           hlm_error *err)
+{
+    hlm_status st;
+    size_t sentences = 0;
+    s->out.len = 0;
+    int first = 1;
+    for (size_t pos = 0, end, next; pos < len; pos = next) {
+        next_line(text, len, pos, &end, &next);
+        size_t a = pos, b = end;
+        py_strip(t, text, &a, &b);
+        /* line.split(): word count and the longest word */
+        size_t words = 0, wcps = 0, longest = 0;
+        for (size_t i = a; i < b;) {
+            uint32_t cp;
+            i += hlm_utf8_decode_inline(text + i, b - i, &cp);
+            if (py_space(t, cp)) {
+                wcps = 0;
+                continue;
+            }
+            if (wcps++ == 0) words++;
+            if (wcps > longest) longest = wcps;
+        }
+        int keep = 1;
+        if (p->c4_max_word_length >= 0 && (double)longest > p->c4_max_word_length) keep = 0;
+        const uint8_t *ln = text + a;
+        size_t n = b - a;
+        if (keep && p->c4_remove_citations && memchr(ln, '[', n)) {
+            if ((st = remove_citations(t, ln, n, &s->line, err))) return st;
+            ln = s->line.data, n = s->line.len;
+        }
+        if (keep && p->c4_remove_no_terminal_punct_lines) {
+            uint8_t c = n ? ln[n - 1] : 0;
+            if (!(c == '.' || c == '?' || c == '!' || c == '"' || c == '\'') || (n >= 3 && memcmp(ln + n - 3, "...", 3) == 0))
+                keep = 0;
+        }
+        if (keep && p->c4_min_words_per_line >= 0 && (double)words < p->c4_min_words_per_line) keep = 0;
+        if (keep && p->c4_filter_lorem_ipsum && lower_contains(ln, n, "lorem ipsum")) FAIL(HLM_FILTER_C4_LOREM_IPSUM, 0);
+        if (keep && p->c4_remove_javascript_lines && lower_contains(ln, n, "javascript")) keep = 0;
+        if (keep && p->c4_filter_curly_brace && memchr(ln, '{', n)) FAIL(HLM_FILTER_C4_CURLY_BRACE, 0);
+        if (keep && p->c4_remove_policy_lines)
+            for (const char *const *q = policy_substrings; *q && keep; q++)
+                if (lower_contains(ln, n, *q)) keep = 0;
+        if (!keep) {
+            res->lines_removed += b > a;
+            continue;
+        }
+        if (p->c4_min_sentences >= 0) {
+            size_t k;
+            if ((st = count_sentences(s, mode, t, ln, n, &k, err))) return st;
+            sentences += k;
+        }
+        if (!first && (st = hlm_buf_append(&s->out, "\n", 1))) return st;
+        if ((st = hlm_buf_append(&s->out, ln, n))) return st;
+        first = 0;
+    }
+    if (p->c4_min_sentences >= 0 && (double)sentences < p->c4_min_sentences)
+        FAIL(HLM_FILTER_C4_TOO_FEW_SENTENCES, (double)sentences);
+    return HLM_OK;
+}
+
+/* ---- C4 bad words ---- */
+
+static inline unsigned bw_bucket(const uint8_t *w, size_t n)
+{
+    unsigned k = w[0] * 31u + (n > 1 ? w[1] : 0u);
+    return k & (BW_BUCKETS - 1);
+}
+
+static hlm_status bad_words_index(hlm_filter_scratch *s, const char *const *list, hlm_error *err)
+{
+    if (s->bw_list == list) return HLM_OK;
+    size_t n = 0;
+    while (list[n]) n++;
+    free(s->bw_start), free(s->bw_idx), free(s->bw_len);
+    s->bw_start = calloc(BW_BUCKETS + 1, sizeof(uint32_t));
+    s->bw_idx = malloc((n + 1) * sizeof(uint32_t));
+    s->bw_len = malloc((n + 1) * sizeof(uint32_t));
+    s->bw_list = NULL;
+    if (!s->bw_start || !s->bw_idx || !s->bw_len) return hlm_errorf(err, HLM_ERR_NOMEM, "bad words: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        s->bw_len[i] = (uint32_t)strlen(list[i]);
+        if (s->bw_len[i]) s->bw_start[bw_bucket((const uint8_t *)list[i], s->bw_len[i]) + 1]++;
+    }
+    for (unsigned b = 0; b < BW_BUCKETS; b++) s->bw_start[b + 1] += s->bw_start[b];
+    uint32_t *fill = calloc(BW_BUCKETS, sizeof(uint32_t));
+    if (!fill) return hlm_errorf(err, HLM_ERR_NOMEM, "bad words: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (!s->bw_len[i]) continue;
+        unsigned b = bw_bucket((const uint8_t *)list[i], s->bw_len[i]);
+        s->bw_idx[s->bw_start[b] + fill[b]++] = (uint32_t)i;
+    }
+    free(fill);
+    s->bw_n = n;
+    s->bw_list = list;
+    return HLM_OK;
+}
+
+/* Python's \w: letters, numbers, "_". */
+static int is_word_char(const hlm_class_table *t, uint32_t cp)
+{
+    return cp == '_' || (cp_class(t, cp) & (HLM_CC_LETTER | HLM_CC_NUMBER));
+}
+
+/* Last code point before position i (i > 0). */
+static uint32_t cp_before(const uint8_t *s, size_t i)
+{
+    size_t k = 1;
+    while (k < i && k < 4 && (s[i - k] & 0xC0) == 0x80) k++;
+    uint32_t cp;
+    hlm_utf8_decode_inline(s + i - k, k, &cp);
+    return cp;
+}
+
+/* C4BadWordsFilter's regex (?:\W|^)(w1|w2|...)(?:\W|$) on text.lower(). */
+static hlm_status has_bad_word(hlm_filter_scratch *s, const hlm_class_table *t, const char *const *list,
+                               const uint8_t *text, size_t len, int *found, hlm_error *err)
+{
+    hlm_status st = bad_words_index(s, list, err);
+    if (st) return st;
+    hlm_buf *lo = &s->lower;
+    lo->len = 0;
+    if ((st = hlm_buf_reserve(lo, len + 8))) return st;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t k = hlm_utf8_decode_inline(text + i, len - i, &cp);
+        if (cp < 0x80) {
+            lo->data[lo->len++] = (uint8_t)ascii_lower(cp);
+        } else if (cp == HLM_CP_INVALID) {
+            lo->data[lo->len++] = text[i];
+        } else {
+            utf8proc_int32_t l = utf8proc_tolower((utf8proc_int32_t)cp);
+            if ((st = hlm_buf_reserve(lo, 4))) return st;
+            lo->len += (size_t)utf8proc_encode_char(l, lo->data + lo->len);
+        }
+        i += k;
+    }
+    const uint8_t *x = lo->data;
+    size_t n = lo->len;
+    *found = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && is_word_char(t, cp_before(x, i))) continue;
+        if ((x[i] & 0xC0) == 0x80) continue;
+        unsigned b = bw_bucket(x + i, n - i);
+        for (uint32_t j = s->bw_start[b]; j < s->bw_start[b + 1]; j++) {
+            uint32_t w = s->bw_idx[j], wl = s->bw_len[w];
+            if (wl > n - i || memcmp(x + i, list[w], wl) != 0) continue;
+            if (i + wl < n) {
+                uint32_t cp;
+                hlm_utf8_decode_inline(x + i + wl, n - i - wl, &cp);
+                if (is_word_char(t, cp)) continue;
+            }
+            *found = 1;
+            return HLM_OK;
+        }
+        /* a one-byte word is bucketed with second byte 0 */
+        if (n - i > 1) {
+            b = bw_bucket(x + i, 1);
+            for (uint32_t j = s->bw_start[b]; j < s->bw_start[b + 1]; j++) {
+                uint32_t w = s->bw_idx[j];
+                if (s->bw_len[w] != 1 || list[w][0] != (char)x[i]) continue;
+                uint32_t cp;
+                hlm_utf8_decode_inline(x + i + 1, n - i - 1, &cp);
+                if (is_word_char(t, cp)) continue;
+                *found = 1;
+                return HLM_OK;
+            }
+        }
+    }
+    return HLM_OK;
+}
+
+/* ---- the document ---- */
+
+static hlm_status run_rules(const hlm_filter_params *p, const char *lang, const uint8_t *text, size_t len,
+                            hlm_filter_scratch *s, hlm_filter_result *res, int *modified, hlm_error *err)
+{
+    hlm_status st;
+    const hlm_class_table *t = hlm_class_table_get();
+    split_mode mode = lang && strcmp(lang, "en") == 0 ? SPLIT_EN
+                    : lang && strcmp(lang, "ko") == 0 ? SPLIT_KO
+                                                      : SPLIT_BASE;
+    const char *const *stop = p->stop_words;
+    if (!stop) stop = mode == SPLIT_EN ? stop_words_en : mode == SPLIT_KO ? stop_words_ko : NULL;
+    if (p->gopher_quality && p->min_stop_words >= 0 && !stop)
+        return hlm_errorf(err, HLM_ERR_INVALID,
+                          "filter: min_stop_words is set but language '%s' has no built-in stop words: "
+                          "expected stop_words or min_stop_words < 0", lang ? lang : "(null)");
+    if (p->c4 && p->c4_filter_bad_words && !p->bad_words)
+        return hlm_errorf(err, HLM_ERR_INVALID, "filter: c4_filter_bad_words is set: expected a bad_words list");
+
+    if (p->c4) {
+        if ((st = c4_lines(p, s, mode, t, text, len, res, err)) || res->reason) return st;
+        size_t a = 0, b = s->out.len;
+        py_strip(t, s->out.data, &a, &b);
+        if (a > 0) memmove(s->out.data, s->out.data + a, b - a);
+        s->out.len = b - a;
+        *modified = s->out.len != len || (len && memcmp(s->out.data, text, len) != 0);
+        if (p->c4_filter_bad_words) {
+            int found;
+            if ((st = has_bad_word(s, t, p->bad_words, s->out.data ? s->out.data : (const uint8_t *)"", s->out.len,
+                                   &found, err)))
+                return st;
+            if (found) FAIL(HLM_FILTER_C4_BAD_WORDS, 0);
+        }
+    }
+    if (!p->gopher_repetition && !p->gopher_quality) return HLM_OK;
+    /* datatrove's repetition filter drops an empty text ("empty"), its quality filter finds no
+     * words in it; we report the latter. */
+    if (len == 0) FAIL(HLM_FILTER_TOO_FEW_WORDS, 0);
+    size_t text_cps = count_cps(text, len);
+    if (p->gopher_repetition) {
+        if ((st = repetition_lines(p, s, t, text, len, text_cps, res, err)) || res->reason) return st;
+    }
+    s->w_n = 0;
+    wlist l = {&s->w, &s->w_n, &s->w_cap};
+    if ((st = split_words(s, &l, mode, t, text, 0, len, err))) return st;
+    if (p->gopher_repetition) {
+        if ((st = build_cat(s, text, err))) return st;
+        if ((st = repetition_ngrams(p, s, text_cps, res, err)) || res->reason) return st;
+    }
+    if (p->gopher_quality) return quality(p, s, t, stop, text, len, res, err);
+    return HLM_OK;
+}
+
+hlm_status hlm_filter_document(const hlm_filter_params *p, const char *lang, const uint8_t *text, size_t len,
+                               hlm_filter_scratch *s, hlm_filter_result *res, const uint8_t **out_text,
+                               size_t *out_len, hlm_error *err)
+{
+    *res = (hlm_filter_result){HLM_FILTER_KEEP, 0, 0};
+    *out_text = text;
+    *out_len = len;
+    if (!p || !s || (!text && len))
+        return hlm_errorf(err, HLM_ERR_INVALID, "hlm_filter_document: expected params, scratch and text");
+    if (len >= UINT32_MAX / 2)
+        return hlm_errorf(err, HLM_ERR_RANGE, "hlm_filter_document: a document of %zu bytes: expected under 2 GiB", len);
+    if (!text) text = (const uint8_t *)"";
+    int modified = 0;
+    hlm_status st = run_rules(p, lang, text, len, s, res, &modified, err);
+    if (st) {
+        *res = (hlm_filter_result){HLM_FILTER_KEEP, 0, 0};
+        return st;
+    }
+    if (res->reason == HLM_FILTER_KEEP && modified) {
+        if ((st = hlm_buf_terminate(&s->out))) return st;
+        *out_text = s->out.data;
+        *out_len = s->out.len;
+    } else if (res->reason != HLM_FILTER_KEEP) {
+        res->lines_removed = 0;
+    }
+    return HLM_OK;
+}

@@ -1,0 +1,608 @@
+/* Quality filters: every rule just passing and just failing, the reason and value reported, C4
+ * line removal, parameters by name, Korean defaults, the empty document. The expected values
+ * follow datatrove 0.10.1's definitions (GopherQualityFilter, GopherRepetitionFilter,
+ * C4QualityFilter) worked out by hand for these small documents; ratios are compared exactly
+ * (they are quotients of small integers, computed the same way) or to 1e-12. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "text/filters.h"
+
+static hlm_filter_scratch *S;
+
+static int setup(void **state)
+{
+    (void)state;
+    hlm_error err;
+    return hlm_filter_scratch_new(&S, &err) == HLM_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    hlm_filter_scratch_free(S);
+    return 0;
+}
+
+static hlm_filter_result run_out(const hlm_filter_params *p, const char *lang, const char *text, const uint8_t **ot,
+                                 size_t *ol)
+{
+    hlm_filter_result r;
+    hlm_error err;
+    assert_int_equal(hlm_filter_document(p, lang, (const uint8_t *)text, strlen(text), S, &r, ot, ol, &err), HLM_OK);
+    return r;
+}
+
+static hlm_filter_result run(const hlm_filter_params *p, const char *lang, const char *text)
+{
+    const uint8_t *ot;
+    size_t ol;
+    return run_out(p, lang, text, &ot, &ol);
+}
+
+#define EXPECT(p, lang, text, want_)                                                                          \
+    do {                                                                                                       \
+        hlm_filter_result r_ = run(p, lang, text);                                                             \
+        if (r_.reason != (want_))                                                                             \
+            fail_msg("got %s (%g), expected %s", hlm_filter_reason_name(r_.reason), r_.value,                  \
+                     hlm_filter_reason_name(want_));                                                           \
+    } while (0)
+
+/* A distinct 5-letter word for each i (no repeated n-grams). */
+static void word5(char *out, unsigned i)
+{
+    out[0] = 'k';
+    for (int k = 4; k >= 1; k--) out[k] = (char)('a' + i % 26), i /= 26;
+    out[5] = 0;
+}
+
+/* Lines of "The w w ... and of w." with `words` words each (>= 5); ids start at *id. Two stop
+ * words ("and", "of"; "The" is not "the"). */
+static void prose(char *buf, size_t cap, int lines, int words, unsigned *id)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int l = 0; l < lines; l++) {
+        n += (size_t)snprintf(buf + n, cap - n, "%sThe", l ? "\n" : "");
+        for (int w = 1; w < words; w++) {
+            char x[8];
+            word5(x, (*id)++);
+            n += (size_t)snprintf(buf + n, cap - n, " %s", w == words - 2 ? "of" : w == words - 3 ? "and" : x);
+        }
+        n += (size_t)snprintf(buf + n, cap - n, ".");
+    }
+}
+
+static char buf[1 << 16], buf2[1 << 16];
+
+static void test_base_passes(void **state)
+{
+    (void)state;
+    hlm_filter_params p;
+    hlm_filter_params_default(&p, "en");
+    unsigned id = 0;
+    prose(buf, sizeof buf, 10, 10, &id);
+    const uint8_t *ot;
+    size_t ol;
+    hlm_filter_result r = run_out(&p, "en", buf, &ot, &ol);
+    assert_int_equal(r.reason, HLM_FILTER_KEEP);
+    assert_int_equal(r.lines_removed, 0);
+    assert_ptr_equal(ot, (const uint8_t *)buf);
+    assert_int_equal(ol, strlen(buf));
+}
+
+static void test_word_count(void **state)
+{
+    (void)state;
+    hlm_filter_params p;
+    hlm_filter_params_default(&p, "en");
+    unsigned id = 0;
+    /* 5 lines of 10 words: 50 words (punctuation tokens are not counted) */
+    prose(buf, sizeof buf, 5, 10, &id);
+    EXPECT(&p, "en", buf, HLM_FILTER_KEEP);
+    /* 49 words */
+    prose(buf, sizeof buf, 4, 10, &id);
+    strcat(buf, "\nThe kaaaa kaaab kaaac kaaad kaaae of kaaaf kaaag.");
+    hlm_filter_result r = run(&p, "en", buf);
+    assert_int_equal(r.reason, HLM_FILTER_TOO_FEW_WORDS);
+    assert_true(r.value == 49);
+    /* max: 50 words pass max 50, 51 fail */
+    p.max_doc_words = 50;
+    prose(buf, sizeof buf, 5, 10, &id);
+    EXPECT(&p, "en", buf, HLM_FILTER_KEEP);
+    strcat(buf, " Kzzzz.");
+    r = run(&p, "en", buf);
+    assert_int_equal(r.reason, HLM_FILTER_TOO_MANY_WORDS);
+    assert_true(r.value == 51);
+}
+
+static void test_mean_word_length(void **state)
+{
+    (void)state;
+    hlm_filter_params p;
+    hlm_filter_params_default(&p, "en");
+    unsigned id = 0;
+    /* 10 lines "The" + 6 five-letter words + "and" + "of": (3 + 30 + 3 + 2) / 9 = 38/9 */
+    prose(buf, sizeof buf, 10, 9, &id);
+    p.min_avg_word_length = 38.0 / 9;
+    EXPECT(&p, "en", buf, HLM_FILTER_KEEP);
+    p.min_avg_word_length = 38.0 / 9 + 1e-9;
+    hlm_filter_result r = run(&p, "en", buf);
+    assert_int_equal(r.reason, HLM_FILTER_MEAN_WORD_LEN_LOW);
+    assert_true(fabs(r.value - 38.0 / 9) < 1e-12);
+    hlm_filter_params_default(&p, "en");
+    p.max_avg_word_length = 38.0 / 9;
+    EXPECT(&p, "en", buf, HLM_FILTER_KEEP);
+    /* one letter more in one word: 381/90 */
+    char *k = strstr(buf, "kaaab");
+    memmove(k + 1, k, strlen(k) + 1);
+    r = run(&p, "en", buf);
+    assert_int_equal(r.reason, HLM_FILTER_MEAN_WORD_LEN_HIGH);
+    assert_true(fabs(r.value - 381.0 / 90) < 1e-12);
+}
+
+static void test_symbol_ratio(void **state)
+{
+    (void)state;
+    hlm_filter_params p;
+    hlm_filter_params_default(&p, "en");
+    p.c4 = 0;
+    unsigned id = 0;
+    /* 10 lines of 10 words, each line's "." a token too: 110 tokens; 11 "#" (words "#") pass... */
+    prose(buf, sizeof buf, 10, 10, &id);
+    /* add "#" tokens: n hashes make n more tokens: 12/122 <= 0.1 < 13/123 */
+    size_t n = strlen(buf);
+    for (int i = 0; i < 12; i++) n += (size_t)snprintf(buf + n, sizeof buf - n, " #");
+    EXPECT(&p, "en", buf, HLM_FILTER_KEEP);
+    strcat(buf, " #");
+    hlm_filter_result r = run(&p, "en", buf);
+    assert_int_equal(r.reason, HLM_FILTER_SYMBOL_WORD_RATIO);
+    assert_true(fabs(r.value - 13.0 / 123) < 1e-12);
+    /* ellipses: "..." and "…" count, "...." counts once */
+    prose(buf, sizeof buf, 10, 10, &id);
+    strcat(buf, " kqqqa... kqqqb…. kqqqc.... kqqqd...");
+    /* tokens: 110 + 4 words + 5 ellipsis/period tokens = 119; 4 ellipses */
+    p.max_symbol_word_ratio = 4.0 / 119;
+    EXPECT(&p, "en", buf, HLM_FILTER_KEEP);
+    p.max_symbol_word_ratio = 4.0 / 119 - 1e-9;
+    r = run(&p, "en", buf);
+    assert_int_equal(r.reason, HLM_FILTER_SYMBOL_WORD_RATIO);
+}
+
+static void test_bullets_and_ellipsis_lines(void **state)
+{
+    (void)state;
+    hlm_filter_params p;
+    hlm_filter_params_default(&p, "en");
+    p.c4 = 0;
+    unsigned id = 0;
+    /* 10 lines; 9 start with a bullet ("-" or "•" after spaces): 0.9 passes, 10 fail */
+    prose(buf, sizeof buf, 10, 10, &id);
+    size_t n = 0;
+    int line = 0;
+    for (const char *q = buf; *q; q++) {
+        if (q == buf || q[-1] == '\n') {
+            if (line < 9) n += (size_t)snprintf(buf2 + n, sizeof buf2 - n, "%s", line % 2 ? "  \xE2\x80\xA2 " : "- ");
+            line++;
+        }
+        buf2[n++] = *q;
+    }
+    buf2[n] = 0;
+    EXPECT(&p, "en", buf2, HLM_FILTER_KEEP);
+    memmove(buf2 + 2, buf2, strlen(buf2) + 1);
+    memcpy(buf2, "- ", 2);
+    memmove(buf2 + 2, buf2 + 4, strlen(buf2 + 4) + 1); /* line 1 keeps one "- " */
+    char *last = strrchr(buf2, '\n');
+    memmove(last + 3, last + 1, strlen(last + 1) + 1);
+    memcpy(last + 1, "- ", 2);
+    hlm_filter_result r = run(&p, "en", buf2);
+    assert_int_equal(r.reason, HLM_FILTER_BULLET_LINES);
+    assert_true(r.value == 1.0);
+
+    /* 3 of 10 lines end with an ellipsis: 0.3 passes, 4 fail */
+    prose(buf, sizeof buf, 10, 10, &id);
+    n = 0;
+    line = 0;
+    for (const char *q = buf;; q++) {
+        if ((*q == '\n' || !*q) && line < 3) {
+            n--; /* drop the "." */
+            n += (size_t)snprintf(buf2 + n, sizeof buf2 - n, "%s", line == 1 ? "\xE2\x80\xA6  " : "...");
+        }
+        if (*q == '\n') line++;
+        buf2[n++] = *q;
+        if (!*q) break;
+    }
+    EXPECT(&p, "en", buf2, HLM_FILTER_KEEP);
+    char *e = strrchr(buf2, '.');
+    strcpy(e, "...");
+    r = run(&p, "en", buf2);
+    assert_int_equal(r.reason, HLM_FILTER_ELLIPSIS_LINES);
+    assert_true(r.value == 0.4);
+}
+
+static void test_non_alpha_and_stop_words(void **state)
+{
+    (void)state;
+    hlm_filter_params p;
+    hlm_filter_params_default(&p, "en");
+    p.c4 = 0;
+    unsigned id = 0;
+    /* 100 words + 10 "." tokens: 100 alphabetic of 110 + k numbers; 0.8 needs k <= 15 */
+    prose(buf, sizeof buf, 10, 10, &id);
+    for (int i = 0; i < 15; i++) sprintf(buf + strlen(buf), " %d", 1000 + i);
+    EXPECT(&p, "en", buf, HLM_FILTER_KEEP);
+    strcat(buf, " 2000");
+    hlm_filter_result r = run(&p, "en", buf);
+    assert_int_equal(r.reason, HLM_FILTER_NON_ALPHA_WORDS);
+    assert_true(fabs(r.value - 100.0 / 126) < 1e-12);
+
+    /* stop words: "The" (capital) is not "the"; without "and" only "of" is left */
+    prose(buf, sizeof buf, 10, 10, &id);
+    EXPECT(&p, "en", buf, HLM_FILTER_KEEP);
+    for (char *w; (w = strstr(buf, " and ")) != NULL;) memcpy(w, " anx ", 5);
+    r = run(&p, "en", buf);
+    assert_int_equal(r.reason, HLM_FILTER_STOP_WORDS);
+    assert_true(r.value == 1);
+    memcpy(strstr(buf, " anx "), " and ", 5);
+    EXPECT(&p, "en", buf, HLM_FILTER_KEEP);
+}
+
+static void test_duplicate_lines_and_paragraphs(void **state)
+{
+    (void)state;
+    hlm_filter_params p;
+    hlm_filter_params_default(&p, "en");
+    p.c4 = 0;
+    p.dup_line_char_frac = p.dup_para_char_frac = -1;
+    p.dup_5gram_frac = p.dup_6gram_frac = p.dup_7gram_frac = p.dup_8gram_frac = p.dup_9gram_frac = -1;
+    p.dup_10gram_frac = -1;
+    p.top_2gram_frac = p.top_3gram_frac = p.top_4gram_frac = -1;
+    unsigned id = 0;
+    /* 10 lines, 3 equal to the first: 3/10 passes; 4 fail (lines split on "\n+") */
+    char a[4096], b[4096];
+    prose(a, sizeof a, 1, 10, &id);
+    prose(b, sizeof b, 6, 10, &id);
+    snprintf(buf, sizeof buf, "%s\n%s\n%s\n\n\n%s\n%s", a, b, a, a, a); /* 10 lines, 3 dups */
+    hlm_filter_result r = run(&p, "en", buf);
+    assert_int_equal(r.reason, HLM_FILTER_KEEP);
+    prose(b, sizeof b, 5, 10, &id);
+    snprintf(buf, sizeof buf, "%s\n%s\n%s\n%s\n%s", a, b, a, a, a); /* 9 lines... */
+    strcat(buf, "\n");
+    strcat(buf, a); /* 10 lines, 4 dups */
+    r = run(&p, "en", buf);
+    assert_int_equal(r.reason, HLM_FILTER_DUP_LINE_FRAC);
+    if (r.value != 0.4) fail_msg("dup_line_frac %g [%s]", r.value, buf);
+
+    /* paragraphs (split on 2+ newlines of the stripped text): 10 paragraphs, 3 then 4 dups */
+    p.dup_line_frac = -1;
+    for (int dups = 3; dups <= 4; dups++) {
+        size_t n = 0;
+        for (int i = 0; i < 10; i++) {
+            prose(b, sizeof b, 1, 10, &id);
+            /* paragraph 0 and the last `dups` ones are a; the text starts with space to strip */
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", i ? "\n\n" : "\n ",
+                                  i == 0 || i >= 10 - dups ? a : b);
+        }
+        r = run(&p, "en", buf);
+        if (dups == 3) {
+            assert_int_equal(r.reason, HLM_FILTER_KEEP);
+        } else {
+            assert_int_equal(r.reason, HLM_FILTER_DUP_PARA_FRAC);
+            assert_true(r.value == 0.4);
+        }
+    }
+}
+
+static void test_duplicate_chars(void **state)
+{
+    (void)state;
+    hlm_filter_params p;
+    hlm_filter_params_default(&p, "en");
+    p.c4 = 0;
+    p.dup_line_frac = p.dup_para_frac = -1;
+    p.dup_5gram_frac = p.dup_6gram_frac = p.dup_7gram_frac = p.dup_8gram_frac = p.dup_9gram_frac = -1;
+    p.dup_10gram_frac = -1;
+    p.top_2gram_frac = p.top_3gram_frac = p.top_4gram_frac = -1;
+    unsigned id = 0;
+    char a[256], b[4096];
+    prose(a, sizeof a, 1, 10, &id);
+    prose(b, sizeof b, 8, 10, &id);
+    /* b "\n" a "\n" a: the second a is the duplicate, strlen(a) of strlen(text) characters */
+    snprintf(buf, sizeof buf, "%s\n%s\n%s", b, a, a);
+    double v = (double)strlen(a) / (double)strlen(buf);
+    p.dup_line_char_frac = v;
+    EXPECT(&p, "en", buf, HLM_FILTER_KEEP);
+    p.dup_line_char_frac = v - 1e-9;
+    hlm_filter_result r = run(&p, "en", buf);
+    assert_int_equal(r.reason, HLM_FILTER_DUP_LINE_CHAR_FRAC);
+    assert_true(fabs(r.value - v) < 1e-12);
+    p.dup_line_char_frac = -1;
+    snprintf(buf, sizeof buf, "%s\n\n%s\n\n%s", b, a, a);
+    v = (double)strlen(a) / (double)strlen(buf);
+    p.dup_para_char_frac = v;
+    EXPECT(&p, "en", buf, HLM_FILTER_KEEP);
+    p.dup_para_char_frac = v - 1e-9;
+    r = run(&p, "en", buf);
+    assert_int_equal(r.reason, HLM_FILTER_DUP_PARA_CHAR_FRAC);
+    assert_true(fabs(r.value - v) < 1e-12);
+}
+
+/* The n-gram rules on a document of unique words with one repeated phrase. */
+static void test_ngrams(void **state)
+{
+    (void)state;
+    hlm_filter_params p;
+    hlm_filter_params_default(&p, "en");
+    p.c4 = 0;
+    unsigned id = 0;
+    /* top 2-gram: "qa qb" (5 chars) k times in a text of known length */
+    prose(buf2, sizeof buf2, 10, 10, &id);
+    for (int k = 0; k < 12; k++) strcat(buf2, " qa qb");
+    size_t len = strlen(buf2);
+    hlm_filter_result r = run(&p, "en", buf2);
+    /* 12 * 5 = 60 chars; "The kxxxx" etc. occur once */
+    double v = 60.0 / (double)len;
+    p.top_2gram_frac = v;
+    p.dup_5gram_frac = p.dup_6gram_frac = p.dup_7gram_frac = p.dup_8gram_frac = p.dup_9gram_frac = 1;
+    p.dup_10gram_frac = p.top_3gram_frac = p.top_4gram_frac = 1;
+    EXPECT(&p, "en", buf2, HLM_FILTER_KEEP);
+    p.top_2gram_frac = v - 1e-9;
+    r = run(&p, "en", buf2);
+    assert_int_equal(r.reason, HLM_FILTER_TOP_2GRAM);
+    assert_true(fabs(r.value - v) < 1e-12);
+    /* top 3-gram "qb qa qb" (8 chars) 11 times; top 4-gram "qa qb qa qb" 11 times (the first
+     * of the equally frequent ones), 11 chars */
+    hlm_filter_params_default(&p, "en");
+    p.c4 = 0;
+    p.top_2gram_frac = 1;
+    p.dup_5gram_frac = p.dup_6gram_frac = p.dup_7gram_frac = p.dup_8gram_frac = p.dup_9gram_frac = 1;
+    p.dup_10gram_frac = 1;
+    p.top_3gram_frac = 88.0 / (double)len;
+    p.top_4gram_frac = 1;
+    EXPECT(&p, "en", buf2, HLM_FILTER_KEEP);
+    p.top_3gram_frac -= 1e-9;
+    assert_int_equal(run(&p, "en", buf2).reason, HLM_FILTER_TOP_3GRAM);
+    p.top_3gram_frac = 1;
+    p.top_4gram_frac = 121.0 / (double)len;
+    EXPECT(&p, "en", buf2, HLM_FILTER_KEEP);
+    p.top_4gram_frac -= 1e-9;
+    assert_int_equal(run(&p, "en", buf2).reason, HLM_FILTER_TOP_4GRAM);
+
+    /* duplicated n-grams, "".join and a jump past each duplicate: 24 words "qa qb ..." hold
+     * n-grams of n words; the first at position 0, a repeat found at position 2 (even n-grams
+     * repeat every 2 words), then every n words. Our value is checked for n = 5..10 against a
+     * direct count done here the way datatrove does it. */
+    for (int n = 5; n <= 10; n++) {
+        hlm_filter_params_default(&p, "en");
+        p.c4 = 0;
+        p.top_2gram_frac = p.top_3gram_frac = p.top_4gram_frac = 1;
+        double *dup[6] = {&p.dup_5gram_frac, &p.dup_6gram_frac, &p.dup_7gram_frac,
+                          &p.dup_8gram_frac, &p.dup_9gram_frac, &p.dup_10gram_frac};
+        for (int k = 0; k < 6; k++) *dup[k] = 1;
+        /* reference: words of buf2 = prose words + 24 alternating "qa"/"qb": repeats start at
+         * the first n-gram inside the "q" run equal to an earlier one */
+        size_t words = 10 * 11 + 24; /* prose: 10 words + "." per line */
+        (void)words;
+        /* in the alternating run of 24, n-grams starting at offsets 0 and 1 are new, then from
+         * offset 2 each is a repeat: jumps of n while n words remain */
+        size_t rep = 0;
+        for (size_t off = 2; off + (size_t)n <= 24; off += (size_t)n) rep += 2 * (size_t)n;
+        /* (each of "qa"/"qb" is 2 characters and "".join adds none) */
+        double val = (double)rep / (double)len;
+        *dup[n - 5] = val;
+        EXPECT(&p, "en", buf2, HLM_FILTER_KEEP);
+        *dup[n - 5] = val - 1e-9;
+        r = run(&p, "en", buf2);
+        assert_int_equal(r.reason, HLM_FILTER_DUP_5GRAM + (n - 5));
+        assert_true(fabs(r.value - val) < 1e-12);
+    }
+}
+
+/* "".join: "ab c" and "a bc" are the same 2-word string for the duplicate rule. */
+static void test_dup_ngram_joins_without_spaces(void **state)
+{
+    (void)state;
+    hlm_filter_params p;
+    hlm_filter_params_default(&p, "en");
+    p.gopher_quality = p.c4 = 0;
+    p.dup_line_frac = p.dup_para_frac = p.dup_line_char_frac = p.dup_para_char_frac = -1;
+    p.top_2gram_frac = p.top_3gram_frac = p.top_4gram_frac = -1;
+    p.dup_6gram_frac = p.dup_7gram_frac = p.dup_8gram_frac = p.dup_9gram_frac = p.dup_10gram_frac = -1;
+    p.dup_5gram_frac = 0;
+    const char *t = "xa xb xc xd xeab c ya yb yc xa xb xc xd xea bc";
+    hlm_filter_result r = run(&p, "en", t);
+    assert_int_equal(r.reason, HLM_FILTER_DUP_5GRAM);
+    assert_true(fabs(r.value - 11.0 / (double)strlen(t)) < 1e-12);
+}
+
+static void test_c4_lines(void **state)
+{
+    (void)state;
+    hlm_filter_params p;
+    hlm_filter_params_default(&p, "en");
+    p.gopher_quality = p.gopher_repetition = 0;
+    const char *t = "  First line is fine.  \n"
+                    "no terminal punctuation here\n"
+                    "Too short.\n"
+                    "Please enable JavaScript to continue.\n"
+                    "Read our Privacy Policy today.\n"
+                    "A cited claim here.[1]\n"
+                    "A cited claim there.[citation needed] Trailing\n"
+                    "Wait for it ...\n"
+                    "She said \"it works.\" Then left! Really?\n"
+                    "\n"
+                    "Last one has 'quotes'";
+    const uint8_t *ot;
+    size_t ol;
+    /* datatrove's C4QualityFilter keeps 4 lines holding 1 + 1 + 3 + 1 sentences */
+    p.c4_min_sentences = 7;
+    hlm_filter_result r = run_out(&p, "en", t, &ot, &ol);
+    assert_int_equal(r.reason, HLM_FILTER_C4_TOO_FEW_SENTENCES);
+    assert_true(r.value == 6);
+    assert_ptr_equal(ot, (const uint8_t *)t);
+    p.c4_min_sentences = 6;
+    r = run_out(&p, "en", t, &ot, &ol);
+    assert_int_equal(r.reason, HLM_FILTER_KEEP);
+    assert_int_equal(r.lines_removed, 6); /* the blank line is not counted */
+    const char *want = "First line is fine.\nA cited claim here.\nShe said \"it works.\" Then left! Really?\n"
+                       "Last one has 'quotes'";
+    assert_int_equal(ol, strlen(want));
+    assert_memory_equal(ot, want, ol);
+
+    /* lorem ipsum and "{" fail the document, but only on a line that is kept so far */
+    p.c4_min_sentences = 1;
+    EXPECT(&p, "en", "Some lorem ipsum text\nThis one is fine.", HLM_FILTER_KEEP);
+    EXPECT(&p, "en", "Some LOREM Ipsum text.\nThis one is fine.", HLM_FILTER_C4_LOREM_IPSUM);
+    EXPECT(&p, "en", "Some {braces} here\nThis one is fine.", HLM_FILTER_KEEP);
+    EXPECT(&p, "en", "Some {braces} here.\nThis one is fine.", HLM_FILTER_C4_CURLY_BRACE);
+    /* words per line: 3 kept, 2 removed; too long words */
+    p.c4_min_sentences = 5;
+    EXPECT(&p, "en", "One two three.\nA b c.\nD e f.\nG h i.\nJ k l.", HLM_FILTER_KEEP);
+    EXPECT(&p, "en", "One two three.\nA b c.\nD e f.\nG h i.\nJ kl.", HLM_FILTER_C4_TOO_FEW_SENTENCES);
+    p.c4_max_word_length = 4; /* words of line.split(), with their punctuation */
+    EXPECT(&p, "en", "One two the.\nA b c.\nD e f.\nG h i.\nJ k l.", HLM_FILTER_KEEP);
+    EXPECT(&p, "en", "One two three.\nA b c.\nD e f.\nG h i.\nJ k l.", HLM_FILTER_C4_TOO_FEW_SENTENCES);
+    /* abbreviations do not end sentences; "..." is not one mark */
+    p.c4_max_word_length = 1000;
+    p.c4_min_sentences = 2;
+    EXPECT(&p, "en", "Mr. Smith met Dr. Jones here.", HLM_FILTER_C4_TOO_FEW_SENTENCES);
+    EXPECT(&p, "en", "Smith met Jones here. He left.", HLM_FILTER_KEEP);
+}
+
+static void test_bad_words(void **state)
+{
+    (void)state;
+    hlm_filter_params p;
+    hlm_filter_params_default(&p, "en");
+    p.gopher_quality = p.gopher_repetition = 0;
+    p.c4_min_sentences = 1;
+    p.c4_filter_bad_words = 1;
+    hlm_filter_result r;
+    hlm_error err;
+    const uint8_t *ot;
+    size_t ol;
+    const char *t = "This has a Badword inside.";
+    assert_int_equal(hlm_filter_document(&p, "en", (const uint8_t *)t, strlen(t), S, &r, &ot, &ol, &err),
+                     HLM_ERR_INVALID);
+    static const char *const list[] = {"badword", "two words", NULL};
+    p.bad_words = list;
+    EXPECT(&p, "en", t, HLM_FILTER_C4_BAD_WORDS);
+    EXPECT(&p, "en", "This has badwords inside.", HLM_FILTER_KEEP);
+    EXPECT(&p, "en", "This has xbadword inside.", HLM_FILTER_KEEP);
+    EXPECT(&p, "en", "Here are Two Words, said.", HLM_FILTER_C4_BAD_WORDS);
+    EXPECT(&p, "en", "badword\nThis line is fine.", HLM_FILTER_KEEP); /* its line was removed first */
+}
+
+static void test_params(void **state)
+{
+    (void)state;
+    hlm_filter_params p;
+    hlm_filter_params_default(&p, "en");
+    hlm_error err;
+    const char *const *names = hlm_filter_param_names();
+    size_t n = 0;
+    for (; names[n]; n++) {
+        assert_false(isnan(hlm_filter_param_get(&p, names[n])));
+        const char *f = names[n];
+        int flag = !strcmp(f, "c4") || !strncmp(f, "gopher_", 7) || !strncmp(f, "c4_remove", 9) ||
+                   !strncmp(f, "c4_filter", 9);
+        double v = flag ? 0 : 0.5;
+        if (hlm_filter_param_set(&p, names[n], v, &err) != HLM_OK) fail_msg("%s: %s", names[n], err.msg);
+        assert_true(hlm_filter_param_get(&p, names[n]) == v);
+    }
+    assert_int_equal(n, 35); /* every numeric and flag field of hlm_filter_params */
+    assert_int_equal(hlm_filter_param_set(&p, "dup_line_frac", 0.125, &err), HLM_OK);
+    assert_true(p.dup_line_frac == 0.125);
+    assert_int_equal(hlm_filter_param_set(&p, "c4_min_sentences", 7, &err), HLM_OK);
+    assert_true(p.c4_min_sentences == 7);
+    assert_int_equal(hlm_filter_param_set(&p, "c4", 2, &err), HLM_ERR_INVALID);
+    assert_int_equal(hlm_filter_param_set(&p, "no_such_rule", 1, &err), HLM_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "no_such_rule"));
+    assert_true(isnan(hlm_filter_param_get(&p, "no_such_rule")));
+    assert_string_equal(hlm_filter_reason_name(HLM_FILTER_TOO_FEW_WORDS), "gopher_too_few_words");
+    assert_string_equal(hlm_filter_reason_name(HLM_FILTER_C4_LOREM_IPSUM), "c4_lorem_ipsum");
+    for (int r = 0; r < HLM_FILTER_REASON_COUNT; r++) assert_non_null(hlm_filter_reason_name((hlm_filter_reason)r));
+}
+
+static void test_korean(void **state)
+{
+    (void)state;
+    hlm_filter_params p;
+    hlm_filter_params_default(&p, "ko");
+    /* FineWeb-2 kor_Hang */
+    assert_true(p.dup_line_frac == 0.374);
+    assert_true(p.top_2gram_frac == 0.282 && p.top_3gram_frac == 0.228 && p.top_4gram_frac == 0.185);
+    assert_true(p.dup_5gram_frac == 0.201 && p.dup_10gram_frac == 0.127);
+    assert_true(p.min_avg_word_length == 1 && p.max_avg_word_length == 6);
+    assert_true(p.max_non_alpha_words_ratio == 0.791 && p.min_stop_words == 2);
+    assert_true(p.c4 == 0 && p.dup_para_frac < 0 && p.dup_line_char_frac < 0 && p.dup_para_char_frac < 0);
+    assert_true(p.min_doc_words == 50);
+    /* 60 distinct eojeol with particles; then two of them made stop words */
+    static const char *const syl[] = {"가", "나", "다", "라", "마", "바", "사", "아", "자", "차"};
+    for (int with_stop = 0; with_stop < 2; with_stop++) {
+        size_t n = 0;
+        for (int i = 0; i < 60; i++) {
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s", i && i % 10 == 0 ? "\n" : i ? " " : "");
+            if (with_stop && i < 2) n += (size_t)snprintf(buf + n, sizeof buf - n, "%s", i ? "그" : "정말");
+            else n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s는%s", syl[i % 10], syl[i / 10], i % 10 == 9 ? "." : "");
+        }
+        hlm_filter_result r = run(&p, "ko", buf);
+        assert_int_equal(r.reason, with_stop ? HLM_FILTER_KEEP : HLM_FILTER_STOP_WORDS);
+    }
+    hlm_filter_result r;
+    /* "가" alone is 1 character: mean length stays above 1; punctuation runs are one token */
+    p.gopher_repetition = 0;
+    EXPECT(&p, "ko", "!!! ??? ...", HLM_FILTER_TOO_FEW_WORDS);
+    /* unknown language: no stop words */
+    hlm_filter_params_default(&p, "xx");
+    assert_true(p.min_stop_words < 0 && p.c4 == 1);
+    hlm_error err;
+    const uint8_t *ot;
+    size_t ol;
+    p.min_stop_words = 2;
+    assert_int_equal(hlm_filter_document(&p, "xx", (const uint8_t *)"a", 1, S, &r, &ot, &ol, &err), HLM_ERR_INVALID);
+}
+
+static void test_empty(void **state)
+{
+    (void)state;
+    hlm_filter_params p;
+    hlm_filter_params_default(&p, "en");
+    EXPECT(&p, "en", "", HLM_FILTER_C4_TOO_FEW_SENTENCES);
+    p.c4 = 0;
+    EXPECT(&p, "en", "", HLM_FILTER_TOO_FEW_WORDS);
+    EXPECT(&p, "en", "  ", HLM_FILTER_TOO_FEW_WORDS);
+    EXPECT(&p, "en", " \n\n ", HLM_FILTER_DUP_LINE_FRAC); /* " " twice, as datatrove splits */
+    p.gopher_quality = p.gopher_repetition = 0;
+    EXPECT(&p, "en", "", HLM_FILTER_KEEP);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_base_passes),
+        cmocka_unit_test(test_word_count),
+        cmocka_unit_test(test_mean_word_length),
+        cmocka_unit_test(test_symbol_ratio),
+        cmocka_unit_test(test_bullets_and_ellipsis_lines),
+        cmocka_unit_test(test_non_alpha_and_stop_words),
+        cmocka_unit_test(test_duplicate_lines_and_paragraphs),
+        cmocka_unit_test(test_duplicate_chars),
+        cmocka_unit_test(test_ngrams),
+        cmocka_unit_test(test_dup_ngram_joins_without_spaces),
+        cmocka_unit_test(test_c4_lines),
+        cmocka_unit_test(test_bad_words),
+        cmocka_unit_test(test_params),
+        cmocka_unit_test(test_korean),
+        cmocka_unit_test(test_empty),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
