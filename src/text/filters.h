@@ -75,7 +75,9 @@ typedef struct hlm_filter_params {
     int c4_remove_citations, c4_filter_lorem_ipsum, c4_filter_curly_brace, c4_filter_bad_words;
     double c4_min_words_per_line, c4_max_word_length, c4_min_sentences;
     /* Stop words for min_stop_words: built in for the languages in filters.c; NULL = built in.
-     * NULL-terminated; matched against whole words, case-sensitively (as datatrove does). */
+     * NULL-terminated; matched against whole words, case-sensitively (as datatrove does), except
+     * for "ko", where a stop word also counts at the end of a word (particles and endings are
+     * written attached; see filters.c). */
     const char *const *stop_words;
     /* Bad words for c4_filter_bad_words (C4BadWordsFilter: the lowercased text contains one
      * flanked by non-word characters), NULL-terminated, lowercase. No list is built in (C4's

@@ -40,7 +40,7 @@ void hlm_pipeline_opts_default(hlm_pipeline_opts *o)
     o->max_invalid_fraction = 0.01;
     o->min_chars = 1;
     o->min_lang_score = 0.5;
-    o->langid_max_bytes = 4096;
+    o->langid_max_bytes = 1024;
     o->pii_mask = HLM_PII_ALL;
     o->line_min_docs = 3;
     o->line_min_chars = 10;
@@ -421,7 +421,9 @@ static hlm_status process_doc(const pass1 *p, slot *s, worker *w)
         if (o->dedup_lines &&
             (st = hlm_line_keys(s->rec.text.data, s->rec.text.len, o->line_min_chars, &s->line_keys, err)))
             return st;
-        if (o->dedup_minhash && (st = hlm_minhash_bands(p->mh, s->rec.text.data, s->rec.text.len, lang, s->bands,
+        /* without a language (langid off and none in the input) MinHash picks shingles by script */
+        if (o->dedup_minhash && (st = hlm_minhash_bands(p->mh, s->rec.text.data, s->rec.text.len,
+                                                        s->rec.lang.len ? lang : NULL, s->bands,
                                                         &w->mh_scratch, err)))
             return st;
         t1 = thread_cpu_s();

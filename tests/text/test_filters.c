@@ -545,17 +545,19 @@ static void test_korean(void **state)
     assert_true(p.max_non_alpha_words_ratio == 0.791 && p.min_stop_words == 2);
     assert_true(p.c4 == 0 && p.dup_para_frac < 0 && p.dup_line_char_frac < 0 && p.dup_para_char_frac < 0);
     assert_true(p.min_doc_words == 50);
-    /* 60 distinct eojeol with particles; then two of them made stop words */
+    /* 60 distinct eojeol ending in 요 (no stop word); then one or two of them replaced by words
+     * ending in FineWeb-2's stop morphemes 는 and 다 */
     static const char *const syl[] = {"가", "나", "다", "라", "마", "바", "사", "아", "자", "차"};
-    for (int with_stop = 0; with_stop < 2; with_stop++) {
+    for (int with_stop = 0; with_stop <= 2; with_stop++) {
         size_t n = 0;
         for (int i = 0; i < 60; i++) {
             n += (size_t)snprintf(buf + n, sizeof buf - n, "%s", i && i % 10 == 0 ? "\n" : i ? " " : "");
-            if (with_stop && i < 2) n += (size_t)snprintf(buf + n, sizeof buf - n, "%s", i ? "그" : "정말");
-            else n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s는%s", syl[i % 10], syl[i / 10], i % 10 == 9 ? "." : "");
+            if (i < with_stop) n += (size_t)snprintf(buf + n, sizeof buf - n, "%s", i ? "있다" : "영화는");
+            else n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s요%s", syl[i % 10], syl[i / 10], i % 10 == 9 ? "." : "");
         }
         hlm_filter_result r = run(&p, "ko", buf);
-        assert_int_equal(r.reason, with_stop ? HLM_FILTER_KEEP : HLM_FILTER_STOP_WORDS);
+        assert_int_equal(r.reason, with_stop == 2 ? HLM_FILTER_KEEP : HLM_FILTER_STOP_WORDS);
+        if (with_stop < 2) assert_true(r.value == with_stop);
     }
     hlm_filter_result r;
     /* "가" alone is 1 character: mean length stays above 1; punctuation runs are one token */

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Usage: bench/data_pipeline.sh HYPERLM_BINARY          (make bench, or BENCH=data_pipeline make bench)
+#
+# The data pipeline's throughput per core, stage by stage, against the read-and-decompress
+# ceiling and against the peers, on the same input in the same run:
+#   input 1: NSMC reviews (../shared/data/nsmc) grouped into documents of up to 20 reviews of one
+#            movie (one per line), the first NSMC_MB MB (default 8), as .jsonl.zst;
+#   input 2: the demo's Korean HTML (Debian's libreoffice-help-ko, gimp-help-ko, debian-faq-ko,
+#            in $HYPERLM_CACHE/demo/unpacked after `make demo`).
+# Peers: datatrove 0.10.1's Gopher repetition + quality and C4 filters with the same thresholds
+# (tools/filters_vs_datatrove.py) and its MinHash dedup with the same configuration
+# (bench/_dedup_peer.py); trafilatura on the HTML (bench/_extract_compare.py).
+# Everything runs on one thread and is timed in CPU seconds, so the figures are per core and
+# other load on the machine does not count. HyperLM's per-stage figures come from its
+# report.json. Writes bench/out/data_pipeline.md and .png.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+bin=${1:-${HLM_BIN:-$repo/build/hyperlm}}
+py=${HLM_PYTHON:-python3}
+out=${HLM_BENCH_OUT:-$repo/bench/out}
+shared=${HLM_SHARED:-$repo/../shared}
+cache=${HYPERLM_CACHE:-$HOME/.cache/hyperlm}/demo/unpacked
+mb=${NSMC_MB:-8}
+mkdir -p "$out"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+nsmc=$shared/data/nsmc/reviews.tsv.zst
+if [ ! -f "$nsmc" ]; then
+  echo "data_pipeline: SKIPPED: $nsmc not found (the benchmark needs the NSMC reviews)"
+  exit 0
+fi
+
+# cpu CMD...: runs CMD, prints its CPU seconds (user + system, children included)
+cpu() { "$py" -c '
+import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+if r.returncode: sys.exit(r.returncode)
+print(f"{u.ru_utime + u.ru_stime:.4f}")' "$@"; }
+
+echo "== inputs"
+"$py" - "$nsmc" "$work/nsmc.jsonl" "$mb" <<'PY'
+import json, subprocess, sys
+src, dst, mb = sys.argv[1], sys.argv[2], float(sys.argv[3])
+raw = subprocess.run(["zstd", "-dc", src], capture_output=True, check=True).stdout.decode()
+with open(dst, "w", encoding="utf-8") as f:
+    cur, buf, n, size = None, [], 0, 0
+    def flush():
+        global n, size
+        if buf:
+            line = json.dumps({"id": f"m{cur}-{n}", "text": "\n".join(buf), "lang": "ko"}, ensure_ascii=False) + "\n"
+            f.write(line); n += 1; size += len(line.encode())
+    for row in raw.split("\n")[1:]:
+        c = row.split("\t")
+        if len(c) < 4: continue
+        if c[1] != cur or len(buf) >= 20:
+            flush(); buf, cur = [], c[1]
+            if size >= mb * 1e6: break
+        buf.append(c[3])
+    flush()
+print(f"   NSMC: {n} documents, {size / 1e6:.1f} MB of JSONL")
+PY
+zstd -q -19 -T2 "$work/nsmc.jsonl" -o "$work/nsmc.jsonl.zst"
+input_mb=$("$py" -c "import os,sys; print(os.path.getsize(sys.argv[1]) / 1e6)" "$work/nsmc.jsonl")
+ceiling_s=$(cpu zstd -dc "$work/nsmc.jsonl.zst")
+
+echo "== HyperLM, 1 thread"
+# the whole chain with Korean defaults (langid on: lang is taken from the input only to pick the
+# filter thresholds in the stage runs below)
+"$bin" -q data prepare --input "$work/nsmc.jsonl.zst" --output "$work/prep" --threads 1
+# filters alone, for the keep/drop comparison with datatrove (datatrove does not normalize)
+"$bin" -q data clean --input "$work/nsmc.jsonl" --output "$work/filtered.jsonl" --threads 1 \
+  --no-normalize --no-langid --no-pii -q
+# MinHash alone (no exact or line dedup), for the comparison with datatrove
+"$bin" -q data dedup --input "$work/nsmc.jsonl" --output "$work/dedup.jsonl" --threads 1 --no-exact --no-lines -q
+# tokenize (a 16k tokenizer trained on the same text first)
+"$bin" -q tokenizer train --input "$work/nsmc.jsonl" --vocab-size 16000 --special '<|endoftext|>' \
+  --output "$work/tok.json" --threads 1
+tok_s=$(cpu "$bin" -q data tokenize -t "$work/tok.json" -o "$work/shards" --threads 1 "$work/filtered.jsonl")
+
+echo "== datatrove 0.10.1, 1 process"
+"$py" "$repo/tools/filters_vs_datatrove.py" --input "$work/nsmc.jsonl" --lang ko --out "$work/dt_filters.jsonl" \
+  >"$work/dt_filters.log" 2>&1 || { cat "$work/dt_filters.log"; exit 1; }
+tail -2 "$work/dt_filters.log" | sed 's/^/   /'
+mkdir -p "$work/dt"
+"$py" "$repo/bench/_dedup_peer.py" --input "$work/nsmc.jsonl" --work "$work/dt" --lang ko \
+  --out "$work/dt_removed.txt" >"$work/dt_dedup.log" 2>&1 || { tail -20 "$work/dt_dedup.log"; exit 1; }
+tail -1 "$work/dt_dedup.log" | sed 's/^/   /'
+
+html_rows=""
+if [ -d "$cache" ]; then
+  echo "== HTML: HyperLM extract against trafilatura"
+  "$bin" -q data extract --input "$cache" --output "$work/html.jsonl" --threads 1
+  "$py" - "$work/html.jsonl" "$work/ours_html" <<'PY'
+import json, os, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    r = json.loads(line)
+    if not r["id"].endswith((".html", ".htm")): continue
+    p = os.path.join(sys.argv[2], r["id"] + ".txt")
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    open(p, "w", encoding="utf-8").write(r["text"])
+PY
+  "$py" "$repo/bench/_extract_compare.py" --html-dir "$cache" --ours-dir "$work/ours_html" \
+    --json "$work/extract.json" | tail -4 | sed 's/^/   /'
+fi
+
+echo "== results"
+"$py" - "$work" "$input_mb" "$ceiling_s" "$tok_s" "$out" "$repo/bench" <<'PY'
+import json, os, subprocess, sys
+work, input_mb, ceiling_s, tok_s, out, bench = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6]
+sys.path.insert(0, bench)
+import _report
+
+def stages(path):
+    r = json.load(open(path))
+    return {s["name"]: s for s in r["stages"]}, r
+
+ceiling = input_mb / ceiling_s
+prep, prep_rep = stages(f"{work}/prep/report.json")
+def rate(st, names):
+    mbytes = sum(st[n]["bytes_in"] for n in names if n in st) / 1e6
+    cpu = sum(st[n]["cpu_seconds"] for n in names if n in st)
+    return input_mb / cpu if cpu else 0.0  # per input MB: every stage is charged to the whole input
+clean_names = ["normalize", "langid", "filters", "pii"]
+ours_clean = rate(prep, clean_names)
+
+# filters: ours alone against datatrove
+filt, _ = stages(f"{work}/filtered.jsonl.report.json")
+ours_filters = input_mb / filt["filters"]["cpu_seconds"]
+dt_log = open(f"{work}/dt_filters.log").read()
+dt_filters = float(dt_log.split(" MB/s")[-2].split()[-1])
+ids = [json.loads(l)["id"] for l in open(f"{work}/nsmc.jsonl", encoding="utf-8")]
+dt_keep = [json.loads(l)["keep"] for l in open(f"{work}/dt_filters.jsonl")]
+dt_kept = {i for i, k in zip(ids, dt_keep) if k}
+our_kept = {json.loads(l)["id"] for l in open(f"{work}/filtered.jsonl", encoding="utf-8")}
+filt_diff = len(dt_kept ^ our_kept) / len(ids)
+
+# MinHash: ours alone against datatrove
+dd, _ = stages(f"{work}/dedup.jsonl.report.json")
+ours_mh = input_mb / (dd["signatures"]["cpu_seconds"] + dd["dedup"]["cpu_seconds"] + dd["read"]["cpu_seconds"])
+dt = json.loads(open(f"{work}/dt_dedup.log").read().strip().splitlines()[-1])
+dt_removed = set(open(f"{work}/dt_removed.txt").read().split())
+our_dedup_kept = {json.loads(l)["id"] for l in open(f"{work}/dedup.jsonl", encoding="utf-8")}
+our_removed = set(ids) - our_dedup_kept
+mh_diff = len(dt_removed ^ our_removed) / len(ids)
+
+tok_mb = os.path.getsize(f"{work}/filtered.jsonl") / 1e6
+rows = [
+    ["read + decompress (zstd, the ceiling)", f"{ceiling:.0f}", "", "", ""],
+    ["clean: normalize + langid + filters + PII", f"{ours_clean:.1f}", "", "", f"{ours_clean / ceiling:.3f} of ceiling"],
+    ["filters (Gopher quality + repetition, C4)", f"{ours_filters:.1f}", f"{dt_filters:.2f}", f"{ours_filters / dt_filters:.0f}x",
+     f"keep/drop differ on {100 * filt_diff:.2f}% ({len(dt_kept ^ our_kept)} of {len(ids)})"],
+    ["MinHash dedup (signatures + LSH + filter)", f"{ours_mh:.1f}", f"{dt['mb_per_s_per_core']:.2f}",
+     f"{ours_mh / dt['mb_per_s_per_core']:.0f}x",
+     f"removed: ours {len(our_removed)}, datatrove {len(dt_removed)}, differ on {100 * mh_diff:.2f}%"],
+    ["tokenize (16k BPE)", f"{tok_mb / tok_s:.1f}", "", "", ""],
+]
+for name in ["normalize", "langid", "filters", "pii", "signatures", "dedup"]:
+    if name in prep:
+        s = prep[name]
+        rows.append([f"  prepare stage: {name}", f"{s['bytes_in'] / 1e6 / s['cpu_seconds']:.1f}" if s["cpu_seconds"] else "-", "", "", f"{s['docs_in']} docs in, {s['docs_out']} out"])
+if os.path.exists(f"{work}/extract.json"):
+    ex = json.load(open(f"{work}/extract.json"))
+    hr, _ = stages(f"{work}/html.jsonl.report.json")
+    ours_x = hr["extract_html"]["bytes_in"] / 1e6 / hr["extract_html"]["cpu_seconds"]
+    tr = ex.get("trafilatura_mb_per_s") or 0
+    rows.append(["HTML extraction (demo pages)", f"{ours_x:.1f}", f"{tr:.2f}", f"{ours_x / tr:.0f}x" if tr else "",
+                 f"we keep {100 * ex.get('word_coverage', 0):.1f}% of trafilatura's words"])
+header = ["stage (1 core, CPU time)", "HyperLM MB/s", "peer MB/s", "ratio", "notes"]
+print(_report.markdown_table(header, rows))
+notes = [f"Input: {input_mb:.1f} MB of NSMC reviews as {len(ids)} JSONL documents (20 reviews of a movie each).",
+         "Peers: datatrove 0.10.1 (Korean words from kiwipiepy, as FineWeb-2), trafilatura 2.3.1."]
+_report.write_markdown(os.path.join(out, "data_pipeline.md"), "Data pipeline throughput per core", header, rows, notes)
+try:
+    _report.write_bar_chart(os.path.join(out, "data_pipeline.png"), "MB/s per core, HyperLM vs datatrove",
+                            ["filters: HyperLM", "filters: datatrove", "MinHash: HyperLM", "MinHash: datatrove"],
+                            [ours_filters, dt_filters, ours_mh, dt["mb_per_s_per_core"]], "MB/s per core")
+except Exception as e:  # plotting is a convenience
+    print(f"no plot: {e}")
+PY
