@@ -220,6 +220,7 @@ static int parse_args(int cmd, int argc, char **argv, args *a)
                      &a->o.dedup_exact, &a->o.dedup_lines, &a->o.dedup_minhash};
     for (int k = 0; k < 7; k++)
         if (off[k]) *stage[k] = 0;
+    if (hlm_log_get_level() < HLM_LOG_INFO) a->quiet = 1; /* hyperlm -q data ... */
     if (a->quiet) a->o.progress = 0;
     if (!a->merge && a->n_inputs == 0) return cli_usage_error(name, "no input given (%s)", "--input SRC");
     if (a->merge && a->n_inputs) return cli_usage_error(name, "--merge DIR takes no inputs, got '%s'", a->inputs[0]);

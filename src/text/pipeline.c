@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "hyperlm/file.h"
@@ -681,6 +682,7 @@ hlm_status hlm_pipeline_dedup(const hlm_pipeline_opts *o, const hlm_part_files *
     hlm_record rec = {0};
     hlm_buf tmp = {0}, file = {0};
     hlm_status st = HLM_OK;
+    hlm_progress pg = {0};
     size_t opened = 0;
     if (!sig || !flags || !reps || !cursor) {
         st = hlm_errorf(err, HLM_ERR_NOMEM, "out of memory");
@@ -758,6 +760,12 @@ hlm_status hlm_pipeline_dedup(const hlm_pipeline_opts *o, const hlm_part_files *
         report->line_table_entries = hlm_line_counts_entries(lines);
     }
 
+    uint64_t done_bytes = 0, total_bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct stat sb;
+        if (!stat(parts[i].docs, &sb)) total_bytes += (uint64_t)sb.st_size;
+    }
+    if (o->progress) hlm_progress_start(&pg, "dedup", total_bytes, "B");
     for (size_t i = 0; i < n; i++) {
         hlm_source_opts so = o->source;
         so.part = 0;
@@ -771,6 +779,7 @@ hlm_status hlm_pipeline_dedup(const hlm_pipeline_opts *o, const hlm_part_files *
             int more;
             if ((st = hlm_source_next(src, &rec, &more, err))) goto done;
             if (!more) break;
+            if (o->progress && (j & 1023) == 0) hlm_progress_update(&pg, done_bytes + hlm_source_bytes_done(src));
             if (want_sigs && j >= sig[i].count) {
                 st = hlm_errorf(err, HLM_ERR_FORMAT, "%s: more documents than %s has signatures (%llu)", in,
                                 parts[i].sigs, (unsigned long long)sig[i].count);
@@ -830,13 +839,16 @@ hlm_status hlm_pipeline_dedup(const hlm_pipeline_opts *o, const hlm_part_files *
         st = hlm_record_writer_commit(w, err);
         w = NULL;
         if (st) goto done;
+        done_bytes += hlm_source_total_bytes(src);
         hlm_source_close(src);
         src = NULL;
     }
+    if (o->progress) hlm_progress_finish(&pg);
     /* pass 2 runs on the calling thread */
     report->stage[HLM_STAGE_DEDUP].cpu_s += thread_cpu_s() - start_cpu;
     report->wall_s += hlm_now_s() - start;
 done:
+    if (st && o->progress && pg.active) hlm_progress_finish(&pg);
     hlm_record_writer_abort(w);
     hlm_source_close(src);
     hlm_record_free(&rec);

@@ -573,6 +573,43 @@ static void test_korean(void **state)
     assert_int_equal(hlm_filter_document(&p, "xx", (const uint8_t *)"a", 1, S, &r, &ot, &ol, &err), HLM_ERR_INVALID);
 }
 
+/* Korean ratio rules count Kiwi-like tokens (filters.c, split_ko_chunk): a run of L Hangul
+ * syllables is 0.1 + 0.67 L morphemes; numbers ("1,000" "9.5"), runs of one punctuation class
+ * ("..", "^^"), jamo runs ("ㅋㅋ") and letter runs are one token; brackets, quotes and emoji one
+ * each. Expected values worked out by hand from those rules (Kiwi 0.21 cuts these inputs the
+ * same way); tolerance 1e-12. */
+static void test_korean_kiwi_counts(void **state)
+{
+    (void)state;
+    hlm_filter_params p;
+    hlm_filter_params_default(&p, "ko");
+    p.gopher_repetition = 0;
+    p.min_doc_words = p.min_avg_word_length = p.max_avg_word_length = p.min_stop_words = -1;
+    p.max_non_alpha_words_ratio = 0.9;
+    /* 가나다 | 10 점 | ㅋㅋ | ^^ | 영화 .. : Hangul 3 runs, 6 syllables; 1 jamo run; 3 others */
+    hlm_filter_result r = run(&p, "ko", "가나다 10점 ㅋㅋ ^^ 영화..");
+    assert_int_equal(r.reason, HLM_FILTER_NON_ALPHA_WORDS);
+    double h = 0.1 * 3 + 0.67 * 6;
+    assert_true(fabs(r.value - (h + 1) / (h + 1 + 3)) < 1e-12);
+    /* 1,000 원 | 9.5 점 | ( 웃음 ) | ㅠ . ㅠ | - _ - : Hangul 3 runs, 4 syllables; 2 jamo runs;
+     * 1 + 1 + 2 + 1 + 3 others */
+    r = run(&p, "ko", "1,000원 9.5점 (웃음) ㅠ.ㅠ -_-");
+    assert_int_equal(r.reason, HLM_FILTER_NON_ALPHA_WORDS);
+    h = 0.1 * 3 + 0.67 * 4;
+    assert_true(fabs(r.value - (h + 2) / (h + 2 + 8)) < 1e-12);
+    /* mostly Hangul passes where eojeol (with their punctuation tokens) would not: 6 Hangul
+     * eojeol and 2 "!!" are 6/8 = 0.75 < 0.791 as eojeol, 0.98 as Kiwi tokens */
+    p.max_non_alpha_words_ratio = 0.791;
+    EXPECT(&p, "ko", "정말 재밌는 영화였다!! 배우들 연기도 최고!!", HLM_FILTER_KEEP);
+    /* ellipses over the token estimate: 2 / (2 * (0.1 + 0.67 * 3) + 2) */
+    p.max_symbol_word_ratio = 0.3;
+    r = run(&p, "ko", "재밌다... 최고다...");
+    assert_int_equal(r.reason, HLM_FILTER_SYMBOL_WORD_RATIO);
+    assert_true(fabs(r.value - 2 / (2 * (0.1 + 0.67 * 3) + 2)) < 1e-12);
+    p.max_symbol_word_ratio = 0.33; /* as eojeol it would be 2 / 4; the next rule catches it */
+    EXPECT(&p, "ko", "재밌다... 최고다...", HLM_FILTER_ELLIPSIS_LINES);
+}
+
 static void test_empty(void **state)
 {
     (void)state;
@@ -604,6 +641,7 @@ int main(void)
         cmocka_unit_test(test_bad_words),
         cmocka_unit_test(test_params),
         cmocka_unit_test(test_korean),
+        cmocka_unit_test(test_korean_kiwi_counts),
         cmocka_unit_test(test_empty),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
