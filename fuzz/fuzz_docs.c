@@ -13,13 +13,7 @@
 #include "text/docs.h"
 #include "text/docs_internal.h"
 #include "tokenizer/pretok.h"
-
-#define CHECK(cond) \
-    do {            \
-        if (!(cond)) __builtin_trap(); \
-    } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_check.h"
 
 /* Marks in ends[] (1 + n bytes) where the pieces of s[0..n) end, offset by base. */
 static void mark_piece_ends(hlm_pattern p, const uint8_t *s, size_t n, uint8_t *ends, size_t base)

@@ -18,11 +18,7 @@
 #include "text/unicode.h"
 #include "tokenizer/tokenizer_impl.h"
 #include "../tests/tokenizer/reference_bpe.h"
-
-#define CHECK(x)                                                                                     \
-    do {                                                                                             \
-        if (!(x)) __builtin_trap();                                                                  \
-    } while (0)
+#include "fuzz_check.h"
 
 enum { N_TOK = 6 };
 static hlm_tokenizer *toks[N_TOK];

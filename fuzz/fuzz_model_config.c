@@ -11,11 +11,7 @@
 #include <string.h>
 
 #include "hyperlm/model.h"
-
-#define CHECK(x)                                                                                     \
-    do {                                                                                             \
-        if (!(x)) __builtin_trap();                                                                  \
-    } while (0)
+#include "fuzz_check.h"
 
 static int same(const hlm_model_config *a, const hlm_model_config *b)
 {

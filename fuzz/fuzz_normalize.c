@@ -10,13 +10,7 @@
 #include "text/langid.h"
 #include "text/normalize.h"
 #include "text/unicode.h"
-
-#define CHECK(cond) \
-    do {            \
-        if (!(cond)) __builtin_trap(); \
-    } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_check.h"
 
 static void check_langid(const uint8_t *s, size_t n, size_t max_bytes)
 {

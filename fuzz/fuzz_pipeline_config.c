@@ -13,11 +13,7 @@
 #include <unistd.h>
 
 #include "text/pipeline.h"
-
-#define CHECK(x)                                                                                     \
-    do {                                                                                             \
-        if (!(x)) __builtin_trap();                                                                  \
-    } while (0)
+#include "fuzz_check.h"
 
 static char path[64], path2[64];
 

@@ -14,11 +14,7 @@
 
 #include "text/unicode.h"
 #include "tokenizer/pretok.h"
-
-#define CHECK(x)                                                                                     \
-    do {                                                                                             \
-        if (!(x)) __builtin_trap();                                                                  \
-    } while (0)
+#include "fuzz_check.h"
 
 static size_t count_invalid(const uint8_t *s, size_t len)
 {

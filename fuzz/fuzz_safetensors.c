@@ -15,11 +15,7 @@
 #include "hyperlm/buf.h"
 #include "hyperlm/file.h"
 #include "model/safetensors.h"
-
-#define CHECK(x)                                                                                     \
-    do {                                                                                             \
-        if (!(x)) __builtin_trap();                                                                  \
-    } while (0)
+#include "fuzz_check.h"
 
 static int is_float(hlm_dtype dt)
 {

@@ -16,11 +16,7 @@
 
 #include "data/loader.h"
 #include "data/shard.h"
-
-#define CHECK(x)                                                                                     \
-    do {                                                                                             \
-        if (!(x)) __builtin_trap();                                                                  \
-    } while (0)
+#include "fuzz_check.h"
 
 static void check_loader(const uint32_t *tokens, size_t n, uint32_t vocab, uint32_t eot, uint8_t knob)
 {

@@ -14,11 +14,7 @@
 
 #include "hyperlm/tokenizer.h"
 #include "tokenizer/tokenizer_impl.h"
-
-#define CHECK(x)                                                                                     \
-    do {                                                                                             \
-        if (!(x)) __builtin_trap();                                                                  \
-    } while (0)
+#include "fuzz_check.h"
 
 static const char sample[] = "Hello, world! It's 2024: \xea\xb0\x80\xeb\x82\x98 <|endoftext|>  \n\n\xff\x80 done";
 

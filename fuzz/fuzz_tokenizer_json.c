@@ -11,11 +11,7 @@
 #include "hyperlm/tokenizer.h"
 #include "text/unicode.h"
 #include "tokenizer/tokenizer_impl.h"
-
-#define CHECK(x)                                                                                     \
-    do {                                                                                             \
-        if (!(x)) __builtin_trap();                                                                  \
-    } while (0)
+#include "fuzz_check.h"
 
 static const char sample[] = "Hello, world! It's 2024: \xea\xb0\x80\xeb\x82\x98 \xe1\x84\x80\xe1\x85\xa1 e\xcc\x81 "
                              "<|endoftext|>  \n\n\xff\x80 done";

@@ -4,6 +4,9 @@
 #           (GNU time: peak memory of a child process),
 #           python3-venv and python3-pip (for the Python packages below);
 #   Python: tiktoken, tokenizers (Hugging Face), regex, sentencepiece (the peers' libraries),
+#           datatrove, trafilatura (with lxml_html_clean), spaCy and kiwipiepy 0.21 with its model
+#           (the data pipeline's peers: datatrove's English and Korean word tokenizers; 0.21 is the
+#           last kiwipiepy_model that ships the "sbg" model datatrove asks for),
 #           matplotlib (plots of the results), numpy, safetensors, torch and transformers (the
 #           training engine's references and its benchmark peer);
 #   Debian: python3-torch (PyTorch 1.13, the second training peer, run with /usr/bin/python3).
@@ -13,7 +16,9 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=$repo/.cache/bench-venv
-modules=(tiktoken tokenizers regex sentencepiece matplotlib numpy safetensors torch transformers xxhash)
+# pip requirement specs; the module imported to check for each is the name before any "=="
+modules=(tiktoken tokenizers regex sentencepiece matplotlib numpy safetensors torch transformers xxhash
+         datatrove trafilatura lxml_html_clean spacy "kiwipiepy==0.21.0" "kiwipiepy_model==0.21.0")
 
 pick_python() {
   if [ -x "$venv/bin/python3" ]; then echo "$venv/bin/python3"; else command -v python3 || echo python3; fi
@@ -38,7 +43,7 @@ fi
 missing_modules() {
   local py=$1 m
   for m in "${modules[@]}"; do
-    "$py" -c "import $m" 2>/dev/null || echo "$m"
+    "$py" -c "import ${m%%==*}" 2>/dev/null || echo "$m"
   done
 }
 

@@ -83,7 +83,7 @@ hlm_key128 hlm_dedup_exact_key(const uint8_t *text, size_t len)
             *o = (uint8_t)c;
             k.n++;
         } else {
-            k.n += hlm_dedup_utf8_put(hlm_dedup_fold(cp, cls), o);
+            k.n += hlm_utf8_encode_inline(hlm_dedup_fold(cp, cls), o);
         }
         have_out = 1;
         i += n;

@@ -81,7 +81,7 @@ static size_t line_normalize(const uint8_t *s, size_t n, uint8_t *o, size_t *cha
         } else if (cp == HLM_CP_INVALID) {
             o[w++] = s[i];
         } else {
-            w += hlm_dedup_utf8_put(hlm_dedup_fold(cp, cls), o + w);
+            w += hlm_utf8_encode_inline(hlm_dedup_fold(cp, cls), o + w);
         }
         nch++;
         if (is_lnm(cls)) keep = w, keep_chars = nch;

@@ -162,7 +162,7 @@ static simple_text simplify(const uint8_t *s, size_t len, uint8_t *o)
             if (cp < 0x80) {
                 o[w++] = (uint8_t)(cp - 'A' < 26u ? cp + 32 : cp);
             } else {
-                w += hlm_dedup_utf8_put(hlm_dedup_fold(cp, cls), o + w);
+                w += hlm_utf8_encode_inline(hlm_dedup_fold(cp, cls), o + w);
             }
             if (cls & HLM_CC_LETTER) {
                 r.letters++;

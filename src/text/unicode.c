@@ -220,29 +220,6 @@ int hlm_utf8_valid(const uint8_t *s, size_t len)
 
 /* ---- NFC ---- */
 
-static size_t utf8_encode(uint32_t cp, uint8_t *o)
-{
-    if (cp < 0x80) {
-        o[0] = (uint8_t)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (uint8_t)(0xC0 | (cp >> 6));
-        o[1] = (uint8_t)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (uint8_t)(0xE0 | (cp >> 12));
-        o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (uint8_t)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (uint8_t)(0xF0 | (cp >> 18));
-    o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (uint8_t)(0x80 | (cp & 0x3F));
-    return 4;
-}
 
 enum { SPAN_STACK = 256 };
 
@@ -270,12 +247,12 @@ static hlm_status nfc_span(const uint8_t *s, size_t n, hlm_buf *out, int *change
             goto done;
         }
         for (utf8proc_ssize_t k = 0; k < m; k++)
-            out->len += utf8_encode((uint32_t)cps[k], out->data + out->len);
+            out->len += hlm_utf8_encode_inline((uint32_t)cps[k], out->data + out->len);
     } else {
         size_t at = 0;
         uint8_t enc[4];
         for (utf8proc_ssize_t k = 0; k < m && !*changed; k++) {
-            size_t w = utf8_encode((uint32_t)cps[k], enc);
+            size_t w = hlm_utf8_encode_inline((uint32_t)cps[k], enc);
             if (at + w > n || memcmp(s + at, enc, w)) *changed = 1;
             at += w;
         }

@@ -67,6 +67,31 @@ static inline uint8_t hlm_class_lookup(const hlm_class_table *t, uint32_t cp)
                      (cp & ((1u << HLM_CLASS_SHIFT) - 1))];
 }
 
+/* Writes the UTF-8 of cp (a valid code point) at o (room for 4 bytes); returns its length. */
+static inline size_t hlm_utf8_encode_inline(uint32_t cp, uint8_t *o)
+{
+    if (cp < 0x80) {
+        o[0] = (uint8_t)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (uint8_t)(0xC0 | (cp >> 6));
+        o[1] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (uint8_t)(0xE0 | (cp >> 12));
+        o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (uint8_t)(0xF0 | (cp >> 18));
+    o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (uint8_t)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
 /* Same contract as hlm_utf8_decode, inlined. Well-formed sequences are those of Unicode 15,
  * table 3-7; anything else is an invalid unit of one byte. */
 static inline size_t hlm_utf8_decode_inline(const uint8_t *s, size_t len, uint32_t *cp)
