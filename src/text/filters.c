@@ -111,7 +111,9 @@ static int is_punct(uint32_t cp)
 /* Python's str.isspace(): Unicode White_Space plus U+001C..U+001F. */
 static inline int py_space(const hlm_class_table *t, uint32_t cp)
 {
-    if (cp < 0x80) return (hlm_ascii_class[cp] & HLM_CC_SPACE) || (cp >= 0x1C && cp <= 0x1F);
+    static const uint8_t sp[128] = {['\t'] = 1, ['\n'] = 1, [0x0B] = 1, [0x0C] = 1, ['\r'] = 1,
+                                    [0x1C] = 1, [0x1D] = 1, [0x1E] = 1, [0x1F] = 1, [' '] = 1};
+    if (cp < 0x80) return sp[cp];
     if (cp == HLM_CP_INVALID || (cp >= 0xAC00 && cp <= 0xD7A3)) return 0;
     return (hlm_class_lookup(t, cp) & HLM_CC_SPACE) != 0;
 }
@@ -135,6 +137,25 @@ static size_t count_cps(const uint8_t *s, size_t n)
     }
     for (; i < n; i++) cont += (s[i] & 0xC0) == 0x80;
     return n - cont;
+}
+
+/* Eight bytes at a time (SWAR): the high bit of each byte of x that equals c / is below c (c <= 0x80). */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+static inline uint64_t swar_eq(uint64_t x, uint8_t c)
+{
+    uint64_t v = x ^ (c * ONES);
+    return ~(((v & ~HIGHS) + ~HIGHS) | v) & HIGHS;
+}
+static inline uint64_t swar_lt(uint64_t x, uint8_t c) { return ~(((x & ~HIGHS) + (0x80 - c) * ONES) | x) & HIGHS; }
+static inline uint64_t load64(const uint8_t *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x); /* p[0] in the low byte, for the callers' ctz */
+#endif
+    return x;
 }
 
 /* Length of a whitespace character ending at s[n-1] (0 if none), for rstrip. */
@@ -166,6 +187,14 @@ static void next_line(const uint8_t *s, size_t n, size_t pos, size_t *end, size_
     static const uint8_t maybe[256] = {['\n'] = 1, [0x0B] = 1, [0x0C] = 1, ['\r'] = 1, [0x1C] = 1,
                                        [0x1D] = 1, [0x1E] = 1, [0xC2] = 1, [0xE2] = 1};
     for (size_t i = pos; i < n; i++) {
+        if (i + 8 <= n) { /* jump to the next byte below 0x1F or equal to 0xC2 or 0xE2 */
+            uint64_t x = load64(s + i), m = swar_lt(x, 0x1F) | swar_eq(x, 0xC2) | swar_eq(x, 0xE2);
+            if (!m) {
+                i += 7;
+                continue;
+            }
+            i += (size_t)__builtin_ctzll(m) >> 3;
+        }
         uint8_t c = s[i];
         if (!maybe[c]) continue;
         if (c == '\r') {
@@ -373,13 +402,10 @@ struct hlm_filter_scratch {
     size_t w_n, w_cap, lw_n, lw_cap;
     uint32_t *ccp, *coff;      /* code points and byte offsets of one whitespace chunk (+1) */
     size_t c_cap;
-    uint8_t *cat;              /* the words, concatenated */
+    uint8_t *cat;              /* the words, concatenated, and WIN bytes of padding */
     size_t cat_cap;
     uint32_t *cat_off, *cps_pre; /* per word boundary (w_n + 1): offset in cat, code points before */
-    uint64_t *pre;             /* per word boundary: polynomial hash of cat[0..cat_off[i]) */
     size_t b_cap;
-    uint64_t *pw;              /* HASH_BASE^k */
-    size_t pw_n;
     slot *tab;
     size_t tab_cap;
     span *sp;
@@ -388,8 +414,13 @@ struct hlm_filter_scratch {
     size_t seen_cap;
     uint8_t *cand;      /* per position: the n-gram there may repeat */
     uint32_t *slot_of;  /* per position: its slot in tab */
+    uint32_t *wid;      /* per word: the index of its first occurrence */
+    uint64_t *wh;       /* per word: its hash */
+    uint32_t *list;     /* positions to look up */
     size_t cand_cap;
     uint8_t *win_rep;   /* per position: its window of the concatenation repeats */
+    uint8_t *wcnt;      /* window counters (mark_windows) */
+    size_t wcnt_cap;
     size_t win_rep_cap;
     size_t *stop_len;   /* lengths of the stop words */
     size_t stop_len_cap;
@@ -402,7 +433,6 @@ struct hlm_filter_scratch {
     size_t bw_n;
 };
 
-#define HASH_BASE 0x9E3779B97F4A7C15ull /* odd; arithmetic mod 2^64, verified by memcmp */
 #define BW_BUCKETS 4096u
 
 hlm_status hlm_filter_scratch_new(hlm_filter_scratch **out, hlm_error *err)
@@ -416,7 +446,7 @@ void hlm_filter_scratch_free(hlm_filter_scratch *s)
 {
     if (!s) return;
     free(s->w), free(s->lw), free(s->ccp), free(s->coff), free(s->cat), free(s->cat_off);
-    free(s->cps_pre), free(s->pre), free(s->pw), free(s->tab), free(s->sp), free(s->seen), free(s->cand), free(s->slot_of), free(s->stop_len), free(s->win_rep);
+    free(s->cps_pre), free(s->tab), free(s->sp), free(s->seen), free(s->cand), free(s->slot_of), free(s->wid), free(s->wh), free(s->list), free(s->stop_len), free(s->win_rep), free(s->wcnt);
     hlm_buf_free(&s->out), hlm_buf_free(&s->lower), hlm_buf_free(&s->line);
     free(s->bw_start), free(s->bw_idx), free(s->bw_len);
     free(s);
@@ -838,9 +868,10 @@ static hlm_status table_reset(hlm_filter_scratch *s, size_t n, size_t *mask, hlm
 {
     size_t cap = 16;
     while (cap < 2 * n) cap *= 2;
-    hlm_status st = grow(&s->tab, &s->tab_cap, cap, sizeof(slot), err);
+    /* one more slot, never probed: an empty one to point at (count 0) */
+    hlm_status st = grow(&s->tab, &s->tab_cap, cap + 1, sizeof(slot), err);
     if (st) return st;
-    memset(s->tab, 0, cap * sizeof(slot));
+    memset(s->tab, 0, (cap + 1) * sizeof(slot));
     *mask = cap - 1;
     return HLM_OK;
 }
@@ -874,7 +905,7 @@ static hlm_status find_duplicates(hlm_filter_scratch *s, const uint8_t *text, si
             const span *o = &s->sp[sl->idx - 1];
             if (sl->h == h && o->len == e->len && memcmp(text + o->start, text + e->start, e->len) == 0) {
                 (*dups)++;
-                *dup_cps += e->cps;
+                *dup_cps += count_cps(text + e->start, e->len);
                 break;
             }
         }
@@ -886,57 +917,68 @@ static hlm_status push_span(hlm_filter_scratch *s, size_t *n, const uint8_t *tex
 {
     hlm_status st = grow(&s->sp, &s->sp_cap, *n + 1, sizeof(span), err);
     if (st) return st;
-    s->sp[(*n)++] = (span){(uint32_t)a, (uint32_t)(b - a), (uint32_t)count_cps(text + a, b - a)};
+    (void)text;
+    s->sp[(*n)++] = (span){(uint32_t)a, (uint32_t)(b - a), 0}; /* code points: counted for duplicates only */
     return HLM_OK;
 }
 
-/* Builds the concatenation of the words, its prefix hashes at word boundaries and the code
- * points before each word. */
-static hlm_status build_cat(hlm_filter_scratch *s, const uint8_t *text, hlm_error *err)
+#define WIN 16 /* bytes of the window that marks n-grams able to repeat */
+
+/* Builds the concatenation of the words (with WIN bytes of zero padding, so that 16-byte loads
+ * from any word start stay inside it), the offset of each word in it and the code points before
+ * each word. */
+static hlm_status build_cat(hlm_filter_scratch *s, const uint8_t *text, size_t text_len, hlm_error *err)
 {
     size_t n = s->w_n, total = 0;
     for (size_t i = 0; i < n; i++) total += s->w[i].len;
-    hlm_status st = grow(&s->cat, &s->cat_cap, total + 1, 1, err);
+    hlm_status st = grow(&s->cat, &s->cat_cap, total + WIN, 1, err);
     if (st) return st;
     if (n + 1 > s->b_cap) {
         size_t c = s->b_cap;
         if ((st = grow(&s->cat_off, &c, n + 1, sizeof(uint32_t), err))) return st;
         c = s->b_cap;
         if ((st = grow(&s->cps_pre, &c, n + 1, sizeof(uint32_t), err))) return st;
-        c = s->b_cap;
-        if ((st = grow(&s->pre, &c, n + 1, sizeof(uint64_t), err))) return st;
         s->b_cap = c;
     }
-    if (total + 1 > s->pw_n) {
-        size_t c = s->pw_n;
-        if ((st = grow(&s->pw, &c, total + 1, sizeof(uint64_t), err))) return st;
-        if (s->pw_n == 0) s->pw[0] = 1, s->pw_n = 1;
-        for (size_t k = s->pw_n; k < c; k++) s->pw[k] = s->pw[k - 1] * HASH_BASE;
-        s->pw_n = c;
-    }
-    uint64_t h = 0;
     size_t off = 0, cps = 0;
     for (size_t i = 0; i < n; i++) {
         s->cat_off[i] = (uint32_t)off;
         s->cps_pre[i] = (uint32_t)cps;
-        s->pre[i] = h;
-        const uint8_t *w = text + s->w[i].start;
-        size_t len = s->w[i].len;
-        memcpy(s->cat + off, w, len);
-        for (size_t k = 0; k < len; k++) h = h * HASH_BASE + w[k];
-        off += len;
+        const word *w = &s->w[i];
+        if (w->len <= 16 && w->start + 16 <= text_len) memcpy(s->cat + off, text + w->start, 16); /* cat has WIN spare */
+        else memcpy(s->cat + off, text + w->start, w->len);
+        off += s->w[i].len;
         cps += s->w[i].cps;
     }
+    memset(s->cat + off, 0, WIN);
     s->cat_off[n] = (uint32_t)off;
     s->cps_pre[n] = (uint32_t)cps;
-    s->pre[n] = h;
     return HLM_OK;
+}
+
+/* Hash of p[0..len); reads up to 16 bytes past the end when len <= 16 (the padding of cat). */
+static inline uint64_t short_hash(const uint8_t *p, size_t len)
+{
+    if (len > 16) {
+        if (len > 32) return XXH3_64bits(p, len);
+        /* 17..32 bytes: the first 16 and the last 16 (overlapping) */
+        uint64_t a, b, c, d;
+        memcpy(&a, p, 8), memcpy(&b, p + 8, 8), memcpy(&c, p + len - 16, 8), memcpy(&d, p + len - 8, 8);
+        return mix64((a ^ len) * 0x9E3779B97F4A7C15ull ^ mix64(b + 0xC2B2AE3D27D4EB4Full) ^
+                     mix64(c * 0x165667B19E3779F9ull) ^ (d * 0x27D4EB2F165667C5ull));
+    }
+    uint64_t a, b;
+    memcpy(&a, p, 8);
+    memcpy(&b, p + 8, 8);
+    if (len < 8) a &= (1ull << (8 * len)) - 1, b = 0;
+    else if (len < 16) b &= (1ull << (8 * (len - 8))) - 1;
+    return mix64((a ^ len) * 0x9E3779B97F4A7C15ull ^ mix64(b + 0xC2B2AE3D27D4EB4Full));
 }
 
 /* Hash of the concatenation of words [i, i+n). */
 static inline uint64_t range_hash(const hlm_filter_scratch *s, size_t i, size_t n)
 {
-    return s->pre[i + n] - s->pre[i] * s->pw[s->cat_off[i + n] - s->cat_off[i]];
+    return short_hash(s->cat + s->cat_off[i], s->cat_off[i + n] - s->cat_off[i]);
 }
 
 static inline int range_eq_concat(const hlm_filter_scratch *s, size_t i, size_t j, size_t n)
@@ -944,8 +986,6 @@ static inline int range_eq_concat(const hlm_filter_scratch *s, size_t i, size_t 
     size_t li = s->cat_off[i + n] - s->cat_off[i], lj = s->cat_off[j + n] - s->cat_off[j];
     return li == lj && memcmp(s->cat + s->cat_off[i], s->cat + s->cat_off[j], li) == 0;
 }
-
-#define WIN 16 /* bytes of the window that marks n-grams able to repeat */
 
 static inline uint64_t window_hash(const uint8_t *p)
 {
@@ -956,78 +996,131 @@ static inline uint64_t window_hash(const uint8_t *p)
 }
 
 /* For the duplicate n-gram rules: win_rep[i] = whether the WIN bytes of the concatenation from
- * word i on occur at another word start too (a hash collision only says yes more often). Two
- * equal n-grams of WIN bytes or more have equal windows, so an n-gram at a position without a
- * repeated window and at least WIN bytes long occurs once: the scan need not remember it, and
- * it is never found. This spares the table for most positions of ordinary text. */
+ * word i on may occur at another word start too. Two equal n-grams of WIN bytes or more have
+ * equal windows, so an n-gram at a position without a repeated window and at least WIN bytes
+ * long occurs once: the scan need not remember it, and it is never found. This spares the table
+ * for most positions of ordinary text. The windows are counted in a direct-mapped array of
+ * saturating counters (16 per word) indexed by their hash: a collision only says yes more often. */
 static hlm_status mark_windows(hlm_filter_scratch *s, hlm_error *err)
 {
-    size_t n = s->w_n, total = s->cat_off[n], mask;
-    hlm_status st = table_reset(s, n, &mask, err);
+    size_t n = s->w_n, total = s->cat_off[n], cap = 64;
+    while (cap < 16 * n) cap *= 2;
+    hlm_status st = grow(&s->wcnt, &s->wcnt_cap, cap, 1, err);
     if (st) return st;
-    uint8_t *rep = s->win_rep;
+    uint8_t *cnt = s->wcnt, *rep = s->win_rep;
+    uint32_t *idx = s->slot_of;
+    memset(cnt, 0, cap);
+    size_t m = 0; /* positions with a full window: 0..m */
+    while (m < n && total - s->cat_off[m] >= WIN) m++;
+    for (size_t i = 0; i < m; i++) {
+        uint32_t j = (uint32_t)(window_hash(s->cat + s->cat_off[i]) & (cap - 1));
+        idx[i] = j;
+        cnt[j] += cnt[j] < 2;
+    }
+    for (size_t i = 0; i < m; i++) rep[i] = cnt[idx[i]] > 1;
+    for (size_t i = m; i < n; i++) rep[i] = 0;
+    return HLM_OK;
+}
+
+/* Word ids: wid[i] = the index of the first word equal to word i (same bytes), and cand[i] =
+ * whether word i occurs more than once. The word hashes are first counted in saturating
+ * counters, as in mark_windows; a word alone in its counter has no equal and skips the table. */
+static hlm_status word_ids(hlm_filter_scratch *s, hlm_error *err)
+{
+    size_t n = s->w_n, cap = 64, bits = 6, mask, n_maybe = 0;
+    while (cap < 16 * n) cap *= 2, bits++;
+    hlm_status st = grow(&s->wcnt, &s->wcnt_cap, cap, 1, err);
+    if (st) return st;
+    uint8_t *cnt = s->wcnt, *cand = s->cand;
+    uint32_t *wid = s->wid, *slot_of = s->slot_of;
+    uint64_t *wh = s->wh;
+    memset(cnt, 0, cap);
     for (size_t i = 0; i < n; i++) {
-        rep[i] = 0;
-        if (total - s->cat_off[i] < WIN) continue;
-        uint64_t h = window_hash(s->cat + s->cat_off[i]);
+        uint64_t h = wh[i] = range_hash(s, i, 1);
+        uint8_t *c = &cnt[h >> (64 - bits)];
+        *c += *c < 2;
+    }
+    uint32_t *list = s->list;
+    for (size_t i = 0; i < n; i++) {
+        int maybe = cnt[wh[i] >> (64 - bits)] > 1;
+        list[n_maybe] = (uint32_t)i;
+        n_maybe += maybe;
+        wid[i] = (uint32_t)i;
+    }
+    if ((st = table_reset(s, n_maybe, &mask, err))) return st;
+    for (size_t i = 0; i < n; i++) slot_of[i] = (uint32_t)(mask + 1); /* the empty slot */
+    for (size_t q = 0; q < n_maybe; q++) {
+        size_t i = list[q];
+        uint64_t h = wh[i];
         for (size_t j = h & mask;; j = (j + 1) & mask) {
             slot *sl = &s->tab[j];
             if (!sl->idx) {
                 *sl = (slot){h, (uint32_t)i + 1, 1};
-                s->slot_of[i] = (uint32_t)j;
+                slot_of[i] = (uint32_t)j;
                 break;
             }
-            if (sl->h == h) {
+            if (sl->h == h && range_eq_concat(s, sl->idx - 1, i, 1)) {
                 sl->count++;
-                s->slot_of[i] = (uint32_t)j;
+                wid[i] = sl->idx - 1;
+                slot_of[i] = (uint32_t)j;
                 break;
             }
         }
     }
-    for (size_t i = 0; i < n; i++)
-        if (total - s->cat_off[i] >= WIN) rep[i] = s->tab[s->slot_of[i]].count > 1;
+    for (size_t i = 0; i < n; i++) cand[i] = s->tab[slot_of[i]].count > 1;
     return HLM_OK;
 }
 
 /* datatrove's find_top_duplicate over " ".join(n-gram): the most frequent n-gram (the first
- * seen among equals) times its length. Word tuples: equal concatenation and equal word lengths.
- * An n-gram can repeat only where its (n-1)-gram prefix repeats, so only positions with
- * cand[i] set are counted (all for n = 2); on return cand[i] says whether the n-gram at i
- * repeats. Every other n-gram occurs once, and if nothing repeats the top is the first one. */
-static hlm_status top_ngram_chars(hlm_filter_scratch *s, size_t n, size_t *out, hlm_error *err)
+ * seen among equals) times its length. Words hold no whitespace, so equal joins are equal word
+ * tuples, i.e. equal tuples of word ids. An n-gram can repeat only where the (n-1)-grams at i
+ * and i+1 both repeat: on entry cand[i] says the (n-1)-gram at i may repeat, so only positions
+ * with cand[i] && cand[i+1] are counted; on return cand[i] says whether the n-gram at i
+ * repeats. Every other n-gram occurs once, and if nothing repeats the top is the first one.
+ * With run == 0 only the candidates are narrowed (a rule that is off). */
+static hlm_status top_ngram_chars(hlm_filter_scratch *s, size_t n, int run, size_t *out, hlm_error *err)
 {
     size_t count = s->w_n - n + 1, mask, n_cand = 0;
     uint8_t *cand = s->cand;
+    const uint32_t *wid = s->wid;
     uint32_t *slot_of = s->slot_of;
-    for (size_t i = 0; i < count; i++) n_cand += cand[i];
-    hlm_status st = table_reset(s, n_cand, &mask, err);
-    if (st) return st;
-    uint32_t best_count = 1, best_first = 0;
+    uint32_t *list = s->list;
     for (size_t i = 0; i < count; i++) {
-        if (!cand[i]) continue;
-        uint64_t hl = range_hash(s, i, n);
-        for (size_t k = 0; k < n; k++) hl = hl * 31 + s->w[i + k].len;
-        hl = mix64(hl);
-        for (size_t j = hl & mask;; j = (j + 1) & mask) {
-            slot *sl = &s->tab[j];
-            if (!sl->idx) {
-                *sl = (slot){hl, (uint32_t)i + 1, 1};
+        int c = cand[i] & cand[i + 1];
+        cand[i] = (uint8_t)c;
+        list[n_cand] = (uint32_t)i;
+        n_cand += (size_t)c;
+    }
+    if (!run) return HLM_OK;
+    uint32_t best_count = 1, best_first = 0;
+    if (n_cand) {
+        hlm_status st = table_reset(s, n_cand, &mask, err);
+        if (st) return st;
+        for (size_t q = 0; q < n_cand; q++) {
+            size_t i = list[q];
+            uint64_t hl = 0;
+            for (size_t k = 0; k < n; k++) hl = (hl + wid[i + k]) * 0x9E3779B97F4A7C15ull;
+            hl = mix64(hl);
+            for (size_t j = hl & mask;; j = (j + 1) & mask) {
+                slot *sl = &s->tab[j];
+                if (!sl->idx) {
+                    *sl = (slot){hl, (uint32_t)i + 1, 1};
+                    slot_of[i] = (uint32_t)j;
+                    break;
+                }
+                size_t o = sl->idx - 1, k = 0;
+                if (sl->h != hl) continue;
+                while (k < n && wid[o + k] == wid[i + k]) k++;
+                if (k < n) continue;
+                sl->count++;
                 slot_of[i] = (uint32_t)j;
+                if (sl->count > best_count || (sl->count == best_count && o < best_first))
+                    best_count = sl->count, best_first = (uint32_t)o;
                 break;
             }
-            size_t o = sl->idx - 1;
-            if (sl->h != hl || !range_eq_concat(s, o, i, n)) continue;
-            size_t k = 0;
-            while (k < n && s->w[o + k].len == s->w[i + k].len) k++;
-            if (k < n) continue;
-            sl->count++;
-            slot_of[i] = (uint32_t)j;
-            if (sl->count > best_count || (sl->count == best_count && o < best_first))
-                best_count = sl->count, best_first = (uint32_t)o;
-            break;
         }
+        for (size_t q = 0; q < n_cand; q++) cand[list[q]] = s->tab[slot_of[list[q]]].count > 1;
     }
-    for (size_t i = 0; i < count; i++) cand[i] = cand[i] && s->tab[slot_of[i]].count > 1;
     size_t len = s->cps_pre[best_first + n] - s->cps_pre[best_first] + (n - 1);
     *out = len * best_count;
     return HLM_OK;
@@ -1036,37 +1129,39 @@ static hlm_status top_ngram_chars(hlm_filter_scratch *s, size_t n, size_t *out, 
 /* datatrove's find_all_duplicate: scanning left to right, an n-gram ("".join) seen before adds
  * its length and the scan jumps past it; an unseen one is remembered and the scan moves by one.
  * need bounds the n-grams that enter the table (those that may repeat, see mark_windows). */
-static hlm_status dup_ngram_chars(hlm_filter_scratch *s, size_t n, size_t need, size_t *out, hlm_error *err)
+static hlm_status dup_ngram_chars(hlm_filter_scratch *s, size_t n, const uint32_t *pos, size_t npos, size_t *out,
+                                  hlm_error *err)
 {
     *out = 0;
-    if (s->w_n < n || need == 0) return HLM_OK;
+    if (s->w_n < n || npos == 0) return HLM_OK;
     size_t count = s->w_n - n + 1, mask;
-    hlm_status st = table_reset(s, need, &mask, err);
+    hlm_status st = table_reset(s, npos, &mask, err);
     if (st) return st;
+    /* pos[] lists the positions whose 5-gram may repeat, ascending; the n-grams elsewhere occur
+     * once (n >= 5 only adds bytes), so the scan steps over them by one, as if they were seen */
     size_t idx = 0, rep = 0;
-    while (idx < count) {
-        if (!s->win_rep[idx] && s->cat_off[idx + n] - s->cat_off[idx] >= WIN) {
-            idx++;
-            continue;
-        }
-        uint64_t h = range_hash(s, idx, n);
-        uint64_t hm = mix64(h ^ (s->cat_off[idx + n] - s->cat_off[idx]));
+    for (size_t q = 0; q < npos; q++) {
+        size_t i = pos[q];
+        if (i < idx) continue; /* inside an n-gram found before */
+        if (i >= count) break;
+        if (!s->win_rep[i] && s->cat_off[i + n] - s->cat_off[i] >= WIN) continue;
+        uint64_t hm = range_hash(s, i, n);
         int found = 0;
         size_t j = hm & mask;
         for (;; j = (j + 1) & mask) {
             slot *sl = &s->tab[j];
             if (!sl->idx) break;
-            if (sl->h == hm && range_eq_concat(s, sl->idx - 1, idx, n)) {
+            if (sl->h == hm && range_eq_concat(s, sl->idx - 1, i, n)) {
                 found = 1;
                 break;
             }
         }
         if (found) {
-            rep += s->cps_pre[idx + n] - s->cps_pre[idx];
-            idx += n;
+            rep += s->cps_pre[i + n] - s->cps_pre[i];
+            idx = i + n;
         } else {
-            s->tab[j] = (slot){hm, (uint32_t)idx + 1, 1};
-            idx++;
+            s->tab[j] = (slot){hm, (uint32_t)i + 1, 1};
+            idx = i + 1;
         }
     }
     *out = rep;
@@ -1138,33 +1233,39 @@ static hlm_status repetition_ngrams(const hlm_filter_params *p, hlm_filter_scrat
     if ((st = grow(&s->cand, &cc, s->w_n + 1, 1, err))) return st;
     cc = s->cand_cap;
     if ((st = grow(&s->slot_of, &cc, s->w_n + 1, sizeof(uint32_t), err))) return st;
+    cc = s->cand_cap;
+    if ((st = grow(&s->wid, &cc, s->w_n + 1, sizeof(uint32_t), err))) return st;
+    cc = s->cand_cap;
+    if ((st = grow(&s->wh, &cc, s->w_n + 1, sizeof(uint64_t), err))) return st;
+    cc = s->cand_cap;
+    if ((st = grow(&s->list, &cc, s->w_n + 1, sizeof(uint32_t), err))) return st;
     s->cand_cap = cc;
-    if ((st = grow(&s->win_rep, &s->win_rep_cap, s->w_n + 1, 1, err))) return st;
-    if ((st = mark_windows(s, err))) return st;
-    /* a 2-gram of WIN bytes or more whose window is unique occurs once */
-    for (size_t i = 0; i + 2 <= s->w_n; i++)
-        s->cand[i] = s->win_rep[i] || s->cat_off[i + 2] - s->cat_off[i] < WIN;
-    for (size_t n = 2; n <= 4; n++) {
-        if (s->w_n < n) continue;
-        if (top[n - 2] < 0) {
-            for (size_t i = 0; i + n + 1 <= s->w_n; i++) /* no pruning from a rule that did not run */
-                s->cand[i] = s->win_rep[i] || s->cat_off[i + n + 1] - s->cat_off[i] < WIN;
-            continue;
+    if (top[0] >= 0 || top[1] >= 0 || top[2] >= 0) {
+        if ((st = word_ids(s, err))) return st;
+        for (size_t n = 2; n <= 4; n++) {
+            if (s->w_n < n) break;
+            size_t c = 0;
+            if ((st = top_ngram_chars(s, n, top[n - 2] >= 0, &c, err))) return st;
+            if (top[n - 2] < 0) continue;
+            double r = (double)c / (double)text_cps;
+            if (r > top[n - 2]) FAIL((hlm_filter_reason)(HLM_FILTER_TOP_2GRAM + (n - 2)), r);
         }
-        size_t c;
-        if ((st = top_ngram_chars(s, n, &c, err))) return st;
-        double r = (double)c / (double)text_cps;
-        if (r > top[n - 2]) FAIL((hlm_filter_reason)(HLM_FILTER_TOP_2GRAM + (n - 2)), r);
     }
     const double dup[6] = {p->dup_5gram_frac, p->dup_6gram_frac, p->dup_7gram_frac,
                            p->dup_8gram_frac, p->dup_9gram_frac, p->dup_10gram_frac};
+    if (s->w_n < 5 || (dup[0] < 0 && dup[1] < 0 && dup[2] < 0 && dup[3] < 0 && dup[4] < 0 && dup[5] < 0))
+        return HLM_OK;
+    if ((st = grow(&s->win_rep, &s->win_rep_cap, s->w_n + 1, 1, err))) return st;
+    if ((st = mark_windows(s, err))) return st;
     /* n-grams that may repeat: a repeated window or under WIN bytes; fewer for longer n */
     size_t need = 0;
-    for (size_t i = 0; i + 5 <= s->w_n; i++) need += s->win_rep[i] || s->cat_off[i + 5] - s->cat_off[i] < WIN;
+    uint32_t *pos = s->slot_of; /* free after mark_windows */
+    for (size_t i = 0; i + 5 <= s->w_n; i++)
+        if (s->win_rep[i] || s->cat_off[i + 5] - s->cat_off[i] < WIN) pos[need++] = (uint32_t)i;
     for (size_t n = 5; n <= 10; n++) {
         if (dup[n - 5] < 0) continue;
         size_t c;
-        if ((st = dup_ngram_chars(s, n, need, &c, err))) return st;
+        if ((st = dup_ngram_chars(s, n, pos, need, &c, err))) return st;
         double r = (double)c / (double)text_cps;
         if (r > dup[n - 5]) FAIL((hlm_filter_reason)(HLM_FILTER_DUP_5GRAM + (n - 5)), r);
     }
@@ -1209,6 +1310,14 @@ static hlm_status quality(const hlm_filter_params *p, hlm_filter_scratch *s, con
         static const uint8_t interesting[256] = {['#'] = 1, ['.'] = 1, [0xE2] = 1};
         size_t hashes = 0, ell = 0;
         for (size_t i = 0; i < len; i++) {
+            if (i + 8 <= len) { /* jump to the next '#', '.' or 0xE2 */
+                uint64_t x = load64(text + i), m = swar_eq(x, '#') | swar_eq(x, '.') | swar_eq(x, 0xE2);
+                if (!m) {
+                    i += 7;
+                    continue;
+                }
+                i += (size_t)__builtin_ctzll(m) >> 3;
+            }
             if (!interesting[text[i]]) continue;
             if (text[i] == '#') {
                 hashes++;
@@ -1598,7 +1707,7 @@ static hlm_status run_rules(const hlm_filter_params *p, const char *lang, const 
     wlist l = {&s->w, &s->w_n, &s->w_cap};
     if ((st = split_words(s, &l, mode, t, text, 0, len, err))) return st;
     if (p->gopher_repetition) {
-        if ((st = build_cat(s, text, err))) return st;
+        if ((st = build_cat(s, text, len, err))) return st;
         if ((st = repetition_ngrams(p, s, text_cps, res, err)) || res->reason) return st;
     }
     if (p->gopher_quality) return quality(p, s, t, stop, mode == SPLIT_KO, text, len, res, err);
