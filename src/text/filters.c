@@ -30,9 +30,11 @@
  *  - other languages: the "en" rules without the English contractions and abbreviations.
  *
  * Invariants: the scratch's arrays only grow; a call uses them from index 0 and leaves nothing
- * that the next call reads, except the cached powers of the hash base and the bad-word index
- * (keyed by the list's address). Hash tables are verified with memcmp, so a hash collision costs
- * time, never a wrong answer. */
+ * that the next call reads, except the bad-word index (keyed by the list's address). Hash tables
+ * are verified (memcmp, or word ids that were), so a hash collision costs time, never a wrong
+ * answer; the saturating counters that prune lookups (mark_windows, word_ids) only err towards
+ * looking up. Speed: n-grams of words are counted over word ids (one exact table of the words),
+ * hashes are computed only where a repeat is possible, and byte scans go 8 bytes at a time. */
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -104,7 +106,7 @@ static int is_punct(uint32_t cp)
 {
     if (cp < 0x80) return (cp < 0x20 && cp != '\t' && cp != '\n') || cp == 0x7F ||
                           (cp > 0x20 && !(hlm_ascii_class[cp] & (HLM_CC_LETTER | HLM_CC_NUMBER)));
-    if (cp >= 0xAC00 && cp <= 0xD7A3) return 0; /* Hangul syllables, the hot case */
+    if (cp > 0x3011 && cp < 0xA4FF) return 0; /* none in CJK, jamo, Hangul syllables: the hot cases */
     return in_sorted(punct_nonascii, sizeof punct_nonascii / sizeof punct_nonascii[0], cp);
 }
 
@@ -388,7 +390,7 @@ typedef struct word {
 } word;
 
 typedef struct span {
-    uint32_t start, len, cps;
+    uint32_t start, len;
 } span;
 
 typedef struct slot {
@@ -473,22 +475,21 @@ typedef struct wlist {
     size_t *n, *cap;
 } wlist;
 
-static hlm_status emit(wlist *l, const hlm_class_table *t, const uint8_t *text, size_t start, size_t end,
+/* Appends the word of code points c[a..b) (byte offsets off[a]..off[b]). */
+static hlm_status emit(wlist *l, const hlm_class_table *t, const uint32_t *c, const uint32_t *off, size_t a, size_t b,
                        hlm_error *err)
 {
-    if (end <= start) return HLM_OK;
+    if (b <= a) return HLM_OK;
     if (*l->n == *l->cap) {
         hlm_status st = grow(l->w, l->cap, *l->n + 1, sizeof(word), err);
         if (st) return st;
     }
     word *w = &(*l->w)[(*l->n)++];
-    w->start = (uint32_t)start;
-    w->len = (uint32_t)(end - start);
-    uint32_t cps = 0, sym = 1, alpha = 0;
-    for (size_t i = start; i < end;) {
-        uint32_t cp;
-        i += hlm_utf8_decode_inline(text + i, end - i, &cp);
-        cps++;
+    w->start = off[a];
+    w->len = off[b] - off[a];
+    uint32_t sym = 1, alpha = 0;
+    for (size_t i = a; i < b; i++) {
+        uint32_t cp = c[i];
         if (cp >= 0xAC00 && cp <= 0xD7A3) {
             sym = 0, alpha = 1;
             continue;
@@ -496,7 +497,7 @@ static hlm_status emit(wlist *l, const hlm_class_table *t, const uint8_t *text, 
         if (sym && (cp == HLM_CP_INVALID || !is_punct(cp))) sym = 0;
         if (!alpha && (cp_class(t, cp) & HLM_CC_LETTER)) alpha = 1;
     }
-    w->cps = cps;
+    w->cps = (uint32_t)(b - a);
     w->flags = (sym ? W_SYMBOL : 0) | (alpha ? W_ALPHA : 0);
     return HLM_OK;
 }
@@ -563,11 +564,9 @@ static int en_abbrev(const uint32_t *c, size_t n)
     if (inner_dot && letters_dots && c[0] != '.') return 1; /* "e.g." "U.S." "a.m." */
     if (m > 6) return 0;
     for (const char *const *a = abbr; *a; a++) {
-        size_t k = strlen(*a);
-        if (k != m) continue;
         size_t i = 0;
-        while (i < m && c[i] < 0x80 && ascii_lower(c[i]) == (*a)[i]) i++;
-        if (i == m) return 1;
+        while (i < m && (*a)[i] && c[i] < 0x80 && ascii_lower(c[i]) == (*a)[i]) i++;
+        if (i == m && (*a)[m] == '\0') return 1;
     }
     return 0;
 }
@@ -603,7 +602,7 @@ static int is_ellipsis_at(const uint32_t *c, size_t i, size_t n)
 }
 
 /* Splits the chunk c[a..b) (code points; off[] their byte offsets, off[b] the end) spaCy-like. */
-static hlm_status split_en(wlist *l, const hlm_class_table *t, const uint8_t *text, const uint32_t *c,
+static hlm_status split_en(wlist *l, const hlm_class_table *t, const uint32_t *c,
                            const uint32_t *off, size_t a, size_t b, int english, hlm_error *err)
 {
     hlm_status st;
@@ -614,7 +613,7 @@ static hlm_status split_en(wlist *l, const hlm_class_table *t, const uint8_t *te
     {
         size_t i = a;
         while (i < b && (c[i] == '-' || c[i] == '.')) i++;
-        if (i == b && b - a > 1) return emit(l, t, text, off[a], off[b], err);
+        if (i == b && b - a > 1) return emit(l, t, c, off, a, b, err);
     }
     while (changed && a < b) {
         changed = 0;
@@ -624,13 +623,13 @@ static hlm_status split_en(wlist *l, const hlm_class_table *t, const uint8_t *te
                 size_t e = a + 1;
                 if (c[a] == '.')
                     while (e < b && c[e] == '.') e++;
-                if ((st = emit(l, t, text, off[a], off[e], err))) return st;
+                if ((st = emit(l, t, c, off, a, e, err))) return st;
                 a = e;
                 changed = 1;
                 continue;
             }
             if (en_prefix_char(c[a], a + 1 < b ? c[a + 1] : 0)) {
-                if ((st = emit(l, t, text, off[a], off[a + 1], err))) return st;
+                if ((st = emit(l, t, c, off, a, a + 1, err))) return st;
                 a++;
                 changed = 1;
                 continue;
@@ -697,15 +696,15 @@ static hlm_status split_en(wlist *l, const hlm_class_table *t, const uint8_t *te
             k = 1;
         }
         if (k) {
-            if ((st = emit(l, t, text, off[piece], off[i], err))) return st;
-            if ((st = emit(l, t, text, off[i], off[i + k], err))) return st;
+            if ((st = emit(l, t, c, off, piece, i, err))) return st;
+            if ((st = emit(l, t, c, off, i, i + k, err))) return st;
             piece = i + k;
             i += k - 1;
         }
     }
-    if ((st = emit(l, t, text, off[piece], off[b], err))) return st;
+    if ((st = emit(l, t, c, off, piece, b, err))) return st;
     while (n_suf--)
-        if ((st = emit(l, t, text, off[sufs[n_suf]], off[sufe[n_suf]], err))) return st;
+        if ((st = emit(l, t, c, off, sufs[n_suf], sufe[n_suf], err))) return st;
     return HLM_OK;
 }
 
@@ -746,9 +745,18 @@ static int kiwi_class(const hlm_class_table *t, uint32_t cp)
 static inline int is_hangul3(const uint8_t *s)
 {
     uint32_t b0 = s[0], b1 = s[1], b2 = s[2];
-    if (b0 < 0xEA || b0 > 0xED || (b1 & 0xC0) != 0x80 || (b2 & 0xC0) != 0x80) return 0;
     uint32_t cp = ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F);
-    return cp >= 0xAC00 && cp <= 0xD7A3;
+    return ((b0 & 0xF0) == 0xE0) & ((b1 & 0xC0) == 0x80) & ((b2 & 0xC0) == 0x80) & (cp - 0xAC00 <= 0xD7A3 - 0xAC00);
+}
+
+/* Are the 6 bytes in the low end of x (p[0] lowest, see load64) two Hangul syllables? */
+static inline int is_hangul6(uint64_t x)
+{
+    uint64_t y = x >> 24;
+    uint32_t c1 = (uint32_t)(((x & 0x0F) << 12) | ((x >> 2) & 0xFC0) | ((x >> 16) & 0x3F));
+    uint32_t c2 = (uint32_t)(((y & 0x0F) << 12) | ((y >> 2) & 0xFC0) | ((y >> 16) & 0x3F));
+    return ((x & 0xC0C0F0C0C0F0ull) == 0x8080E08080E0ull) & (c1 - 0xAC00 <= 0xD7A3 - 0xAC00) &
+           (c2 - 0xAC00 <= 0xD7A3 - 0xAC00);
 }
 
 /* One whitespace-free chunk starting at *pi (first code point cp, k bytes) as eojeol words:
@@ -768,6 +776,7 @@ static hlm_status split_ko_chunk(hlm_filter_scratch *s, wlist *l, const hlm_clas
             in_lead = 0, alpha = 1, prev = K_HANGUL;
             hrun++;
             i += 3;
+            while (i + 8 <= b0 && is_hangul6(load64(text + i))) i += 6, mid_cps += 2, hrun += 2;
             while (i + 3 <= b0 && is_hangul3(text + i)) i += 3, mid_cps++, hrun++;
             mid_end = i;
             if (i >= b0) break;
@@ -829,6 +838,8 @@ static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, 
     hlm_status st;
     size_t i = a0;
     while (i < b0) {
+        while (i + 8 <= b0 && load64(text + i) == 0x2020202020202020ull) i += 8; /* runs of spaces */
+        if (i >= b0) break;
         uint32_t cp;
         size_t k = hlm_utf8_decode_inline(text + i, b0 - i, &cp);
         if (py_space(t, cp)) {
@@ -841,7 +852,11 @@ static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, 
         }
         /* collect the chunk's code points, then split it */
         size_t n = 0;
+        uint8_t all = HLM_CC_LETTER | HLM_CC_NUMBER, any = 0; /* classes of ASCII letters and digits */
         for (;;) {
+            uint8_t cls = cp < 0x80 ? hlm_ascii_class[cp] & (HLM_CC_LETTER | HLM_CC_NUMBER) : 0;
+            if (!cls) all = 0;
+            any |= cls;
             if (n + 2 > s->c_cap) {
                 size_t c2 = s->c_cap;
                 if ((st = grow(&s->ccp, &c2, n + 2, sizeof(uint32_t), err))) return st;
@@ -853,11 +868,23 @@ static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, 
             s->coff[n++] = (uint32_t)i;
             i += k;
             if (i >= b0) break;
+            if (text[i] < 0x80) { /* ASCII: no decoding */
+                cp = text[i], k = 1;
+                if (py_space(t, cp)) break;
+                continue;
+            }
             k = hlm_utf8_decode_inline(text + i, b0 - i, &cp);
             if (py_space(t, cp)) break;
         }
         s->coff[n] = (uint32_t)i;
-        if ((st = split_en(l, t, text, s->ccp, s->coff, 0, n, mode == SPLIT_EN, err))) return st;
+        if (all) {
+            /* ASCII letters and digits only: no prefix, suffix or infix applies, one word */
+            if (*l->n == *l->cap && (st = grow(l->w, l->cap, *l->n + 1, sizeof(word), err))) return st;
+            (*l->w)[(*l->n)++] =
+                (word){s->coff[0], (uint32_t)(i - s->coff[0]), (uint32_t)n, (any & HLM_CC_LETTER) ? W_ALPHA : 0};
+            continue;
+        }
+        if ((st = split_en(l, t, s->ccp, s->coff, 0, n, mode == SPLIT_EN, err))) return st;
     }
     return HLM_OK;
 }
@@ -913,12 +940,11 @@ static hlm_status find_duplicates(hlm_filter_scratch *s, const uint8_t *text, si
     return HLM_OK;
 }
 
-static hlm_status push_span(hlm_filter_scratch *s, size_t *n, const uint8_t *text, size_t a, size_t b, hlm_error *err)
+static hlm_status push_span(hlm_filter_scratch *s, size_t *n, size_t a, size_t b, hlm_error *err)
 {
     hlm_status st = grow(&s->sp, &s->sp_cap, *n + 1, sizeof(span), err);
     if (st) return st;
-    (void)text;
-    s->sp[(*n)++] = (span){(uint32_t)a, (uint32_t)(b - a), 0}; /* code points: counted for duplicates only */
+    s->sp[(*n)++] = (span){(uint32_t)a, (uint32_t)(b - a)};
     return HLM_OK;
 }
 
@@ -1128,7 +1154,7 @@ static hlm_status top_ngram_chars(hlm_filter_scratch *s, size_t n, int run, size
 
 /* datatrove's find_all_duplicate: scanning left to right, an n-gram ("".join) seen before adds
  * its length and the scan jumps past it; an unseen one is remembered and the scan moves by one.
- * need bounds the n-grams that enter the table (those that may repeat, see mark_windows). */
+ * Only the positions in pos[] (those whose 5-gram may repeat, see mark_windows) are looked at. */
 static hlm_status dup_ngram_chars(hlm_filter_scratch *s, size_t n, const uint32_t *pos, size_t npos, size_t *out,
                                   hlm_error *err)
 {
@@ -1188,11 +1214,11 @@ static hlm_status repetition_lines(const hlm_filter_params *p, hlm_filter_scratc
         for (size_t a = 0;;) {
             const uint8_t *nl = len > a ? memchr(text + a, '\n', len - a) : NULL;
             if (!nl) {
-                if ((st = push_span(s, &n_lines, text, a, len, err))) return st;
+                if ((st = push_span(s, &n_lines, a, len, err))) return st;
                 break;
             }
             size_t i = (size_t)(nl - text);
-            if ((st = push_span(s, &n_lines, text, a, i, err))) return st;
+            if ((st = push_span(s, &n_lines, a, i, err))) return st;
             while (i < len && text[i] == '\n') i++;
             a = i;
         }
@@ -1206,13 +1232,16 @@ static hlm_status repetition_lines(const hlm_filter_params *p, hlm_filter_scratc
         py_strip(t, text, &a, &b);
         size_t start = a;
         for (size_t i = a; i < b; i++) {
-            if (text[i] != '\n' || i + 1 >= b || text[i + 1] != '\n') continue;
-            if ((st = push_span(s, &n_paras, text, start, i, err))) return st;
+            const uint8_t *nl = memchr(text + i, '\n', b - i);
+            if (!nl) break;
+            i = (size_t)(nl - text);
+            if (i + 1 >= b || text[i + 1] != '\n') continue;
+            if ((st = push_span(s, &n_paras, start, i, err))) return st;
             while (i < b && text[i] == '\n') i++;
             start = i;
             i--;
         }
-        if ((st = push_span(s, &n_paras, text, start, b, err))) return st;
+        if ((st = push_span(s, &n_paras, start, b, err))) return st;
         if ((st = find_duplicates(s, text, n_paras, &para_dups, &para_cps, err))) return st;
     }
     if (p->dup_para_frac >= 0 && (double)para_dups / (double)n_paras > p->dup_para_frac)
@@ -1388,26 +1417,50 @@ static hlm_status quality(const hlm_filter_params *p, hlm_filter_scratch *s, con
 
 /* ---- C4 ---- */
 
-/* Does s[0..n).lower() contain pat (lowercase ASCII)? The only non-ASCII characters whose
+/* Does s[0..n).lower() hold pat (lowercase ASCII, m bytes) at i? The only non-ASCII characters whose
  * lowercase is an ASCII letter are U+212A KELVIN SIGN ("k") and U+0130 (which lowers to "i" plus
  * a combining dot, so it never matches an ASCII pattern); the first is handled here. */
-static int lower_contains(const uint8_t *s, size_t n, const char *pat)
+static int lower_match_at(const uint8_t *s, size_t n, size_t i, const char *pat, size_t m)
 {
-    size_t m = strlen(pat);
-    for (size_t i = 0; i + m <= n; i++) {
-        if (ascii_lower(s[i]) != pat[0]) continue;
-        size_t a = i + 1, k = 1;
-        while (k < m && a < n) {
-            if (pat[k] == 'k' && a + 3 <= n && s[a] == 0xE2 && s[a + 1] == 0x84 && s[a + 2] == 0xAA) {
-                a += 3, k++;
-                continue;
-            }
-            if (ascii_lower(s[a]) != pat[k]) break;
-            a++, k++;
+    if (i + m > n || ascii_lower(s[i]) != pat[0]) return 0;
+    size_t a = i + 1, k = 1;
+    while (k < m && a < n) {
+        if (pat[k] == 'k' && a + 3 <= n && s[a] == 0xE2 && s[a + 1] == 0x84 && s[a + 2] == 0xAA) {
+            a += 3, k++;
+            continue;
         }
-        if (k == m) return 1;
+        if (ascii_lower(s[a]) != pat[k]) break;
+        a++, k++;
     }
-    return 0;
+    return k == m;
+}
+
+/* The C4 line substrings (str.lower() contains them) in one pass: which of "lorem ipsum"
+ * (C4_LOREM), "javascript" (C4_JS) and the policy phrases (C4_POLICY) s[0..n) contains, of those
+ * in want. */
+enum { C4_LOREM = 1, C4_JS = 2, C4_POLICY = 4 };
+static unsigned c4_line_flags(const uint8_t *s, size_t n, unsigned want)
+{
+    static const struct {
+        const char *pat;
+        size_t len;
+        unsigned flag;
+    } pats[8] = {{"lorem ipsum", 11, C4_LOREM},     {"javascript", 10, C4_JS},       {"terms of use", 12, C4_POLICY},
+                 {"privacy policy", 14, C4_POLICY}, {"cookie policy", 13, C4_POLICY}, {"uses cookies", 12, C4_POLICY},
+                 {"use of cookies", 14, C4_POLICY}, {"use cookies", 11, C4_POLICY}};
+    /* by first byte, the patterns starting with it (bit k = pats[k]) */
+    static const uint8_t first[256] = {['l'] = 1,  ['L'] = 1,  ['j'] = 2,  ['J'] = 2,   ['t'] = 4,   ['T'] = 4,
+                                       ['p'] = 8,  ['P'] = 8,  ['c'] = 16, ['C'] = 16, ['u'] = 224, ['U'] = 224};
+    unsigned found = 0;
+    for (size_t i = 0; i < n && found != want; i++) {
+        unsigned cand = first[s[i]];
+        while (cand) {
+            int k = __builtin_ctz(cand);
+            cand &= cand - 1;
+            if ((pats[k].flag & want & ~found) && lower_match_at(s, n, i, pats[k].pat, pats[k].len)) found |= pats[k].flag;
+        }
+    }
+    return found;
 }
 
 /* Python's \d (Unicode decimal digits), approximated by \p{N} above ASCII. */
@@ -1484,8 +1537,6 @@ static hlm_status count_sentences(hlm_filter_scratch *s, split_mode mode, const 
     return HLM_OK;
 }
 
-static const char *const policy_substrings[] = {"terms of use", "privacy policy", "cookie policy", "uses cookies",
-                                                "use of cookies", "use cookies", NULL};
 
 static hlm_status c4_lines(const hlm_filter_params *p, hlm_filter_scratch *s, split_mode mode,
                            const hlm_class_table *t, const uint8_t *text, size_t len, hlm_filter_result *res,
@@ -1525,12 +1576,13 @@ static hlm_status c4_lines(const hlm_filter_params *p, hlm_filter_scratch *s, sp
                 keep = 0;
         }
         if (keep && p->c4_min_words_per_line >= 0 && (double)words < p->c4_min_words_per_line) keep = 0;
-        if (keep && p->c4_filter_lorem_ipsum && lower_contains(ln, n, "lorem ipsum")) FAIL(HLM_FILTER_C4_LOREM_IPSUM, 0);
-        if (keep && p->c4_remove_javascript_lines && lower_contains(ln, n, "javascript")) keep = 0;
+        unsigned want = (p->c4_filter_lorem_ipsum ? C4_LOREM : 0) | (p->c4_remove_javascript_lines ? C4_JS : 0) |
+                        (p->c4_remove_policy_lines ? C4_POLICY : 0);
+        unsigned flags = keep && want ? c4_line_flags(ln, n, want) : 0;
+        if (keep && (flags & C4_LOREM)) FAIL(HLM_FILTER_C4_LOREM_IPSUM, 0);
+        if (keep && (flags & C4_JS)) keep = 0;
         if (keep && p->c4_filter_curly_brace && memchr(ln, '{', n)) FAIL(HLM_FILTER_C4_CURLY_BRACE, 0);
-        if (keep && p->c4_remove_policy_lines)
-            for (const char *const *q = policy_substrings; *q && keep; q++)
-                if (lower_contains(ln, n, *q)) keep = 0;
+        if (keep && (flags & C4_POLICY)) keep = 0;
         if (!keep) {
             res->lines_removed += b > a;
             continue;

@@ -112,10 +112,18 @@ hlm_status hlm_report_write_json(const hlm_pipeline_report *r, const hlm_pipelin
     return st;
 }
 
-static uint64_t num(const cJSON *obj, const char *name)
+/* A count: a whole number in [0, 2^53] (what a double holds exactly), else 0 and *bad names the
+ * field. A missing field is 0. */
+static uint64_t num(const cJSON *obj, const char *name, const char **bad)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
+    if (!v) return 0;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 9007199254740992.0) ||
+        v->valuedouble != (double)(uint64_t)v->valuedouble) {
+        if (!*bad) *bad = name;
+        return 0;
+    }
+    return (uint64_t)v->valuedouble;
 }
 
 hlm_status hlm_report_read_json(hlm_pipeline_report *r, const char *path, hlm_error *err)
@@ -132,21 +140,22 @@ hlm_status hlm_report_read_json(hlm_pipeline_report *r, const char *path, hlm_er
         return hlm_errorf(err, HLM_ERR_FORMAT, "%s: expected a pipeline report (a JSON object with \"documents\")",
                           path);
     }
-    r->parts = (unsigned)num(root, "parts");
-    r->docs_in = num(docs, "in");
-    r->docs_kept = num(docs, "kept");
+    const char *bad_field = NULL;
+    r->parts = (unsigned)num(root, "parts", &bad_field);
+    r->docs_in = num(docs, "in", &bad_field);
+    r->docs_kept = num(docs, "kept", &bad_field);
     const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(root, "bytes");
-    r->input_file_bytes = num(bytes, "input_files");
-    r->raw_bytes_in = num(bytes, "raw");
-    r->bytes_in = num(bytes, "text_in");
-    r->bytes_kept = num(bytes, "kept");
+    r->input_file_bytes = num(bytes, "input_files", &bad_field);
+    r->raw_bytes_in = num(bytes, "raw", &bad_field);
+    r->bytes_in = num(bytes, "text_in", &bad_field);
+    r->bytes_kept = num(bytes, "kept", &bad_field);
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(root, "wall_seconds");
     r->wall_s = cJSON_IsNumber(w) ? w->valuedouble : 0;
     const cJSON *rm = cJSON_GetObjectItemCaseSensitive(root, "removed");
     for (int k = 0; k < HLM_RM_COUNT; k++) {
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(rm, hlm_removal_name(k));
         if (!e) continue;
-        r->removed[k] = num(e, "count");
+        r->removed[k] = num(e, "count", &bad_field);
         const cJSON *ex = cJSON_GetObjectItemCaseSensitive(e, "examples"), *x;
         cJSON_ArrayForEach(x, ex)
         {
@@ -167,10 +176,10 @@ hlm_status hlm_report_read_json(hlm_pipeline_report *r, const char *path, hlm_er
         for (int k = 0; k < HLM_STAGE_COUNT; k++)
             if (strcmp(name->valuestring, hlm_stage_name(k)) == 0) {
                 hlm_stage_stats *s = &r->stage[k];
-                s->docs_in = num(x, "docs_in");
-                s->docs_out = num(x, "docs_out");
-                s->bytes_in = num(x, "bytes_in");
-                s->bytes_out = num(x, "bytes_out");
+                s->docs_in = num(x, "docs_in", &bad_field);
+                s->docs_out = num(x, "docs_out", &bad_field);
+                s->bytes_in = num(x, "bytes_in", &bad_field);
+                s->bytes_out = num(x, "bytes_out", &bad_field);
                 const cJSON *c = cJSON_GetObjectItemCaseSensitive(x, "cpu_seconds");
                 s->cpu_s = cJSON_IsNumber(c) ? c->valuedouble : 0;
             }
@@ -181,22 +190,25 @@ hlm_status hlm_report_read_json(hlm_pipeline_report *r, const char *path, hlm_er
         if (r->n_langs == sizeof r->langs / sizeof *r->langs) break;
         hlm_lang_count *l = &r->langs[r->n_langs++];
         snprintf(l->lang, sizeof l->lang, "%s", x->string ? x->string : "");
-        l->docs = num(x, "docs");
-        l->bytes = num(x, "bytes");
+        l->docs = num(x, "docs", &bad_field);
+        l->bytes = num(x, "bytes", &bad_field);
     }
     const cJSON *pii = cJSON_GetObjectItemCaseSensitive(root, "pii");
-    for (int k = 0; k < HLM_PII_TYPE_COUNT; k++) r->pii[k] = num(pii, hlm_pii_type_name((hlm_pii_type)k));
+    for (int k = 0; k < HLM_PII_TYPE_COUNT; k++) r->pii[k] = num(pii, hlm_pii_type_name((hlm_pii_type)k), &bad_field);
     const cJSON *lines = cJSON_GetObjectItemCaseSensitive(root, "lines_removed");
-    r->lines_removed_filters = num(lines, "filters");
-    r->lines_removed_dedup = num(lines, "dedup");
+    r->lines_removed_filters = num(lines, "filters", &bad_field);
+    r->lines_removed_dedup = num(lines, "dedup", &bad_field);
     const cJSON *dd = cJSON_GetObjectItemCaseSensitive(root, "dedup");
-    r->near_dup_clusters = num(dd, "near_duplicate_clusters");
-    r->line_table_entries = num(dd, "line_table_entries");
-    r->line_table_dropped = num(dd, "line_table_dropped");
-    r->dedup_memory_bytes = num(dd, "memory_bytes");
-    r->invalid_repaired_docs = num(root, "invalid_utf8_repaired_docs");
-    r->warc_records_skipped = num(root, "warc_records_skipped");
+    r->near_dup_clusters = num(dd, "near_duplicate_clusters", &bad_field);
+    r->line_table_entries = num(dd, "line_table_entries", &bad_field);
+    r->line_table_dropped = num(dd, "line_table_dropped", &bad_field);
+    r->dedup_memory_bytes = num(dd, "memory_bytes", &bad_field);
+    r->invalid_repaired_docs = num(root, "invalid_utf8_repaired_docs", &bad_field);
+    r->warc_records_skipped = num(root, "warc_records_skipped", &bad_field);
     cJSON_Delete(root);
+    if (bad_field)
+        return hlm_errorf(err, HLM_ERR_FORMAT, "%s: field '%s': expected a count (a whole number from 0 to 2^53)",
+                          path, bad_field);
     return HLM_OK;
 }
 
