@@ -20,12 +20,13 @@
  *    differently; that moves a ratio by a token, which matters only on a threshold's edge.
  *  - "ko": datatrove uses Kiwi (a morphological analyser), whose tokens are morphemes
  *    ("영화였다." -> 영화 였 였 다 .). We split eojeol: whitespace, with a leading or trailing
- *    run of punctuation as one token; the n-gram, word-count and word-length rules use them
+ *    run of punctuation as one token; the n-gram and word-length rules use them
  *    (FineWeb-2's 1..6 characters per word holds for eojeol too), and FineWeb-2's stop words,
  *    which are morphemes (의 다 이 는 ...), count at the end of an eojeol. Kiwi yields about 2.5
- *    tokens per eojeol, so the two rules that divide by the word count (symbol ratio,
- *    alphabetic-word ratio) use an estimate of Kiwi's token count instead (split_ko_chunk,
- *    quality); with eojeol they dropped ~1.5% of NSMC reviews that datatrove keeps.
+ *    tokens per eojeol, so the word-count rule and the two rules that divide by the word count
+ *    (symbol ratio, alphabetic-word ratio) use an estimate of Kiwi's token count instead
+ *    (split_ko_chunk, quality); with eojeol they dropped ~1.5% (the ratios) and ~6% (the count,
+ *    on documents of a few reviews) of NSMC documents that datatrove keeps.
  *    tools/filters_vs_datatrove.py measures the agreement.
  *  - other languages: the "en" rules without the English contractions and abbreviations.
  *
@@ -428,7 +429,7 @@ struct hlm_filter_scratch {
     size_t stop_len_cap;
     hlm_buf out, lower, line;
     /* Korean: Kiwi-like token counts of the document (split_ko_chunk) */
-    struct { size_t hruns, hsyl, alpha_runs, other; } ko;
+    struct { size_t hruns, hsyl, alpha_runs, digit_runs, other; } ko;
     /* bad-word index: words bucketed by their first two bytes */
     const char *const *bw_list;
     uint32_t *bw_start, *bw_idx, *bw_len;
@@ -795,6 +796,7 @@ static hlm_status split_ko_chunk(hlm_filter_scratch *s, wlist *l, const hlm_clas
             if (kc != prev || kc == K_SINGLE) {
                 if (kc == K_JAMO || kc == K_LETTER) s->ko.alpha_runs++;
                 else s->ko.other++;
+                if (kc == K_DIGIT) s->ko.digit_runs++;
             }
         }
         prev = kc;
@@ -1321,15 +1323,18 @@ static hlm_status quality(const hlm_filter_params *p, hlm_filter_scratch *s, con
      * (split_ko_chunk): a run of L Hangul syllables as KO_RUN + KO_SYL * L morphemes (least
      * squares over Kiwi's output on NSMC reviews), every other Kiwi-like token as one; the
      * alphabetic ones are the Hangul morphemes and the runs of jamo or letters. The word-count
-     * and word-length rules keep eojeol, whose FineWeb-2 thresholds fit them. */
-    double ratio_words = (double)n_words, ratio_alpha = (double)n_alpha;
+     * rule counts Kiwi's words too (the estimated morphemes, letter and jamo runs and numbers:
+     * with eojeol, a document of 50 Kiwi words has only about 20 and was dropped); the
+     * word-length rule keeps eojeol, whose mean stays inside FineWeb-2's 1..6. */
+    double ratio_words = (double)n_words, ratio_alpha = (double)n_alpha, count_words = (double)n_ns;
     if (suffix) {
         double hangul = KO_RUN * (double)s->ko.hruns + KO_SYL * (double)s->ko.hsyl;
         ratio_alpha = hangul + (double)s->ko.alpha_runs;
         ratio_words = ratio_alpha + (double)s->ko.other;
+        count_words = ratio_alpha + (double)s->ko.digit_runs;
     }
-    if (p->min_doc_words >= 0 && (double)n_ns < p->min_doc_words) FAIL(HLM_FILTER_TOO_FEW_WORDS, (double)n_ns);
-    if (p->max_doc_words >= 0 && (double)n_ns > p->max_doc_words) FAIL(HLM_FILTER_TOO_MANY_WORDS, (double)n_ns);
+    if (p->min_doc_words >= 0 && count_words < p->min_doc_words) FAIL(HLM_FILTER_TOO_FEW_WORDS, count_words);
+    if (p->max_doc_words >= 0 && count_words > p->max_doc_words) FAIL(HLM_FILTER_TOO_MANY_WORDS, count_words);
     /* numpy's mean of nothing is NaN, which fails no comparison */
     double mean = n_ns ? (double)ns_cps / (double)n_ns : NAN;
     if (p->min_avg_word_length >= 0 && mean < p->min_avg_word_length) FAIL(HLM_FILTER_MEAN_WORD_LEN_LOW, mean);

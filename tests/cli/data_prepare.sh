@@ -241,6 +241,12 @@ contains "$tmp/err" "--max-memory" "bad memory size named"
 run 0 data prepare --input "$tmp/in/docs.jsonl" --output "$tmp/out5" --part 0/2 -q
 run 1 data dedup --merge "$tmp/out5" -q
 contains "$tmp/err" "part 1 of 2" "merge with a part missing"
+run 0 data prepare --input "$tmp/in/docs.jsonl" --output "$tmp/out5" --part 1/2 -q
+sig=$(ls "$tmp/out5/parts/"*of-00002.sigs | head -1)
+head -c 100 "$sig" >"$sig.cut" && mv "$sig.cut" "$sig"
+run 1 data dedup --merge "$tmp/out5" -q
+contains "$tmp/err" "$(basename "$sig")" "truncated signatures file named"
+absent "$tmp/out5/report.json" "merge over a truncated signatures file"
 printf 'WARC/1.0\r\nWARC-Type: response\r\nContent-Length: 999\r\n\r\nshort' >"$tmp/trunc.warc"
 run 1 data extract --input "$tmp/trunc.warc" --output "$tmp/bad5.jsonl" -q
 contains "$tmp/err" "trunc.warc" "truncated WARC named"

@@ -608,6 +608,18 @@ static void test_korean_kiwi_counts(void **state)
     assert_true(fabs(r.value - 2 / (2 * (0.1 + 0.67 * 3) + 2)) < 1e-12);
     p.max_symbol_word_ratio = 0.33; /* as eojeol it would be 2 / 4; the next rule catches it */
     EXPECT(&p, "ko", "재밌다... 최고다...", HLM_FILTER_ELLIPSIS_LINES);
+
+    /* the word count is of Kiwi's words too: "영화였다 10점" is one run of 4 syllables and one
+     * of 1, a number: 0.1 + 0.67 * 4 + 0.1 + 0.67 + 1 = 4.55 words (2 eojeol, 3 symbols: none) */
+    hlm_filter_params_default(&p, "ko");
+    p.gopher_repetition = 0;
+    p.min_avg_word_length = p.max_avg_word_length = p.min_stop_words = p.max_non_alpha_words_ratio = -1;
+    p.min_doc_words = 4.55 - 1e-9;
+    EXPECT(&p, "ko", "영화였다 10점", HLM_FILTER_KEEP);
+    p.min_doc_words = 4.55 + 1e-9;
+    r = run(&p, "ko", "영화였다 10점");
+    assert_int_equal(r.reason, HLM_FILTER_TOO_FEW_WORDS);
+    assert_true(fabs(r.value - 4.55) < 1e-12);
 }
 
 static void test_empty(void **state)
