@@ -45,6 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     } else {
         CHECK(err.msg[0]);
     }
+    hlm_pipeline_opts_free(&o);
     static hlm_pipeline_report r, back;
     if (hlm_report_read_json(&r, path, &err) == HLM_OK) {
         CHECK(hlm_report_write_json(&r, NULL, path2, &err) == HLM_OK);

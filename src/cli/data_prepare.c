@@ -482,12 +482,14 @@ static int run(int cmd, int argc, char **argv)
     if (!a.inputs) return CLI_FAIL;
     int rc = parse_args(cmd, argc, argv, &a);
     if (rc) {
+        hlm_pipeline_opts_free(&a.o);
         free(a.inputs);
         return rc < 0 ? CLI_OK : rc;
     }
     if (cmd == CMD_PREPARE) rc = run_prepare(&a);
     else if (cmd == CMD_DEDUP && a.merge) rc = run_merge(&a);
     else rc = run_stage(cmd, &a);
+    hlm_pipeline_opts_free(&a.o);
     free(a.inputs);
     return rc;
 }

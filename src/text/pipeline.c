@@ -80,7 +80,16 @@ hlm_status hlm_pipeline_filter_params(const hlm_pipeline_opts *o, const char *la
             hlm_status st = hlm_filter_param_set(p, v->name, v->value, err);
             if (st) return st;
         }
+    p->bad_words = o->bad_words;
     return HLM_OK;
+}
+
+void hlm_pipeline_opts_free(hlm_pipeline_opts *o)
+{
+    free(o->bad_words);
+    free(o->bad_words_text);
+    o->bad_words = NULL;
+    o->bad_words_text = NULL;
 }
 
 const char *hlm_removal_name(int reason)

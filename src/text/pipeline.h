@@ -49,6 +49,10 @@ typedef struct hlm_pipeline_opts {
     uint32_t line_min_docs;
     size_t line_min_chars;
     hlm_minhash_params minhash;
+    /* C4 bad words (filters.bad_words_file): a NULL-terminated list into bad_words_text, owned
+     * by these options (hlm_pipeline_opts_free). */
+    const char **bad_words;
+    char *bad_words_text;
     int threads;             /* <= 0: all cores */
     size_t max_memory_bytes; /* 0: 2 GiB */
     int progress;            /* show a progress bar / log lines */
@@ -56,6 +60,8 @@ typedef struct hlm_pipeline_opts {
 
 /* Every stage on, documented defaults (docs/data-pipeline.md). */
 void hlm_pipeline_opts_default(hlm_pipeline_opts *o);
+/* Frees what a config file loaded into o (the bad-word list). */
+void hlm_pipeline_opts_free(hlm_pipeline_opts *o);
 /* Reads a JSON config file into o (on top of what is there). Unknown keys and wrong types are
  * errors naming the file and the key. */
 hlm_status hlm_pipeline_config_load(hlm_pipeline_opts *o, const char *path, hlm_error *err);

@@ -3,11 +3,13 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hyperlm/file.h"
 #include "text/pii.h"
 #include "text/pipeline.h"
+#include "text/unicode.h"
 
 typedef struct cfg {
     const char *path;
@@ -82,6 +84,51 @@ static hlm_status add_overrides(const cfg *c, hlm_pipeline_opts *o, const char *
         snprintf(ov->name, sizeof ov->name, "%s", v->string);
         ov->value = value;
     }
+    return HLM_OK;
+}
+
+/* One word or phrase a line, UTF-8; blank lines and lines starting with '#' are skipped. Turns
+ * c4_filter_bad_words on for every language that runs C4. */
+static hlm_status load_bad_words(const cfg *c, hlm_pipeline_opts *o, const cJSON *v)
+{
+    if (!cJSON_IsString(v)) return bad(c, "filters", "bad_words_file", "a file name");
+    hlm_buf b = {0};
+    hlm_status st = hlm_file_read_all(v->valuestring, &b, c->err);
+    if (st) {
+        hlm_error_prefix(c->err, "%s: filters.bad_words_file: ", c->path);
+        return st;
+    }
+    if (!hlm_utf8_valid(b.data, b.len)) {
+        hlm_buf_free(&b);
+        return hlm_errorf(c->err, HLM_ERR_FORMAT, "%s: expected UTF-8 text, one bad word a line", v->valuestring);
+    }
+    size_t lines = 1;
+    for (size_t i = 0; i < b.len; i++) lines += b.data[i] == '\n';
+    const char **list = calloc(lines + 1, sizeof *list);
+    if (!list) {
+        hlm_buf_free(&b);
+        return hlm_errorf(c->err, HLM_ERR_NOMEM, "out of memory");
+    }
+    size_t n = 0;
+    char *p = (char *)b.data;
+    while (p && *p) {
+        char *e = strchr(p, '\n');
+        if (e) *e = 0;
+        size_t k = strlen(p);
+        while (k && (p[k - 1] == '\r' || p[k - 1] == ' ' || p[k - 1] == '\t')) p[--k] = 0;
+        while (*p == ' ' || *p == '\t') p++;
+        if (*p && *p != '#') list[n++] = p;
+        p = e ? e + 1 : NULL;
+    }
+    hlm_pipeline_opts_free(o);
+    o->bad_words = list;
+    o->bad_words_text = (char *)b.data; /* owns the strings */
+    if (o->n_overrides == HLM_PIPE_MAX_OVERRIDES)
+        return hlm_errorf(c->err, HLM_ERR_INVALID, "%s: more than %d filter settings", c->path, HLM_PIPE_MAX_OVERRIDES);
+    hlm_filter_override *ov = &o->overrides[o->n_overrides++];
+    ov->lang[0] = 0;
+    snprintf(ov->name, sizeof ov->name, "c4_filter_bad_words");
+    ov->value = 1;
     return HLM_OK;
 }
 
@@ -165,6 +212,7 @@ hlm_status hlm_pipeline_config_load(hlm_pipeline_opts *o, const char *path, hlm_
                 {
                     if (st) break;
                     if (strcmp(v->string, "enabled") == 0) st = get_bool(&c, "filters", v, &o->filters);
+                    else if (strcmp(v->string, "bad_words_file") == 0) st = load_bad_words(&c, o, v);
                     else if (strcmp(v->string, "default") == 0) st = add_overrides(&c, o, "", v);
                     else if (strlen(v->string) < sizeof o->overrides[0].lang) st = add_overrides(&c, o, v->string, v);
                     else st = unknown(&c, "filters", v->string);
@@ -216,8 +264,15 @@ hlm_status hlm_pipeline_config_load(hlm_pipeline_opts *o, const char *path, hlm_
     cJSON_Delete(root);
     if (!st && o->filters) { /* every override must apply to the params of its language */
         hlm_filter_params p;
-        for (size_t i = 0; i < o->n_overrides && !st; i++)
-            st = hlm_pipeline_filter_params(o, o->overrides[i].lang[0] ? o->overrides[i].lang : "en", &p, err);
+        for (size_t i = 0; i < o->n_overrides && !st; i++) {
+            const char *lang = o->overrides[i].lang[0] ? o->overrides[i].lang : "en";
+            st = hlm_pipeline_filter_params(o, lang, &p, err);
+            if (!st && p.c4 && p.c4_filter_bad_words && !p.bad_words)
+                st = hlm_errorf(err, HLM_ERR_INVALID,
+                                "%s: filters.%s.c4_filter_bad_words: expected filters.bad_words_file too (no list "
+                                "is built in)",
+                                path, o->overrides[i].lang[0] ? o->overrides[i].lang : "default");
+        }
     }
     return st;
 }

@@ -221,6 +221,28 @@ EOF
 checks=$((checks + 1))
 [ "$(cat "$tmp/mem")" = ok ] || fail "memory cap: $(cat "$tmp/mem")"
 
+# 6b. a bad-word list (C4's optional rule) from the config
+printf '# one a line\nzorkmid\n\n  frobozz bar  \n' >"$tmp/bad_words.txt"
+cat >"$tmp/bw.json" <<EOF
+{"filters": {"bad_words_file": "$tmp/bad_words.txt",
+             "default": {"c4_min_sentences": 0, "min_doc_words": 0, "min_stop_words": 0, "gopher_repetition": 0}}}
+EOF
+$py - "$tmp/bw.jsonl" <<'EOF'
+import json, sys
+texts = ["The cat sat on the mat and looked at the bird.", "The zorkmid coin fell under the table and rolled.",
+         "They went to the frobozz bar after work today.", "A frobozz barn is not the same thing at all."]
+with open(sys.argv[1], "w") as f:
+    for i, t in enumerate(texts): f.write(json.dumps({"id": f"b{i}", "text": t, "lang": "en"}) + "\n")
+EOF
+run 0 data clean --input "$tmp/bw.jsonl" --output "$tmp/bw.out.jsonl" --config "$tmp/bw.json" --no-langid -q
+checks=$((checks + 1))
+[ "$(cut -c1-10 "$tmp/bw.out.jsonl" | tr '\n' ' ')" = '{"id":"b0" {"id":"b3" ' ] ||
+  fail "bad words: kept $(cut -c1-10 "$tmp/bw.out.jsonl" | tr '\n' ' ')"
+contains "$tmp/bw.out.jsonl.report.json" "quality/c4_bad_words" "bad words counted"
+echo '{"filters": {"default": {"c4_filter_bad_words": true}}}' >"$tmp/bw2.json"
+run 2 data clean --input "$tmp/bw.jsonl" --output "$tmp/bw2.out.jsonl" --config "$tmp/bw2.json" -q
+contains "$tmp/err" "bad_words_file" "bad-word rule without a list"
+
 # 7. bad input
 run 1 data prepare --input "$tmp/missing.jsonl" --output "$tmp/bad1" -q
 contains "$tmp/err" "missing.jsonl" "missing input named"
