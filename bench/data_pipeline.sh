@@ -7,7 +7,8 @@
 #            movie (one per line), the first NSMC_MB MB (default 20); the peers, much slower
 #            (datatrove's Korean filters run at about 0.02 MB/s with Kiwi), get a sample of about
 #            PEER_MB MB (default 2: every 10th document), and the keep/drop comparisons are made
-#            on that sample;
+#            on that sample (MinHash on the sample with near and exact copies of some of its
+#            documents added);
 #   input 2: the demo's Korean HTML (Debian's libreoffice-help-ko, gimp-help-ko, debian-faq-ko,
 #            in $HYPERLM_CACHE/demo/unpacked after `make demo`).
 # Peers: datatrove 0.10.1's Gopher repetition + quality and C4 filters with the same thresholds
@@ -72,6 +73,25 @@ with open(dst, encoding="utf-8") as f, open(peer, "w", encoding="utf-8") as p:
         if i % step == step - 1:
             p.write(line); k += 1; size += len(line.encode())
 print(f"   for the peers and the comparisons: every {step}th document, {k} documents, {size / 1e6:.1f} MB")
+# for the MinHash comparison: that sample plus a near copy of every 4th document (5% of its
+# words replaced) and an exact copy of every 10th, so that there is something to find
+import random
+rng = random.Random(1)
+with open(peer, encoding="utf-8") as f, open(peer.replace(".jsonl", ".dups.jsonl"), "w", encoding="utf-8") as o:
+    n_near = n_exact = 0
+    for i, line in enumerate(f):
+        o.write(line)
+        r = json.loads(line)
+        if i % 4 == 3:
+            w = r["text"].split(" ")
+            for j in rng.sample(range(len(w)), max(1, len(w) // 20)):
+                w[j] = "변경"
+            o.write(json.dumps({"id": r["id"] + "-near", "text": " ".join(w), "lang": "ko"}, ensure_ascii=False) + "\n")
+            n_near += 1
+        if i % 10 == 9:
+            o.write(json.dumps({"id": r["id"] + "-copy", "text": r["text"], "lang": "ko"}, ensure_ascii=False) + "\n")
+            n_exact += 1
+print(f"   for the MinHash comparison: the sample with {n_near} near copies and {n_exact} exact copies added")
 PY
 zstd -q -19 -T2 "$work/nsmc.jsonl" -o "$work/nsmc.jsonl.zst"
 input_mb=$("$py" -c "import os,sys; print(os.path.getsize(sys.argv[1]) / 1e6)" "$work/nsmc.jsonl")
@@ -89,7 +109,9 @@ echo "== HyperLM, 1 thread"
 for f in nsmc peer; do
   "$bin" -q data clean --input "$work/$f.jsonl" --output "$work/$f.filtered.jsonl" --threads 1 \
     --no-normalize --no-langid --no-pii
-  # MinHash alone (no exact or line dedup)
+done
+# MinHash alone (no exact or line dedup): speed on all of it, decisions on the sample with copies
+for f in nsmc peer.dups; do
   "$bin" -q data dedup --input "$work/$f.jsonl" --output "$work/$f.dedup.jsonl" --threads 1 --no-exact --no-lines
 done
 # tokenize (a 16k tokenizer trained on the same text first)
@@ -102,7 +124,7 @@ echo "== datatrove 0.10.1, 1 process"
   >"$work/dt_filters.log" 2>&1 || { cat "$work/dt_filters.log"; exit 1; }
 tail -2 "$work/dt_filters.log" | sed 's/^/   /'
 mkdir -p "$work/dt"
-"$py" "$repo/bench/_dedup_peer.py" --input "$work/peer.jsonl" --work "$work/dt" --lang ko \
+"$py" "$repo/bench/_dedup_peer.py" --input "$work/peer.dups.jsonl" --work "$work/dt" --lang ko \
   --out "$work/dt_removed.txt" >"$work/dt_dedup.log" 2>&1 || { tail -20 "$work/dt_dedup.log"; exit 1; }
 tail -1 "$work/dt_dedup.log" | sed 's/^/   /'
 
@@ -160,9 +182,11 @@ dd, _ = stages(f"{work}/nsmc.dedup.jsonl.report.json")
 ours_mh = input_mb / (dd["signatures"]["cpu_seconds"] + dd["dedup"]["cpu_seconds"] + dd["read"]["cpu_seconds"])
 dt = json.loads(open(f"{work}/dt_dedup.log").read().strip().splitlines()[-1])
 dt_removed = set(open(f"{work}/dt_removed.txt").read().split())
-our_dedup_kept = {json.loads(l)["id"] for l in open(f"{work}/peer.dedup.jsonl", encoding="utf-8")}
-our_removed = set(ids) - our_dedup_kept
-mh_diff = len(dt_removed ^ our_removed) / len(ids)
+dup_ids = [json.loads(l)["id"] for l in open(f"{work}/peer.dups.jsonl", encoding="utf-8")]
+our_dedup_kept = {json.loads(l)["id"] for l in open(f"{work}/peer.dups.dedup.jsonl", encoding="utf-8")}
+our_removed = set(dup_ids) - our_dedup_kept
+mh_diff = len(dt_removed ^ our_removed) / len(dup_ids)
+planted = sum(1 for i in dup_ids if i.endswith(("-near", "-copy")))
 
 tok_mb = os.path.getsize(f"{work}/nsmc.filtered.jsonl") / 1e6
 rows = [
@@ -172,7 +196,8 @@ rows = [
      f"keep/drop differ on {100 * filt_diff:.2f}% ({len(dt_kept ^ our_kept)} of {len(ids)})"],
     ["MinHash dedup (signatures + LSH + filter)", f"{ours_mh:.1f}", f"{dt['mb_per_s_per_core']:.2f}",
      f"{ours_mh / dt['mb_per_s_per_core']:.0f}x",
-     f"removed: ours {len(our_removed)}, datatrove {len(dt_removed)}, differ on {100 * mh_diff:.2f}%"],
+     f"{len(dup_ids)} docs, {planted} planted copies: removed ours {len(our_removed)}, datatrove {len(dt_removed)}, "
+     f"differ on {len(dt_removed ^ our_removed)} ({100 * mh_diff:.2f}%)"],
     ["tokenize (16k BPE)", f"{tok_mb / tok_s:.1f}", "", "", ""],
 ]
 for name in ["normalize", "langid", "filters", "pii", "signatures", "dedup"]:
