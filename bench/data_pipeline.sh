@@ -196,8 +196,10 @@ rows = [
      f"keep/drop differ on {100 * filt_diff:.2f}% ({len(dt_kept ^ our_kept)} of {len(ids)})"],
     ["MinHash dedup (signatures + LSH + filter)", f"{ours_mh:.1f}", f"{dt['mb_per_s_per_core']:.2f}",
      f"{ours_mh / dt['mb_per_s_per_core']:.0f}x",
-     f"{len(dup_ids)} docs, {planted} planted copies: removed ours {len(our_removed)}, datatrove {len(dt_removed)}, "
-     f"differ on {len(dt_removed ^ our_removed)} ({100 * mh_diff:.2f}%)"],
+     f"{len(dup_ids)} docs, {planted} planted copies: ours removed {len(our_removed)} "
+     f"({sum(1 for i in our_removed if i.endswith(('-near', '-copy')))} planted), datatrove {len(dt_removed)} "
+     f"({sum(1 for i in dt_removed if i.endswith(('-near', '-copy')))} planted); they differ on "
+     f"{len(dt_removed ^ our_removed)} ({100 * mh_diff:.2f}%)"],
     ["tokenize (16k BPE)", f"{tok_mb / tok_s:.1f}", "", "", ""],
 ]
 for name in ["normalize", "langid", "filters", "pii", "signatures", "dedup"]:
