@@ -14,7 +14,7 @@
  *    Kana or Thai): the simplified text with its spaces removed, every char_ngram consecutive
  *    code points. Spaces go because Korean spacing varies freely between writers ("재밌다 정말"
  *    vs "재밌다정말"): with them, a respaced copy loses most of its shingles (see
- *    tools/gen_neardup_set.py for the measurement).
+ *    tools/gen_dedup_fixtures.py for the measurement).
  *  - fewer words/code points than one shingle: the whole simplified text is the one shingle.
  * Signature: x = XXH3-64(shingle, seed) >> 3 (61 bits); for i < bands*rows,
  *  sig[i] = min over shingles of (a_i x + b_i) mod (2^61 - 1), a_i in [1, p), b_i in [0, p) drawn

@@ -1,7 +1,7 @@
 /* Deduplication: exact keys and the keyset, CCNet line counts (counting, removal, save/load/merge,
  * corrupt input), MinHash signatures (against values computed here from the definition, determinism
  * across threads) and LSH clustering, including recall and false positives on near-duplicate pairs
- * from tools/gen_neardup_set.py. */
+ * from tools/gen_dedup_fixtures.py. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

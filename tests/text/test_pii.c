@@ -1,7 +1,7 @@
 /* PII detection and redaction: the rules of each type (matches and look-alikes that must stay),
  * redaction bytes and counts, type lists, ordering and adjacency, invalid UTF-8, empty input,
  * the spans cap; and recall / precision on the labeled set tests/fixtures/pii/set.tsv, made by
- * tools/gen_pii_set.py.
+ * tools/gen_pii_fixtures.py.
  *
  * Set thresholds: per type, recall (exact span and type) >= 0.95 and precision >= 0.95; at most
  * 1% of the look-alike values (dates, prices, versions, ...) may be touched by any match. Why
@@ -354,7 +354,7 @@ static void test_labeled_set(void **state)
     snprintf(path, sizeof path, "%s/pii/set.tsv", fx ? fx : "tests/fixtures");
     hlm_buf file = {0};
     hlm_error err;
-    if (hlm_file_read_all(path, &file, &err)) fail_msg("%s (make it with tools/gen_pii_set.py)", err.msg);
+    if (hlm_file_read_all(path, &file, &err)) fail_msg("%s (make it with tools/gen_pii_fixtures.py)", err.msg);
 
     size_t gold[HLM_PII_TYPE_COUNT] = {0}, exact[HLM_PII_TYPE_COUNT] = {0}, partial[HLM_PII_TYPE_COUNT] = {0};
     size_t pred[HLM_PII_TYPE_COUNT] = {0}, lookalikes = 0, masked = 0, lines = 0;

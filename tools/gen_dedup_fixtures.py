@@ -24,7 +24,7 @@ marks kept, a number run with inner '.'/',' -> "0", everything else a word separ
 The script also prints, for the Korean pairs, the mean Jaccard with character 5-grams over the
 text with its spaces kept, which is the measurement behind removing them.
 
-Usage: python3 tools/gen_neardup_set.py [--shared ../shared] [--out tests/fixtures/dedup/pairs.jsonl]
+Usage: python3 tools/gen_dedup_fixtures.py [--shared ../shared] [--out tests/fixtures/dedup/pairs.jsonl]
 """
 import argparse
 import glob
