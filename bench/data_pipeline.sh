@@ -132,6 +132,7 @@ html_rows=""
 if [ -d "$cache" ]; then
   echo "== HTML: HyperLM extract against trafilatura"
   "$bin" -q data extract --input "$cache" --output "$work/html.jsonl" --threads 1
+  "$bin" -q data prepare --input "$cache" --output "$work/html_prep" --threads 1 --lang ko,en
   "$py" - "$work/html.jsonl" "$work/ours_html" <<'PY'
 import json, os, sys
 for line in open(sys.argv[1], encoding="utf-8"):
@@ -213,6 +214,13 @@ if os.path.exists(f"{work}/extract.json"):
     tr = ex.get("trafilatura_mb_per_s") or 0
     rows.append(["HTML extraction (demo pages)", f"{ours_x:.1f}", f"{tr:.2f}", f"{ours_x / tr:.0f}x" if tr else "",
                  f"we keep {100 * ex.get('word_coverage', 0):.1f}% of trafilatura's words"])
+    hp, hrep = stages(f"{work}/html_prep/report.json")
+    text_mb = hp["normalize"]["bytes_in"] / 1e6
+    clean_cpu = sum(hp[n]["cpu_seconds"] for n in clean_names if n in hp)
+    dedup_cpu = sum(hp[n]["cpu_seconds"] for n in ("signatures", "dedup") if n in hp)
+    rows.append(["  demo pages: clean (per MB of extracted text)", f"{text_mb / clean_cpu:.1f}", "", "",
+                 f"{hrep['documents']['in']} pages, {hrep['documents']['kept']} kept"])
+    rows.append(["  demo pages: dedup (signatures + pass 2)", f"{text_mb / dedup_cpu:.1f}", "", "", ""])
 header = ["stage (1 core, CPU time)", "HyperLM MB/s", "peer MB/s", "ratio", "notes"]
 print(_report.markdown_table(header, rows))
 notes = [f"Input: {input_mb:.1f} MB of NSMC reviews as JSONL documents of 20 reviews of one movie; the peers and "
