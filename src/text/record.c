@@ -8,11 +8,14 @@
 #include "text/record.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <iconv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <zstd.h>
 
@@ -82,6 +85,9 @@ struct hlm_source {
     hlm_buf page, scratch;
     hlm_html_info info;
     uint64_t total_bytes, done_bytes, raw_bytes, records_skipped;
+    iconv_t iconv; /* for iconv_name, when iconv_open */
+    char iconv_name[48];
+    int iconv_open;
 };
 
 static int ends_with(const char *s, const char *suffix)
@@ -289,6 +295,7 @@ void hlm_source_close(hlm_source *s)
     hlm_buf_free(&s->page);
     hlm_buf_free(&s->scratch);
     hlm_html_info_free(&s->info);
+    if (s->iconv_open) iconv_close(s->iconv);
     free(s);
 }
 
@@ -390,6 +397,79 @@ static hlm_status take_json_fields(hlm_record *rec, const cJSON *obj, const char
     return HLM_OK;
 }
 
+/* ---- legacy charsets ----
+ * Korean pages are often EUC-KR/CP949. A page whose HTTP Content-Type or <meta> names a charset
+ * other than UTF-8 is converted with iconv (glibc) before extraction; a byte iconv cannot convert
+ * becomes U+FFFD; an unknown charset leaves the bytes as they are (normalization then repairs or
+ * drops the document). */
+
+/* The charset named by "charset=" in s[0..n) (Content-Type or the head of a page), lowercased,
+ * into out; 0 if there is none. */
+static int find_charset(const uint8_t *s, size_t n, char *out, size_t cap)
+{
+    for (size_t i = 0; i + 8 <= n; i++) {
+        if (strncasecmp((const char *)s + i, "charset=", 8) != 0) continue;
+        size_t j = i + 8, k = 0;
+        while (j < n && (s[j] == '"' || s[j] == '\'' || s[j] == ' ')) j++;
+        while (j < n && k + 1 < cap && (isalnum(s[j]) || s[j] == '-' || s[j] == '_' || s[j] == '.' || s[j] == ':'))
+            out[k++] = (char)tolower(s[j++]);
+        out[k] = 0;
+        return k > 0;
+    }
+    return 0;
+}
+
+static int is_utf8_name(const char *cs)
+{
+    return !strcmp(cs, "utf-8") || !strcmp(cs, "utf8") || !strcmp(cs, "us-ascii") || !strcmp(cs, "ascii");
+}
+
+/* Converts rec->text from the charset that header (or else the first 2 KiB of the page) names. */
+static hlm_status convert_charset(hlm_source *s, hlm_record *rec, const char *header, hlm_error *err)
+{
+    char cs[48];
+    if (!(header && find_charset((const uint8_t *)header, strlen(header), cs, sizeof cs)) &&
+        !find_charset(rec->text.data, rec->text.len < 2048 ? rec->text.len : 2048, cs, sizeof cs))
+        return HLM_OK;
+    if (is_utf8_name(cs)) return HLM_OK;
+    if (strcmp(cs, s->iconv_name) != 0) {
+        if (s->iconv_open) iconv_close(s->iconv);
+        s->iconv_open = 0;
+        snprintf(s->iconv_name, sizeof s->iconv_name, "%s", cs);
+        /* EUC-KR pages routinely use CP949's extra syllables: decode them as CP949 */
+        const char *from = !strcmp(cs, "euc-kr") || !strcmp(cs, "ks_c_5601-1987") ? "CP949" : cs;
+        s->iconv = iconv_open("UTF-8", from);
+        if (s->iconv == (iconv_t)-1) return HLM_OK; /* unknown: leave the bytes */
+        s->iconv_open = 1;
+    }
+    if (!s->iconv_open) return HLM_OK;
+    iconv(s->iconv, NULL, NULL, NULL, NULL);
+    s->scratch.len = 0;
+    hlm_status st = hlm_buf_reserve(&s->scratch, 2 * rec->text.len + 16);
+    if (st) return hlm_errorf(err, st, "out of memory");
+    char *in = (char *)rec->text.data;
+    size_t in_left = rec->text.len;
+    while (in_left) {
+        if ((st = hlm_buf_reserve(&s->scratch, in_left * 2 + 16))) return hlm_errorf(err, st, "out of memory");
+        char *o = (char *)s->scratch.data + s->scratch.len;
+        size_t o_left = s->scratch.cap - s->scratch.len;
+        size_t r = iconv(s->iconv, &in, &in_left, &o, &o_left);
+        s->scratch.len = (size_t)((uint8_t *)o - s->scratch.data);
+        if (r != (size_t)-1) break;
+        if (errno == E2BIG) continue;
+        /* EILSEQ or EINVAL (cut short): one U+FFFD for the byte, then go on */
+        if ((st = hlm_buf_append(&s->scratch, "\xEF\xBF\xBD", 3))) return hlm_errorf(err, st, "out of memory");
+        in++;
+        in_left--;
+        iconv(s->iconv, NULL, NULL, NULL, NULL);
+    }
+    hlm_buf t = rec->text;
+    rec->text = s->scratch;
+    s->scratch = t;
+    if ((st = hlm_buf_terminate(&rec->text))) return hlm_errorf(err, st, "out of memory");
+    return HLM_OK;
+}
+
 /* Reads the next document of the open file into rec; *got = 0 at the end of the file. */
 static hlm_status next_in_file(hlm_source *s, hlm_record *rec, int *got, hlm_error *err)
 {
@@ -439,6 +519,7 @@ static hlm_status next_in_file(hlm_source *s, hlm_record *rec, int *got, hlm_err
         s->raw_bytes += s->page.len;
         if ((st = set_buf(&rec->text, s->page.data, s->page.len))) return hlm_errorf(err, st, "out of memory");
         rec->is_html = 1;
+        if ((st = convert_charset(s, rec, NULL, err))) return st;
         /* the id is the page's path below the folder it was found in */
         const char *rel = f->path;
         size_t rl = strlen(f->root);
@@ -469,6 +550,7 @@ static hlm_status next_in_file(hlm_source *s, hlm_record *rec, int *got, hlm_err
             s->raw_bytes += w.payload_len;
             if ((st = set_buf(&rec->text, w.payload, w.payload_len))) return hlm_errorf(err, st, "out of memory");
             rec->is_html = html;
+            if ((st = convert_charset(s, rec, ct, err))) return st;
             if (w.record_id && *w.record_id) st = set_str(&rec->id, w.record_id);
             if (!st && w.target_uri) st = set_str(&rec->url, w.target_uri);
             if (st) return hlm_errorf(err, st, "out of memory");

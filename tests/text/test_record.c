@@ -203,6 +203,49 @@ static void test_source_errors(void **state)
     assert_int_equal(hlm_source_open(&s, twice, 2, NULL, &err), HLM_ERR_INVALID);
 }
 
+
+/* Legacy Korean charsets: an EUC-KR page (with a CP949-only syllable, 똠, as such pages often
+ * have) named by its <meta>, and a WARC response whose HTTP header names it, come out as UTF-8;
+ * bytes the charset cannot decode become U+FFFD. Reference bytes: Python's codecs ("cp949"). */
+static void test_legacy_charsets(void **state)
+{
+    (void)state;
+    /* "한국어 똠방각하" in CP949: 한 C7D1 국 B1B9 어 BEEE, 똠 8C63 방 B9E6 각 B0A2 하 C7CF */
+    static const char page[] = "<html><head><meta charset=\"euc-kr\"><title>t</title></head><body><p>"
+                               "\xC7\xD1\xB1\xB9\xBE\xEE \x8C\x63\xB9\xE6\xB0\xA2\xC7\xCF \xFF!</p></body></html>";
+    put(tmp_path("euckr.html"), page);
+    hlm_error err;
+    hlm_source *s;
+    const char *in[1] = {tmp_path("euckr.html")};
+    assert_int_equal(hlm_source_open(&s, in, 1, NULL, &err), HLM_OK);
+    hlm_record r = {0};
+    int more;
+    assert_int_equal(hlm_source_next(s, &r, &more, &err), HLM_OK);
+    assert_int_equal(more, 1);
+    assert_string_equal((const char *)r.text.data, "한국어 똠방각하 \xEF\xBF\xBD!");
+    hlm_source_close(s);
+
+    char warc[1024];
+    static const char body[] = "<html><body><p>\xC7\xD1\xB1\xB9\xBE\xEE</p></body></html>";
+    char http[512];
+    int hn = snprintf(http, sizeof http,
+                      "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=EUC-KR\r\nContent-Length: %zu\r\n\r\n%s",
+                      strlen(body), body);
+    int wn = snprintf(warc, sizeof warc,
+                      "WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:x>\r\nWARC-Target-URI: http://k.kr/\r\n"
+                      "Content-Type: application/http; msgtype=response\r\nContent-Length: %d\r\n\r\n%s\r\n\r\n",
+                      hn, http);
+    write_file(tmp_path("k.warc"), warc, (size_t)wn);
+    in[0] = tmp_path("k.warc");
+    assert_int_equal(hlm_source_open(&s, in, 1, NULL, &err), HLM_OK);
+    assert_int_equal(hlm_source_next(s, &r, &more, &err), HLM_OK);
+    assert_int_equal(more, 1);
+    assert_string_equal((const char *)r.text.data, "한국어");
+    assert_string_equal((const char *)r.url.data, "http://k.kr/");
+    hlm_source_close(s);
+    hlm_record_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -211,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_writer_abort_leaves_nothing),
         cmocka_unit_test(test_source_folder_and_parts),
         cmocka_unit_test(test_source_errors),
+        cmocka_unit_test(test_legacy_charsets),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
