@@ -23,6 +23,9 @@ void hlm_progress_add(hlm_progress *p, uint64_t delta);
 void hlm_progress_finish(hlm_progress *p);
 /* Seconds from a monotonic clock. */
 double hlm_now_s(void);
+/* CPU seconds of the calling thread: per-core costs that other load on the machine does not
+ * inflate. */
+double hlm_thread_cpu_s(void);
 /* Peak resident memory of this process in bytes (from getrusage). */
 uint64_t hlm_peak_rss_bytes(void);
 

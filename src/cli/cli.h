@@ -43,6 +43,8 @@ int cli_flag_is(const char *arg, const char *flag);
 /* The value of the flag at argv[*i]: --flag=VALUE, or the next argument (advancing *i). NULL after
  * printing a usage error when it is missing. */
 const char *cli_flag_value(const char *command, int argc, char **argv, int *i, const char *flag);
+/* mkdir -p: creates dir and its missing parents; an error names the part that failed. */
+hlm_status cli_make_dirs(const char *dir, hlm_error *err);
 /* Parses a non-negative integer flag value; prints a usage error naming the flag on failure. */
 int cli_parse_u64(const char *flag, const char *value, unsigned long long max, unsigned long long *out);
 

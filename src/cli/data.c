@@ -210,30 +210,6 @@ static hlm_status tokenize_file(tokenize_run *t, const char *path, const hlm_doc
 }
 
 /* mkdir -p */
-static hlm_status make_dirs(const char *dir, hlm_error *err)
-{
-    char *p = strdup(dir);
-    if (!p) return hlm_errorf(err, HLM_ERR_NOMEM, "out of memory");
-    for (char *s = p + 1;; s++) {
-        int last = *s == 0;
-        if (*s == '/' || last) {
-            *s = 0;
-            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-                hlm_status st = hlm_errorf(err, HLM_ERR_IO, "%s: cannot create folder: %s", p, strerror(errno));
-                free(p);
-                return st;
-            }
-            if (last) break;
-            *s = '/';
-        }
-    }
-    free(p);
-    struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return hlm_errorf(err, HLM_ERR_IO, "%s: not a folder", dir);
-    return HLM_OK;
-}
-
 /* Removes DIR/SPLIT-NNNNN shards numbered from first on (old output beyond the new one). */
 static void remove_shards_from(const char *dir, const char *split, unsigned first)
 {
@@ -339,7 +315,7 @@ int cli_data_tokenize(int argc, char **argv)
         hlm_tokenizer_free(tok);
         goto out;
     }
-    if (make_dirs(dir, &err)) {
+    if (cli_make_dirs(dir, &err)) {
         rc = cli_report(&err);
         hlm_tokenizer_free(tok);
         goto out;

@@ -90,24 +90,6 @@ static int parse_size(const char *v, size_t *out)
     return 1;
 }
 
-static hlm_status make_dir(const char *path, hlm_error *err)
-{
-    char buf[1024];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return hlm_errorf(err, HLM_ERR_INVALID, "%s: path too long", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == 0) {
-            char c = *p;
-            *p = 0;
-            if (mkdir(buf, 0777) && errno != EEXIST)
-                return hlm_errorf(err, HLM_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
-            *p = c;
-            if (!c) break;
-        }
-    }
-    return HLM_OK;
-}
-
 typedef struct args {
     hlm_pipeline_opts o;
     const char **inputs;
@@ -297,7 +279,7 @@ static int finish(const args *a, const char *dir, unsigned parts, hlm_pipeline_r
     int rc = CLI_FAIL;
     if (!pf || !outs) goto out;
     snprintf(path, sizeof path, "%s/docs", dir);
-    if (make_dir(path, &err)) {
+    if (cli_make_dirs(path, &err)) {
         rc = cli_report(&err);
         goto out;
     }
@@ -344,7 +326,7 @@ static int run_prepare(args *a)
     if (!rep) return CLI_FAIL;
     unsigned parts = a->o.source.parts ? a->o.source.parts : 1, part = a->o.source.part;
     snprintf(path, sizeof path, "%s/parts", a->output);
-    if (make_dir(path, &err)) {
+    if (cli_make_dirs(path, &err)) {
         rc = cli_report(&err);
         goto out;
     }
@@ -436,7 +418,7 @@ static int run_stage(int cmd, args *a)
     scratch[0] = 0;
     if (cmd == CMD_DEDUP && dedup_on(o)) {
         snprintf(scratch, sizeof scratch, "%s.parts", a->output);
-        if (make_dir(scratch, &err)) {
+        if (cli_make_dirs(scratch, &err)) {
             rc = cli_report(&err);
             goto out;
         }

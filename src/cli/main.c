@@ -1,8 +1,9 @@
 /* hyperlm: one command for the whole chain. Subcommands are dispatched from this table. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "hyperlm/log.h"
@@ -86,6 +87,30 @@ const char *cli_flag_value(const char *command, int argc, char **argv, int *i, c
         return NULL;
     }
     return argv[++*i];
+}
+
+hlm_status cli_make_dirs(const char *dir, hlm_error *err)
+{
+    char *p = strdup(dir);
+    if (!p) return hlm_errorf(err, HLM_ERR_NOMEM, "out of memory");
+    for (char *s = p + 1;; s++) {
+        int last = *s == 0;
+        if (*s == '/' || last) {
+            *s = 0;
+            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+                hlm_status st = hlm_errorf(err, HLM_ERR_IO, "%s: cannot create folder: %s", p, strerror(errno));
+                free(p);
+                return st;
+            }
+            if (last) break;
+            *s = '/';
+        }
+    }
+    free(p);
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return hlm_errorf(err, HLM_ERR_IO, "%s: not a folder", dir);
+    return HLM_OK;
 }
 
 int cli_parse_u64(const char *flag, const char *value, unsigned long long max, unsigned long long *out)

@@ -21,12 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "hyperlm/file.h"
 #include "hyperlm/log.h"
 #include "hyperlm/progress.h"
 #include "hyperlm/thread.h"
+#include "text/dedup_internal.h"
 #include "text/extract.h"
 #include "text/langid.h"
 #include "text/normalize.h"
@@ -182,14 +182,6 @@ static void count_lang(hlm_pipeline_report *r, const char *lang, uint64_t bytes)
     r->langs[i].bytes += bytes;
 }
 
-/* CPU time of the calling thread: stage costs stay per core even when the machine is shared. */
-static double thread_cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void stage_add(hlm_stage_stats *s, uint64_t bytes_in, int kept, uint64_t bytes_out, double cpu_s)
 {
     s->docs_in++;
@@ -205,18 +197,6 @@ static void stage_add(hlm_stage_stats *s, uint64_t bytes_in, int kept, uint64_t 
 
 #define SIGS_MAGIC "HLMSIGS1"
 #define SIGS_HEADER 32 /* magic, version u32, bands u32, count u64, reserved u64 */
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
-    return v;
-}
 
 typedef struct sigs_in {
     hlm_mmap map;
@@ -237,9 +217,9 @@ static hlm_status sigs_open(sigs_in *s, const char *path, uint32_t bands, hlm_er
         hlm_mmap_close(&s->map);
         return hlm_errorf(err, HLM_ERR_FORMAT, "%s: not a signatures file (expected the magic " SIGS_MAGIC ")", path);
     }
-    uint32_t version = (uint32_t)get_u64(p + 8) & 0xFFFFFFFFu;
-    s->bands = (uint32_t)(get_u64(p + 8) >> 32);
-    s->count = get_u64(p + 16);
+    uint32_t version = (uint32_t)hlm_dedup_rd64(p + 8) & 0xFFFFFFFFu;
+    s->bands = (uint32_t)(hlm_dedup_rd64(p + 8) >> 32);
+    s->count = hlm_dedup_rd64(p + 16);
     s->rec_bytes = 24 + 8 * (size_t)s->bands;
     if (version != 1 || s->bands != bands || s->bands > 1024 ||
         (s->map.len - SIGS_HEADER) / s->rec_bytes != s->count || (s->map.len - SIGS_HEADER) % s->rec_bytes) {
@@ -335,13 +315,13 @@ static hlm_status process_doc(const pass1 *p, slot *s, worker *w)
     s->line_keys.len = 0;
     memset(s->pii, 0, sizeof s->pii);
     s->len_in = s->rec.text.len;
-    double t = thread_cpu_s(), t1;
+    double t = hlm_thread_cpu_s(), t1;
 
     if (s->rec.is_html) {
         size_t before = s->rec.text.len;
         if ((st = hlm_record_extract_html(&s->rec, &w->tmp, &w->html, err))) return st;
         s->len_in = s->rec.text.len;
-        t1 = thread_cpu_s();
+        t1 = hlm_thread_cpu_s();
         stage_add(&w->stage[HLM_STAGE_EXTRACT], before, 1, s->rec.text.len, t1 - t);
         t = t1;
     }
@@ -355,7 +335,7 @@ static hlm_status process_doc(const pass1 *p, slot *s, worker *w)
             if (info.changed) swap_text(s, &w->tmp);
             s->repaired = info.invalid_bytes > 0;
         }
-        t1 = thread_cpu_s();
+        t1 = hlm_thread_cpu_s();
         stage_add(&w->stage[HLM_STAGE_NORMALIZE], before, !bad, s->rec.text.len, t1 - t);
         t = t1;
         if (bad) {
@@ -375,7 +355,7 @@ static hlm_status process_doc(const pass1 *p, slot *s, worker *w)
         if ((st = set_lang(&s->rec, lr.lang))) return hlm_errorf(err, st, "out of memory");
         s->rec.lang_score = lr.score;
         int keep = lang_kept(o, lr.lang) && (o->n_keep_langs == 0 || lr.score >= o->min_lang_score);
-        t1 = thread_cpu_s();
+        t1 = hlm_thread_cpu_s();
         stage_add(&w->stage[HLM_STAGE_LANGID], s->rec.text.len, keep, s->rec.text.len, t1 - t);
         t = t1;
         if (!keep) {
@@ -400,7 +380,7 @@ static hlm_status process_doc(const pass1 *p, slot *s, worker *w)
             swap_text(s, &w->tmp);
             s->lines_removed = fr.lines_removed;
         }
-        t1 = thread_cpu_s();
+        t1 = hlm_thread_cpu_s();
         stage_add(&w->stage[HLM_STAGE_FILTERS], before, keep, s->rec.text.len, t1 - t);
         t = t1;
         if (!keep) {
@@ -422,7 +402,7 @@ static hlm_status process_doc(const pass1 *p, slot *s, worker *w)
             if ((st = hlm_buf_terminate(&w->tmp))) return hlm_errorf(err, st, "out of memory");
             swap_text(s, &w->tmp);
         }
-        t1 = thread_cpu_s();
+        t1 = hlm_thread_cpu_s();
         stage_add(&w->stage[HLM_STAGE_PII], before, 1, s->rec.text.len, t1 - t);
         t = t1;
     }
@@ -436,7 +416,7 @@ static hlm_status process_doc(const pass1 *p, slot *s, worker *w)
                                                         s->rec.lang.len ? lang : NULL, s->bands,
                                                         &w->mh_scratch, err)))
             return st;
-        t1 = thread_cpu_s();
+        t1 = hlm_thread_cpu_s();
         stage_add(&w->stage[HLM_STAGE_SIGNATURES], s->rec.text.len, 1, s->rec.text.len, t1 - t);
     }
     return HLM_OK;
@@ -524,7 +504,7 @@ hlm_status hlm_pipeline_run(const hlm_pipeline_opts *o, const char *const *input
         if ((st = hlm_atomic_open(&sigs, out->sigs, err))) goto done;
         uint8_t head[SIGS_HEADER] = {0};
         memcpy(head, SIGS_MAGIC, 8);
-        put_u64(head + 8, 1u | (uint64_t)bands << 32);
+        hlm_dedup_le64(head + 8, 1u | (uint64_t)bands << 32);
         if (fwrite(head, 1, sizeof head, sigs.fp) != sizeof head) {
             st = hlm_errorf(err, HLM_ERR_IO, "%s: write failed: %s", out->sigs, strerror(errno));
             goto done;
@@ -538,7 +518,7 @@ hlm_status hlm_pipeline_run(const hlm_pipeline_opts *o, const char *const *input
     int more = 1;
     while (more) {
         /* read a batch */
-        double t0 = thread_cpu_s();
+        double t0 = hlm_thread_cpu_s();
         size_t n = 0, bytes = 0;
         uint64_t raw0 = hlm_source_raw_bytes(src);
         while (n < max_batch && bytes < batch_bytes) {
@@ -552,7 +532,7 @@ hlm_status hlm_pipeline_run(const hlm_pipeline_opts *o, const char *const *input
         rs->docs_out += n;
         rs->bytes_in += hlm_source_raw_bytes(src) - raw0;
         rs->bytes_out += hlm_source_raw_bytes(src) - raw0;
-        rs->cpu_s += thread_cpu_s() - t0;
+        rs->cpu_s += hlm_thread_cpu_s() - t0;
         if (n == 0) break;
 
         p.n = n;
@@ -593,10 +573,10 @@ hlm_status hlm_pipeline_run(const hlm_pipeline_opts *o, const char *const *input
             report->docs_kept++;
             report->bytes_kept += s->rec.text.len;
             if (want_sigs) {
-                put_u64(sigbuf, s->rec.doc_number);
-                put_u64(sigbuf + 8, s->key.lo);
-                put_u64(sigbuf + 16, s->key.hi);
-                for (int b = 0; b < bands; b++) put_u64(sigbuf + 24 + 8 * b, s->bands[b]);
+                hlm_dedup_le64(sigbuf, s->rec.doc_number);
+                hlm_dedup_le64(sigbuf + 8, s->key.lo);
+                hlm_dedup_le64(sigbuf + 16, s->key.hi);
+                for (int b = 0; b < bands; b++) hlm_dedup_le64(sigbuf + 24 + 8 * b, s->bands[b]);
                 if (fwrite(sigbuf, 1, sig_bytes, sigs.fp) != sig_bytes) {
                     st = hlm_errorf(err, HLM_ERR_IO, "%s: write failed: %s", out->sigs, strerror(errno));
                     goto done;
@@ -621,7 +601,7 @@ hlm_status hlm_pipeline_run(const hlm_pipeline_opts *o, const char *const *input
 
     if (want_sigs) {
         uint8_t cnt[8];
-        put_u64(cnt, sig_count);
+        hlm_dedup_le64(cnt, sig_count);
         if (fseek(sigs.fp, 16, SEEK_SET) || fwrite(cnt, 1, 8, sigs.fp) != 8) {
             st = hlm_errorf(err, HLM_ERR_IO, "%s: write failed: %s", out->sigs, strerror(errno));
             goto done;
@@ -676,7 +656,7 @@ enum { KEEP = 0, DUP_EXACT = 1, DUP_NEAR = 2 };
 hlm_status hlm_pipeline_dedup(const hlm_pipeline_opts *o, const hlm_part_files *parts, size_t n,
                               const char *const *out_docs, hlm_pipeline_report *report, hlm_error *err)
 {
-    double start = hlm_now_s(), start_cpu = thread_cpu_s();
+    double start = hlm_now_s(), start_cpu = hlm_thread_cpu_s();
     int want_sigs = o->dedup_exact || o->dedup_minhash;
     int bands = o->dedup_minhash ? o->minhash.bands : 0;
     sigs_in *sig = calloc(n ? n : 1, sizeof *sig);
@@ -723,12 +703,12 @@ hlm_status hlm_pipeline_dedup(const hlm_pipeline_opts *o, const hlm_part_files *
             uint64_t best_doc = 0;
             for (size_t i = 0; i < n; i++)
                 if (cursor[i] < sig[i].count) {
-                    uint64_t d = get_u64(sigs_rec(&sig[i], cursor[i]));
+                    uint64_t d = hlm_dedup_rd64(sigs_rec(&sig[i], cursor[i]));
                     if (best == n || d < best_doc) best = i, best_doc = d;
                 }
             const uint8_t *r = sigs_rec(&sig[best], cursor[best]);
             if (keys) {
-                hlm_key128 key = {get_u64(r + 8), get_u64(r + 16)};
+                hlm_key128 key = {hlm_dedup_rd64(r + 8), hlm_dedup_rd64(r + 16)};
                 int inserted;
                 if ((st = hlm_keyset_insert(keys, key, &inserted, err))) goto done;
                 if (!inserted) {
@@ -738,7 +718,7 @@ hlm_status hlm_pipeline_dedup(const hlm_pipeline_opts *o, const hlm_part_files *
                 }
             }
             if (lsh) {
-                for (int b = 0; b < bands; b++) bh[b] = get_u64(r + 24 + 8 * b);
+                for (int b = 0; b < bands; b++) bh[b] = hlm_dedup_rd64(r + 24 + 8 * b);
                 if ((st = hlm_lsh_add(lsh, best_doc, bh, err))) goto done;
             }
             cursor[best]++;
@@ -748,7 +728,7 @@ hlm_status hlm_pipeline_dedup(const hlm_pipeline_opts *o, const hlm_part_files *
             report->near_dup_clusters += hlm_lsh_clusters(lsh);
             for (size_t i = 0; i < n; i++)
                 for (uint64_t j = 0; j < sig[i].count; j++) {
-                    uint64_t d = get_u64(sigs_rec(&sig[i], j));
+                    uint64_t d = hlm_dedup_rd64(sigs_rec(&sig[i], j));
                     if (flags[i][j] == KEEP && hlm_lsh_is_duplicate(lsh, d)) {
                         flags[i][j] = DUP_NEAR;
                         reps[i][j] = hlm_lsh_representative(lsh, d);
@@ -797,7 +777,7 @@ hlm_status hlm_pipeline_dedup(const hlm_pipeline_opts *o, const hlm_part_files *
             hlm_stage_stats *ds = &report->stage[HLM_STAGE_DEDUP];
             size_t len_in = rec.text.len;
             int fl = want_sigs ? flags[i][j] : KEEP;
-            if (want_sigs) rec.doc_number = get_u64(sigs_rec(&sig[i], j));
+            if (want_sigs) rec.doc_number = hlm_dedup_rd64(sigs_rec(&sig[i], j));
             j++;
             report->docs_kept--;
             report->bytes_kept -= len_in;
@@ -854,7 +834,7 @@ hlm_status hlm_pipeline_dedup(const hlm_pipeline_opts *o, const hlm_part_files *
     }
     if (o->progress) hlm_progress_finish(&pg);
     /* pass 2 runs on the calling thread */
-    report->stage[HLM_STAGE_DEDUP].cpu_s += thread_cpu_s() - start_cpu;
+    report->stage[HLM_STAGE_DEDUP].cpu_s += hlm_thread_cpu_s() - start_cpu;
     report->wall_s += hlm_now_s() - start;
 done:
     if (st && o->progress && pg.active) hlm_progress_finish(&pg);

@@ -2,7 +2,6 @@
  * multiply-adds on full-width vectors (enough chains to cover FMA latency x ports), and the
  * FLOP count over the wall time is the ceiling that MFU is quoted against. */
 #include <stdint.h>
-#include <time.h>
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
@@ -10,6 +9,7 @@
 #include <omp.h>
 #endif
 
+#include "hyperlm/progress.h"
 #include "train/peak.h"
 
 /* FLOPs done by one call: 2 per lane per FMA. */
@@ -50,14 +50,6 @@ static double fma_burst(int64_t iters, float *sink)
 #endif
 }
 
-/* CPU time of the calling thread. */
-static double thread_cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Each thread's rate is its FLOPs over its own CPU time, and the peak is their sum: what the
  * threads reach when each has a core to itself. Over wall time, other load on the machine at
  * the moment of measuring would lower the peak and push MFU above 100% later. */
@@ -72,9 +64,9 @@ double hlm_measure_peak_gflops(int threads)
 #endif
         {
             float sink;
-            double t0 = thread_cpu_s();
+            double t0 = hlm_thread_cpu_s();
             double flops = fma_burst(2000000, &sink);
-            double dt = thread_cpu_s() - t0;
+            double dt = hlm_thread_cpu_s() - t0;
             if (dt > 0) rate += flops / dt;
             keep += sink * 0.0f;
         }
