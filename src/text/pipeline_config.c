@@ -95,6 +95,7 @@ static hlm_status load_bad_words(const cfg *c, hlm_pipeline_opts *o, const cJSON
     hlm_buf b = {0};
     hlm_status st = hlm_file_read_all(v->valuestring, &b, c->err);
     if (st) {
+        hlm_buf_free(&b);
         hlm_error_prefix(c->err, "%s: filters.bad_words_file: ", c->path);
         return st;
     }
@@ -136,7 +137,10 @@ hlm_status hlm_pipeline_config_load(hlm_pipeline_opts *o, const char *path, hlm_
 {
     hlm_buf b = {0};
     hlm_status st = hlm_file_read_all(path, &b, err);
-    if (st) return st;
+    if (st) {
+        hlm_buf_free(&b); /* a read that fails part way has already filled some of it */
+        return st;
+    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts((const char *)b.data, b.len, &end, 0);
     if (!root || !cJSON_IsObject(root)) {

@@ -131,7 +131,10 @@ hlm_status hlm_report_read_json(hlm_pipeline_report *r, const char *path, hlm_er
     memset(r, 0, sizeof *r);
     hlm_buf b = {0};
     hlm_status st = hlm_file_read_all(path, &b, err);
-    if (st) return st;
+    if (st) {
+        hlm_buf_free(&b); /* a read that fails part way has already filled some of it */
+        return st;
+    }
     cJSON *root = cJSON_ParseWithLength((const char *)b.data, b.len);
     hlm_buf_free(&b);
     const cJSON *docs = root ? cJSON_GetObjectItemCaseSensitive(root, "documents") : NULL;
