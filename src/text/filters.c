@@ -400,6 +400,11 @@ typedef struct slot {
     uint32_t count;
 } slot;
 
+/* Korean: Kiwi-like token counts (split_ko_chunk) */
+typedef struct ko_counts {
+    size_t hruns, hsyl, alpha_runs, digit_runs, other;
+} ko_counts;
+
 struct hlm_filter_scratch {
     word *w, *lw;              /* document words; words of one C4 line */
     size_t w_n, w_cap, lw_n, lw_cap;
@@ -409,8 +414,10 @@ struct hlm_filter_scratch {
     size_t cat_cap;
     uint32_t *cat_off, *cps_pre; /* per word boundary (w_n + 1): offset in cat, code points before */
     size_t b_cap;
-    slot *tab;
+    slot *tab;          /* hash table: all zero but the slots listed in used[] */
     size_t tab_cap;
+    uint32_t *used;
+    size_t used_n, used_cap;
     span *sp;
     size_t sp_cap;
     uint8_t *seen; /* stop words found */
@@ -422,14 +429,15 @@ struct hlm_filter_scratch {
     uint32_t *list;     /* positions to look up */
     size_t cand_cap;
     uint8_t *win_rep;   /* per position: its window of the concatenation repeats */
-    uint8_t *wcnt;      /* window counters (mark_windows) */
+    uint8_t *wcnt;      /* saturating counters (mark_windows, word_ids), all zero between uses */
     size_t wcnt_cap;
     size_t win_rep_cap;
     size_t *stop_len;   /* lengths of the stop words */
     size_t stop_len_cap;
     hlm_buf out, lower, line;
     /* Korean: Kiwi-like token counts of the document (split_ko_chunk) */
-    struct { size_t hruns, hsyl, alpha_runs, digit_runs, other; } ko;
+    ko_counts ko;
+    int words_ready; /* w[] and ko hold the words of the whole document */
     /* bad-word index: words bucketed by their first two bytes */
     const char *const *bw_list;
     uint32_t *bw_start, *bw_idx, *bw_len;
@@ -449,7 +457,7 @@ void hlm_filter_scratch_free(hlm_filter_scratch *s)
 {
     if (!s) return;
     free(s->w), free(s->lw), free(s->ccp), free(s->coff), free(s->cat), free(s->cat_off);
-    free(s->cps_pre), free(s->tab), free(s->sp), free(s->seen), free(s->cand), free(s->slot_of), free(s->wid), free(s->wh), free(s->list), free(s->stop_len), free(s->win_rep), free(s->wcnt);
+    free(s->cps_pre), free(s->tab), free(s->used), free(s->sp), free(s->seen), free(s->cand), free(s->slot_of), free(s->wid), free(s->wh), free(s->list), free(s->stop_len), free(s->win_rep), free(s->wcnt);
     hlm_buf_free(&s->out), hlm_buf_free(&s->lower), hlm_buf_free(&s->line);
     free(s->bw_start), free(s->bw_idx), free(s->bw_len);
     free(s);
@@ -564,7 +572,9 @@ static int en_abbrev(const uint32_t *c, size_t n)
     }
     if (inner_dot && letters_dots && c[0] != '.') return 1; /* "e.g." "U.S." "a.m." */
     if (m > 6) return 0;
+    int c0 = c[0] < 0x80 ? ascii_lower(c[0]) : -1;
     for (const char *const *a = abbr; *a; a++) {
+        if ((*a)[0] != c0) continue;
         size_t i = 0;
         while (i < m && (*a)[i] && c[i] < 0x80 && ascii_lower(c[i]) == (*a)[i]) i++;
         if (i == m && (*a)[m] == '\0') return 1;
@@ -852,6 +862,39 @@ static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, 
             if ((st = split_ko_chunk(s, l, t, text, &i, b0, cp, k, err))) return st;
             continue;
         }
+        if (cp < 0x80) {
+            /* the common case, an ASCII chunk: ASCII letters and digits only make one word (no
+             * prefix, suffix or infix applies); otherwise its bytes are its code points */
+            size_t j = i;
+            int all = 1, any_letter = 0;
+            for (; j < b0 && text[j] < 0x80; j++) {
+                uint8_t c = text[j], cls = hlm_ascii_class[c];
+                if (py_space(t, c)) break;
+                all &= (cls & (HLM_CC_LETTER | HLM_CC_NUMBER)) != 0;
+                any_letter |= (cls & HLM_CC_LETTER) != 0;
+            }
+            if (j == b0 || text[j] < 0x80) {
+                if (all) {
+                    if (*l->n == *l->cap && (st = grow(l->w, l->cap, *l->n + 1, sizeof(word), err))) return st;
+                    (*l->w)[(*l->n)++] =
+                        (word){(uint32_t)i, (uint32_t)(j - i), (uint32_t)(j - i), any_letter ? W_ALPHA : 0};
+                } else {
+                    size_t n = j - i;
+                    if (n + 1 > s->c_cap) {
+                        size_t c2 = s->c_cap;
+                        if ((st = grow(&s->ccp, &c2, n + 1, sizeof(uint32_t), err))) return st;
+                        c2 = s->c_cap;
+                        if ((st = grow(&s->coff, &c2, n + 1, sizeof(uint32_t), err))) return st;
+                        s->c_cap = c2;
+                    }
+                    for (size_t q = 0; q <= n; q++) s->ccp[q] = text[i + q], s->coff[q] = (uint32_t)(i + q);
+                    if ((st = split_en(l, t, s->ccp, s->coff, 0, n, mode == SPLIT_EN, err))) return st;
+                }
+                i = j;
+                continue;
+            }
+            /* a non-ASCII character follows: the general path below */
+        }
         /* collect the chunk's code points, then split it */
         size_t n = 0;
         uint8_t all = HLM_CC_LETTER | HLM_CC_NUMBER, any = 0; /* classes of ASCII letters and digits */
@@ -893,15 +936,43 @@ static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, 
 
 /* ---- Gopher repetition ---- */
 
+/* Readies the table for n insertions: a power of two of at least 2n slots, all empty. Only the
+ * slots filled since the last reset are cleared (a memset of the whole table per n-gram size
+ * cost more than the lookups on short documents). */
 static hlm_status table_reset(hlm_filter_scratch *s, size_t n, size_t *mask, hlm_error *err)
 {
     size_t cap = 16;
     while (cap < 2 * n) cap *= 2;
-    /* one more slot, never probed: an empty one to point at (count 0) */
+    for (size_t k = 0; k < s->used_n; k++) s->tab[s->used[k]] = (slot){0, 0, 0};
+    s->used_n = 0;
+    /* one more slot, never filled: an empty one to point at (count 0) */
+    size_t old = s->tab_cap;
     hlm_status st = grow(&s->tab, &s->tab_cap, cap + 1, sizeof(slot), err);
     if (st) return st;
-    memset(s->tab, 0, (cap + 1) * sizeof(slot));
+    if (s->tab_cap > old) memset(s->tab + old, 0, (s->tab_cap - old) * sizeof(slot));
+    if ((st = grow(&s->used, &s->used_cap, n + 1, sizeof(uint32_t), err))) return st;
     *mask = cap - 1;
+    return HLM_OK;
+}
+
+static inline void table_put(hlm_filter_scratch *s, size_t j, slot v)
+{
+    s->tab[j] = v;
+    s->used[s->used_n++] = (uint32_t)j;
+}
+
+/* Counters for n items: at least 16 per item, a power of two (2^bits); zero on return. */
+static hlm_status counters(hlm_filter_scratch *s, size_t n, size_t *cap_out, unsigned *bits_out, hlm_error *err)
+{
+    size_t cap = 64;
+    unsigned bits = 6;
+    while (cap < 16 * n) cap *= 2, bits++;
+    size_t old = s->wcnt_cap;
+    hlm_status st = grow(&s->wcnt, &s->wcnt_cap, cap, 1, err);
+    if (st) return st;
+    if (s->wcnt_cap > old) memset(s->wcnt + old, 0, s->wcnt_cap - old);
+    *cap_out = cap;
+    if (bits_out) *bits_out = bits;
     return HLM_OK;
 }
 
@@ -928,7 +999,7 @@ static hlm_status find_duplicates(hlm_filter_scratch *s, const uint8_t *text, si
         for (size_t j = h & mask;; j = (j + 1) & mask) {
             slot *sl = &s->tab[j];
             if (!sl->idx) {
-                *sl = (slot){h, (uint32_t)i + 1, 1};
+                table_put(s, j, (slot){h, (uint32_t)i + 1, 1});
                 break;
             }
             const span *o = &s->sp[sl->idx - 1];
@@ -1031,13 +1102,11 @@ static inline uint64_t window_hash(const uint8_t *p)
  * saturating counters (16 per word) indexed by their hash: a collision only says yes more often. */
 static hlm_status mark_windows(hlm_filter_scratch *s, hlm_error *err)
 {
-    size_t n = s->w_n, total = s->cat_off[n], cap = 64;
-    while (cap < 16 * n) cap *= 2;
-    hlm_status st = grow(&s->wcnt, &s->wcnt_cap, cap, 1, err);
+    size_t n = s->w_n, total = s->cat_off[n], cap;
+    hlm_status st = counters(s, n, &cap, NULL, err);
     if (st) return st;
     uint8_t *cnt = s->wcnt, *rep = s->win_rep;
     uint32_t *idx = s->slot_of;
-    memset(cnt, 0, cap);
     size_t m = 0; /* positions with a full window: 0..m */
     while (m < n && total - s->cat_off[m] >= WIN) m++;
     for (size_t i = 0; i < m; i++) {
@@ -1046,6 +1115,7 @@ static hlm_status mark_windows(hlm_filter_scratch *s, hlm_error *err)
         cnt[j] += cnt[j] < 2;
     }
     for (size_t i = 0; i < m; i++) rep[i] = cnt[idx[i]] > 1;
+    for (size_t i = 0; i < m; i++) cnt[idx[i]] = 0;
     for (size_t i = m; i < n; i++) rep[i] = 0;
     return HLM_OK;
 }
@@ -1055,14 +1125,13 @@ static hlm_status mark_windows(hlm_filter_scratch *s, hlm_error *err)
  * counters, as in mark_windows; a word alone in its counter has no equal and skips the table. */
 static hlm_status word_ids(hlm_filter_scratch *s, hlm_error *err)
 {
-    size_t n = s->w_n, cap = 64, bits = 6, mask, n_maybe = 0;
-    while (cap < 16 * n) cap *= 2, bits++;
-    hlm_status st = grow(&s->wcnt, &s->wcnt_cap, cap, 1, err);
+    size_t n = s->w_n, cap, mask, n_maybe = 0;
+    unsigned bits;
+    hlm_status st = counters(s, n, &cap, &bits, err);
     if (st) return st;
     uint8_t *cnt = s->wcnt, *cand = s->cand;
     uint32_t *wid = s->wid, *slot_of = s->slot_of;
     uint64_t *wh = s->wh;
-    memset(cnt, 0, cap);
     for (size_t i = 0; i < n; i++) {
         uint64_t h = wh[i] = range_hash(s, i, 1);
         uint8_t *c = &cnt[h >> (64 - bits)];
@@ -1075,6 +1144,7 @@ static hlm_status word_ids(hlm_filter_scratch *s, hlm_error *err)
         n_maybe += maybe;
         wid[i] = (uint32_t)i;
     }
+    for (size_t i = 0; i < n; i++) cnt[wh[i] >> (64 - bits)] = 0;
     if ((st = table_reset(s, n_maybe, &mask, err))) return st;
     for (size_t i = 0; i < n; i++) slot_of[i] = (uint32_t)(mask + 1); /* the empty slot */
     for (size_t q = 0; q < n_maybe; q++) {
@@ -1083,7 +1153,7 @@ static hlm_status word_ids(hlm_filter_scratch *s, hlm_error *err)
         for (size_t j = h & mask;; j = (j + 1) & mask) {
             slot *sl = &s->tab[j];
             if (!sl->idx) {
-                *sl = (slot){h, (uint32_t)i + 1, 1};
+                table_put(s, j, (slot){h, (uint32_t)i + 1, 1});
                 slot_of[i] = (uint32_t)j;
                 break;
             }
@@ -1132,7 +1202,7 @@ static hlm_status top_ngram_chars(hlm_filter_scratch *s, size_t n, int run, size
             for (size_t j = hl & mask;; j = (j + 1) & mask) {
                 slot *sl = &s->tab[j];
                 if (!sl->idx) {
-                    *sl = (slot){hl, (uint32_t)i + 1, 1};
+                    table_put(s, j, (slot){hl, (uint32_t)i + 1, 1});
                     slot_of[i] = (uint32_t)j;
                     break;
                 }
@@ -1188,7 +1258,7 @@ static hlm_status dup_ngram_chars(hlm_filter_scratch *s, size_t n, const uint32_
             rep += s->cps_pre[i + n] - s->cps_pre[i];
             idx = i + n;
         } else {
-            s->tab[j] = (slot){hm, (uint32_t)i + 1, 1};
+            table_put(s, j, (slot){hm, (uint32_t)i + 1, 1});
             idx = i + 1;
         }
     }
@@ -1512,43 +1582,78 @@ static int is_terminal(uint32_t cp) { return cp == '.' || cp == '!' || cp == '?'
  * sentence-final mark ("en"; "..." is one token and ends nothing). For other languages a token
  * made only of sentence-final marks ends a sentence (Kiwi, for Korean, also ends sentences at
  * final verb endings without punctuation; we do not). */
-static hlm_status count_sentences(hlm_filter_scratch *s, split_mode mode, const hlm_class_table *t,
-                                  const uint8_t *line, size_t n, size_t *out, hlm_error *err)
+static int is_terminal_word(const uint8_t *base, const word *w, split_mode mode)
 {
-    s->lw_n = 0;
-    wlist l = {&s->lw, &s->lw_n, &s->lw_cap};
-    hlm_status st = split_words(s, &l, mode, t, line, 0, n, err);
-    if (st) return st;
+    if (mode == SPLIT_EN && w->cps != 1) return 0;
+    const uint8_t *p = base + w->start;
+    if (p[0] < 0x80 && p[0] != '.' && p[0] != '!' && p[0] != '?') return 0; /* the common case */
+    size_t k = 0;
+    for (size_t a = 0; a < w->len; a += k) {
+        uint32_t cp;
+        k = hlm_utf8_decode_inline(p + a, w->len - a, &cp);
+        if (!is_terminal(cp)) return 0;
+    }
+    return 1;
+}
+
+/* Sentences in one line, as datatrove counts them with split_into_sentences: spaCy's
+ * sentencizer starts a sentence at the first non-punctuation token after a token that is one
+ * sentence-final mark ("en"; "..." is one token and ends nothing). For other languages a token
+ * made only of sentence-final marks ends a sentence (Kiwi, for Korean, also ends sentences at
+ * final verb endings without punctuation; we do not). The line's words are w[0..n), their
+ * offsets into base. */
+static size_t count_sentences(const uint8_t *base, const word *w, size_t n, split_mode mode)
+{
     size_t count = 1;
     int seen = 0;
-    for (size_t i = 0; i < s->lw_n; i++) {
-        const word *w = &s->lw[i];
-        int term = 1;
-        size_t k = 0, cps = 0;
-        for (size_t a = w->start; a < w->start + w->len; a += k, cps++) {
-            uint32_t cp;
-            k = hlm_utf8_decode_inline(line + a, w->start + w->len - a, &cp);
-            if (!is_terminal(cp)) term = 0;
-        }
-        if (mode == SPLIT_EN && cps != 1) term = 0;
-        if (seen && !(w->flags & W_SYMBOL) && !term) {
+    for (size_t i = 0; i < n; i++) {
+        int term = is_terminal_word(base, &w[i], mode);
+        if (seen && !(w[i].flags & W_SYMBOL) && !term) {
             count++;
             seen = 0;
         } else if (term) {
             seen = 1;
         }
     }
-    *out = count;
+    return count;
+}
+
+/* The words of the whole document in s->w, split once (C4 counts sentences with them, the
+ * Gopher rules use them all), with the Korean token counts in s->ko. */
+static hlm_status document_words(hlm_filter_scratch *s, split_mode mode, const hlm_class_table *t,
+                                 const uint8_t *text, size_t len, hlm_error *err)
+{
+    if (s->words_ready) return HLM_OK;
+    s->w_n = 0;
+    memset(&s->ko, 0, sizeof s->ko);
+    wlist l = {&s->w, &s->w_n, &s->w_cap};
+    hlm_status st = split_words(s, &l, mode, t, text, 0, len, err);
+    if (st) return st;
+    s->words_ready = 1;
     return HLM_OK;
 }
 
+/* Sentences in a line that citation removal changed: its own split (the document's Korean
+ * token counts are left as they were). */
+static hlm_status count_sentences_split(hlm_filter_scratch *s, split_mode mode, const hlm_class_table *t,
+                                        const uint8_t *line, size_t n, size_t *out, hlm_error *err)
+{
+    s->lw_n = 0;
+    wlist l = {&s->lw, &s->lw_n, &s->lw_cap};
+    ko_counts ko = s->ko;
+    hlm_status st = split_words(s, &l, mode, t, line, 0, n, err);
+    s->ko = ko;
+    if (st) return st;
+    *out = count_sentences(line, s->lw, s->lw_n, mode);
+    return HLM_OK;
+}
 
 static hlm_status c4_lines(const hlm_filter_params *p, hlm_filter_scratch *s, split_mode mode,
                            const hlm_class_table *t, const uint8_t *text, size_t len, hlm_filter_result *res,
                            hlm_error *err)
 {
     hlm_status st;
-    size_t sentences = 0;
+    size_t sentences = 0, wi = 0;
     s->out.len = 0;
     int first = 1;
     for (size_t pos = 0, end, next; pos < len; pos = next) {
@@ -1594,7 +1699,16 @@ static hlm_status c4_lines(const hlm_filter_params *p, hlm_filter_scratch *s, sp
         }
         if (p->c4_min_sentences >= 0) {
             size_t k;
-            if ((st = count_sentences(s, mode, t, ln, n, &k, err))) return st;
+            if (ln == text + a) { /* the line as it is: its words are the document's */
+                if ((st = document_words(s, mode, t, text, len, err))) return st;
+                while (wi < s->w_n && s->w[wi].start < a) wi++;
+                size_t wj = wi;
+                while (wj < s->w_n && s->w[wj].start < b) wj++;
+                k = count_sentences(text, s->w + wi, wj - wi, mode);
+                wi = wj;
+            } else if ((st = count_sentences_split(s, mode, t, ln, n, &k, err))) {
+                return st;
+            }
             sentences += k;
         }
         if (!first && (st = hlm_buf_append(&s->out, "\n", 1))) return st;
@@ -1727,6 +1841,7 @@ static hlm_status run_rules(const hlm_filter_params *p, const char *lang, const 
     split_mode mode = lang && strcmp(lang, "en") == 0 ? SPLIT_EN
                     : lang && strcmp(lang, "ko") == 0 ? SPLIT_KO
                                                       : SPLIT_BASE;
+    s->words_ready = 0;
     const char *const *stop = p->stop_words;
     if (!stop) stop = mode == SPLIT_EN ? stop_words_en : mode == SPLIT_KO ? stop_words_ko : NULL;
     if (p->gopher_quality && p->min_stop_words >= 0 && !stop)
@@ -1759,10 +1874,7 @@ static hlm_status run_rules(const hlm_filter_params *p, const char *lang, const 
     if (p->gopher_repetition) {
         if ((st = repetition_lines(p, s, t, text, len, text_cps, res, err)) || res->reason) return st;
     }
-    s->w_n = 0;
-    memset(&s->ko, 0, sizeof s->ko);
-    wlist l = {&s->w, &s->w_n, &s->w_cap};
-    if ((st = split_words(s, &l, mode, t, text, 0, len, err))) return st;
+    if ((st = document_words(s, mode, t, text, len, err))) return st;
     if (p->gopher_repetition) {
         if ((st = build_cat(s, text, len, err))) return st;
         if ((st = repetition_ngrams(p, s, text_cps, res, err)) || res->reason) return st;

@@ -29,6 +29,11 @@
 #define CP_COUNT 0x110000u
 #define BLOCK (1u << HLM_CLASS_SHIFT)
 #define N_BLOCKS (CP_COUNT >> HLM_CLASS_SHIFT)
+/* Planes 4..13 hold no character in any version of Unicode (the roadmap leaves them empty):
+ * every code point there is unassigned, like U+40000, and has no decomposition. The table
+ * build skips them (it otherwise spent most of its time there). */
+#define EMPTY_LO 0x40000u
+#define EMPTY_HI 0xE0000u
 
 enum { A_SP = HLM_CC_SPACE, A_NUM = HLM_CC_NUMBER,
        A_UP = HLM_CC_LETTER | HLM_CC_UPPERISH, A_LO = HLM_CC_LETTER | HLM_CC_LOWERISH };
@@ -106,6 +111,7 @@ static void find_nfc_extra(void)
      * covers the second half of every primary composite (vowel signs with ccc 0 included). Also
      * anything whose NFC is not itself: singletons, exclusions, non-starter decompositions. */
     for (uint32_t cp = 0; cp < CP_COUNT; cp++) {
+        if (cp == EMPTY_LO) cp = EMPTY_HI;
         int n = canonical_decomposition(cp, d);
         if (!n) continue;
         if (n_dec < sizeof decomposable / sizeof decomposable[0]) decomposable[n_dec++] = cp;
@@ -167,6 +173,10 @@ static void build_table(void)
     uint32_t n_unique = 0;
     uint8_t blk[BLOCK];
     for (uint32_t b = 0; b < N_BLOCKS; b++) {
+        if (b * BLOCK > EMPTY_LO && b * BLOCK < EMPTY_HI) { /* the same as the block at EMPTY_LO */
+            g_stage1[b] = g_stage1[EMPTY_LO / BLOCK];
+            continue;
+        }
         for (uint32_t i = 0; i < BLOCK; i++) blk[i] = class_from_utf8proc(b * BLOCK + i);
         uint32_t h = block_hash(blk) & (HASH_SLOTS - 1);
         for (;;) {

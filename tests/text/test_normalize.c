@@ -379,13 +379,31 @@ static void test_reuse(void **state)
     hlm_buf_free(&out);
 }
 
+/* The class table copies one block over planes 4..13 (src/text/unicode.c): that rests on
+ * their holding no character, checked here against the installed utf8proc (the reference) at
+ * every code point: each is unassigned (Cn), has no decomposition, and gets the class of
+ * U+40000; a plane 3 character (CJK Extension G) is still a letter. */
+static void test_empty_planes(void **state)
+{
+    (void)state;
+    uint8_t c0 = hlm_unicode_class(0x40000);
+    for (uint32_t cp = 0x40000; cp < 0xE0000; cp++) {
+        if (utf8proc_category((utf8proc_int32_t)cp) != UTF8PROC_CATEGORY_CN ||
+            utf8proc_get_property((utf8proc_int32_t)cp)->decomp_seqindex != UINT16_MAX ||
+            hlm_unicode_class(cp) != c0)
+            fail_msg("U+%X: expected an unassigned code point with the class of U+40000", (unsigned)cp);
+    }
+    assert_int_equal(c0, 0);
+    if (utf8proc_category(0x30000) == UTF8PROC_CATEGORY_LO) assert_true(hlm_unicode_class(0x30000) & HLM_CC_LETTER);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_invalid_utf8), cmocka_unit_test(test_nfc),
         cmocka_unit_test(test_line_breaks),  cmocka_unit_test(test_controls),
         cmocka_unit_test(test_whitespace),   cmocka_unit_test(test_random),
-        cmocka_unit_test(test_reuse),
+        cmocka_unit_test(test_reuse),       cmocka_unit_test(test_empty_planes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
