@@ -1528,6 +1528,16 @@ static unsigned c4_line_flags(const uint8_t *s, size_t n, unsigned want)
                                        ['p'] = 8,  ['P'] = 8,  ['c'] = 16, ['C'] = 16, ['u'] = 224, ['U'] = 224};
     unsigned found = 0;
     for (size_t i = 0; i < n && found != want; i++) {
+        if (i + 8 <= n) { /* jump to the next byte that can start a pattern: l j t p c u, any case */
+            uint64_t x = load64(s + i) | 0x2020202020202020ull;
+            uint64_t m = swar_eq(x, 'l') | swar_eq(x, 'j') | swar_eq(x, 't') | swar_eq(x, 'p') | swar_eq(x, 'c') |
+                         swar_eq(x, 'u');
+            if (!m) {
+                i += 7;
+                continue;
+            }
+            i += (size_t)__builtin_ctzll(m) >> 3;
+        }
         unsigned cand = first[s[i]];
         while (cand) {
             int k = __builtin_ctz(cand);
@@ -1660,9 +1670,14 @@ static hlm_status c4_lines(const hlm_filter_params *p, hlm_filter_scratch *s, sp
         next_line(text, len, pos, &end, &next);
         size_t a = pos, b = end;
         py_strip(t, text, &a, &b);
-        /* line.split(): word count and the longest word */
+        /* line.split(): word count and the longest word, as far as the rules need them: a line
+         * of no more bytes than the longest word allowed has no word too long, and past the
+         * fewest words a line needs the count does not matter */
         size_t words = 0, wcps = 0, longest = 0;
-        for (size_t i = a; i < b;) {
+        double min_words = p->c4_min_words_per_line;
+        size_t enough = min_words < 0 ? 0 : min_words < 1e15 ? (size_t)min_words : SIZE_MAX - 1;
+        int need_longest = p->c4_max_word_length >= 0 && (double)(b - a) > p->c4_max_word_length;
+        for (size_t i = a; i < b && (need_longest || words <= enough);) {
             uint32_t cp;
             i += hlm_utf8_decode_inline(text + i, b - i, &cp);
             if (py_space(t, cp)) {

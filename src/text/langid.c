@@ -155,6 +155,7 @@ const char *const *hlm_langid_languages(void)
 #define FNV_PRIME 0x100000001B3ull
 /* code points fed between flushes: 4 features of at most 90 each must fit 16 bits */
 #define FLUSH_EVERY (65535 / (4 * 91))
+#define DECIDED 37.0
 
 /* GCC/clang vector extensions: one row of scores and its 16-bit accumulator (one AVX2 add). */
 typedef uint8_t u8x16 __attribute__((vector_size(16)));
@@ -165,6 +166,7 @@ typedef struct {
     uint64_t st[4];      /* FNV states of the n-grams (1..4) ending at the last code point */
     int have;            /* code points of the current padded word seen, capped at 4 */
     int pending;         /* code points fed since the last flush */
+    int decided;         /* the leader is out of reach (see feed) */
     u16x16 acc;          /* summed quantized -log P since the last flush */
     double total[LANES];
 } ngram_state;
@@ -209,6 +211,16 @@ static inline void feed(ngram_state *ns, uint32_t cp)
         for (int l = 0; l < LANES; l++) ns->total[l] += ns->acc[l];
         ns->acc = (u16x16){0};
         ns->pending = 0;
+        /* Stop once the runner-up's tempered posterior is below e^-DECIDED (1e-16): a float score
+         * of the winner is then 1.0 times the script share, as reading on would almost always
+         * leave it. English pages are decided within the first 180 code points. */
+        double best = INFINITY, second = INFINITY;
+        for (int l = 0; l < m->n_langs; l++) {
+            double v = ns->total[l];
+            if (v < best) second = best, best = v;
+            else if (v < second) second = v;
+        }
+        if ((second - best) * (double)LANGID_Q_STEP / 4.0 > DECIDED) ns->decided = 1;
     }
 }
 
@@ -246,6 +258,7 @@ static int ngram_classify(const ngram_model *m, int script, const uint8_t *s, si
                 in_word = 1;
             }
             feed(&ns, lower(cp));
+            if (ns.decided) break;
         } else if (in_word) {
             feed(&ns, ' ');
             in_word = 0;
