@@ -151,6 +151,17 @@ static inline uint64_t swar_eq(uint64_t x, uint8_t c)
     return ~(((v & ~HIGHS) + ~HIGHS) | v) & HIGHS;
 }
 static inline uint64_t swar_lt(uint64_t x, uint8_t c) { return ~(((x & ~HIGHS) + (0x80 - c) * ONES) | x) & HIGHS; }
+/* For eight ASCII bytes (all below 0x80): the high bit of each that is a letter (b | 0x20 in
+ * 'a'..'z': adding 0x1F reaches 0x80, adding 0x05 does not) / a digit (likewise 0x50, 0x46). */
+static inline uint64_t ascii_letters8(uint64_t x)
+{
+    uint64_t t = x | 0x2020202020202020ull;
+    return (t + 0x1F1F1F1F1F1F1F1Full) & ~(t + 0x0505050505050505ull) & HIGHS;
+}
+static inline uint64_t ascii_digits8(uint64_t x)
+{
+    return (x + 0x5050505050505050ull) & ~(x + 0x4646464646464646ull) & HIGHS;
+}
 static inline uint64_t load64(const uint8_t *p)
 {
     uint64_t x;
@@ -867,11 +878,27 @@ static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, 
              * prefix, suffix or infix applies); otherwise its bytes are its code points */
             size_t j = i;
             int all = 1, any_letter = 0;
-            for (; j < b0 && text[j] < 0x80; j++) {
+            for (;;) {
+                if (j + 8 <= b0) { /* eight bytes at a time over ASCII letters and digits */
+                    uint64_t x = load64(text + j);
+                    if (!(x & HIGHS)) {
+                        uint64_t let = ascii_letters8(x), an = let | ascii_digits8(x);
+                        if (an == HIGHS) {
+                            any_letter |= let != 0;
+                            j += 8;
+                            continue;
+                        }
+                        size_t k = (size_t)__builtin_ctzll(~an & HIGHS) >> 3; /* the first other byte */
+                        any_letter |= (let & ((1ull << (8 * k)) - 1)) != 0;
+                        j += k;
+                    }
+                }
+                if (j >= b0 || text[j] >= 0x80) break;
                 uint8_t c = text[j], cls = hlm_ascii_class[c];
                 if (py_space(t, c)) break;
                 all &= (cls & (HLM_CC_LETTER | HLM_CC_NUMBER)) != 0;
                 any_letter |= (cls & HLM_CC_LETTER) != 0;
+                j++;
             }
             if (j == b0 || text[j] < 0x80) {
                 if (all) {
@@ -1512,37 +1539,43 @@ static int lower_match_at(const uint8_t *s, size_t n, size_t i, const char *pat,
 
 /* The C4 line substrings (str.lower() contains them) in one pass: which of "lorem ipsum"
  * (C4_LOREM), "javascript" (C4_JS) and the policy phrases (C4_POLICY) s[0..n) contains, of those
- * in want. */
+ * in want. Each pattern is looked for only where its anchor is, a letter that is rare in text
+ * (j k m y) at a known offset; the letters before an anchor are never "k", so a match there is
+ * ASCII and starts exactly offset bytes before it (U+212A KELVIN SIGN, whose lowercase is "k",
+ * is itself an anchor). */
 enum { C4_LOREM = 1, C4_JS = 2, C4_POLICY = 4 };
 static unsigned c4_line_flags(const uint8_t *s, size_t n, unsigned want)
 {
     static const struct {
         const char *pat;
-        size_t len;
+        size_t len, anchor_off;
         unsigned flag;
-    } pats[8] = {{"lorem ipsum", 11, C4_LOREM},     {"javascript", 10, C4_JS},       {"terms of use", 12, C4_POLICY},
-                 {"privacy policy", 14, C4_POLICY}, {"cookie policy", 13, C4_POLICY}, {"uses cookies", 12, C4_POLICY},
-                 {"use of cookies", 14, C4_POLICY}, {"use cookies", 11, C4_POLICY}};
-    /* by first byte, the patterns starting with it (bit k = pats[k]) */
-    static const uint8_t first[256] = {['l'] = 1,  ['L'] = 1,  ['j'] = 2,  ['J'] = 2,   ['t'] = 4,   ['T'] = 4,
-                                       ['p'] = 8,  ['P'] = 8,  ['c'] = 16, ['C'] = 16, ['u'] = 224, ['U'] = 224};
+    } pats[8] = {{"lorem ipsum", 11, 4, C4_LOREM},     {"javascript", 10, 0, C4_JS},
+                 {"terms of use", 12, 4, C4_POLICY},   {"privacy policy", 14, 6, C4_POLICY},
+                 {"cookie policy", 13, 3, C4_POLICY},  {"uses cookies", 12, 7, C4_POLICY},
+                 {"use of cookies", 14, 10, C4_POLICY}, {"use cookies", 11, 7, C4_POLICY}};
+    /* by anchor byte, the patterns anchored on it (bit k = pats[k]) */
+    static const uint8_t anchor[256] = {['m'] = 0x05, ['M'] = 0x05, ['j'] = 0x02, ['J'] = 0x02, ['y'] = 0x08,
+                                        ['Y'] = 0x08, ['k'] = 0xF0, ['K'] = 0xF0, [0xE2] = 0xF0};
     unsigned found = 0;
     for (size_t i = 0; i < n && found != want; i++) {
-        if (i + 8 <= n) { /* jump to the next byte that can start a pattern: l j t p c u, any case */
-            uint64_t x = load64(s + i) | 0x2020202020202020ull;
-            uint64_t m = swar_eq(x, 'l') | swar_eq(x, 'j') | swar_eq(x, 't') | swar_eq(x, 'p') | swar_eq(x, 'c') |
-                         swar_eq(x, 'u');
+        if (i + 8 <= n) { /* jump to the next anchor: j k m y in any case, or 0xE2 */
+            uint64_t raw = load64(s + i), x = raw | 0x2020202020202020ull;
+            uint64_t m = swar_eq(x, 'j') | swar_eq(x, 'k') | swar_eq(x, 'm') | swar_eq(x, 'y') | swar_eq(raw, 0xE2);
             if (!m) {
                 i += 7;
                 continue;
             }
             i += (size_t)__builtin_ctzll(m) >> 3;
         }
-        unsigned cand = first[s[i]];
+        unsigned cand = anchor[s[i]];
+        if (s[i] == 0xE2 && !(i + 2 < n && s[i + 1] == 0x84 && s[i + 2] == 0xAA)) cand = 0;
         while (cand) {
             int k = __builtin_ctz(cand);
             cand &= cand - 1;
-            if ((pats[k].flag & want & ~found) && lower_match_at(s, n, i, pats[k].pat, pats[k].len)) found |= pats[k].flag;
+            size_t off = pats[k].anchor_off;
+            if ((pats[k].flag & want & ~found) && i >= off && lower_match_at(s, n, i - off, pats[k].pat, pats[k].len))
+                found |= pats[k].flag;
         }
     }
     return found;
