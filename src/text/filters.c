@@ -1548,13 +1548,12 @@ static unsigned c4_line_flags(const uint8_t *s, size_t n, unsigned want)
 {
     static const struct {
         const char *pat;
-        size_t len, anchor_off;
+        size_t len;
         unsigned flag;
-    } pats[8] = {{"lorem ipsum", 11, 4, C4_LOREM},     {"javascript", 10, 0, C4_JS},
-                 {"terms of use", 12, 4, C4_POLICY},   {"privacy policy", 14, 6, C4_POLICY},
-                 {"cookie policy", 13, 3, C4_POLICY},  {"uses cookies", 12, 7, C4_POLICY},
-                 {"use of cookies", 14, 10, C4_POLICY}, {"use cookies", 11, 7, C4_POLICY}};
-    /* by anchor byte, the patterns anchored on it (bit k = pats[k]) */
+    } pats[8] = {{"lorem ipsum", 11, C4_LOREM},     {"javascript", 10, C4_JS},       {"terms of use", 12, C4_POLICY},
+                 {"privacy policy", 14, C4_POLICY}, {"cookie policy", 13, C4_POLICY}, {"uses cookies", 12, C4_POLICY},
+                 {"use of cookies", 14, C4_POLICY}, {"use cookies", 11, C4_POLICY}};
+    /* by anchor byte, the patterns whose first j, k, m or y it is (bit k = pats[k]) */
     static const uint8_t anchor[256] = {['m'] = 0x05, ['M'] = 0x05, ['j'] = 0x02, ['J'] = 0x02, ['y'] = 0x08,
                                         ['Y'] = 0x08, ['k'] = 0xF0, ['K'] = 0xF0, [0xE2] = 0xF0};
     unsigned found = 0;
@@ -1573,7 +1572,7 @@ static unsigned c4_line_flags(const uint8_t *s, size_t n, unsigned want)
         while (cand) {
             int k = __builtin_ctz(cand);
             cand &= cand - 1;
-            size_t off = pats[k].anchor_off;
+            size_t off = strcspn(pats[k].pat, "jkmy"); /* the anchor's offset */
             if ((pats[k].flag & want & ~found) && i >= off && lower_match_at(s, n, i - off, pats[k].pat, pats[k].len))
                 found |= pats[k].flag;
         }

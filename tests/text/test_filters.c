@@ -475,6 +475,32 @@ static void test_c4_lines(void **state)
     p.c4_min_sentences = 2;
     EXPECT(&p, "en", "Mr. Smith met Dr. Jones here.", HLM_FILTER_C4_TOO_FEW_SENTENCES);
     EXPECT(&p, "en", "Smith met Jones here. He left.", HLM_FILTER_KEEP);
+
+    /* every C4 phrase, in any case, at the start, middle and end of a line, and with U+212A
+     * KELVIN SIGN for "k" (Python lowers it to "k"); near misses stay */
+    static const char *const phrases[] = {"javascript", "terms of use", "privacy policy", "cookie policy",
+                                          "uses cookies", "use of cookies", "use cookies", "JavaScript",
+                                          "Privacy POLICY", "coo\xE2\x84\xAAie policy", "use coo\xE2\x84\xAAies"};
+    static const char *const misses[] = {"java script", "terms of  use", "privacy-policy", "cookiepolicy",
+                                         "use  cookies", "use of cookie", "us cookies", "coo\xE2\x84\xABie policy"};
+    p.c4_min_sentences = 1;
+    for (size_t k = 0; k < sizeof phrases / sizeof phrases[0] + sizeof misses / sizeof misses[0]; k++) {
+        int hit = k < sizeof phrases / sizeof phrases[0];
+        const char *ph = hit ? phrases[k] : misses[k - sizeof phrases / sizeof phrases[0]];
+        for (int where = 0; where < 3; where++) {
+            char buf[160];
+            snprintf(buf, sizeof buf, where == 0 ? "%s is here, said the page.\nThis one is fine."
+                                      : where == 1 ? "Here the %s is, said the page.\nThis one is fine."
+                                                   : "The page said here: %s.\nThis one is fine.",
+                     ph);
+            hlm_filter_result r = run(&p, "en", buf);
+            assert_int_equal(r.reason, HLM_FILTER_KEEP);
+            if (r.lines_removed != (hit ? 1u : 0u)) fail_msg("\"%s\" (%d): %u lines removed", ph, where, (unsigned)r.lines_removed);
+        }
+    }
+    EXPECT(&p, "en", "lorem ipsum is here.\nThis one is fine.", HLM_FILTER_C4_LOREM_IPSUM);
+    EXPECT(&p, "en", "It was Lorem Ipsum.\nThis one is fine.", HLM_FILTER_C4_LOREM_IPSUM);
+    EXPECT(&p, "en", "It was lorem  ipsum.\nThis one is fine.", HLM_FILTER_KEEP);
 }
 
 static void test_bad_words(void **state)
