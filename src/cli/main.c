@@ -14,6 +14,7 @@ static const cli_command subcommands[] = {
     {"sample", cli_sample, "print sampled continuations from a checkpoint"},
     {"model", cli_model, "inspect model shapes and costs; create initialized models"},
     {"data", cli_data, "token shards: tokenize text into train/validation shards, inspect them"},
+    {"plan", cli_plan, "plan training on a GPU cluster: FLOPs, memory per GPU, fastest layout, days"},
 };
 
 static void usage(FILE *f)
