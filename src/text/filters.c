@@ -1149,8 +1149,9 @@ static hlm_status mark_windows(hlm_filter_scratch *s, hlm_error *err)
 
 /* Word ids: wid[i] = the index of the first word equal to word i (same bytes), and cand[i] =
  * whether word i occurs more than once. The word hashes are first counted in saturating
- * counters, as in mark_windows; a word alone in its counter has no equal and skips the table. */
-static hlm_status word_ids(hlm_filter_scratch *s, hlm_error *err)
+ * counters, as in mark_windows; a word alone in its counter has no equal and skips the table.
+ * Also the largest count of a word (*max_count) and of count x code points (*max_chars). */
+static hlm_status word_ids(hlm_filter_scratch *s, size_t *max_chars, size_t *max_count, hlm_error *err)
 {
     size_t n = s->w_n, cap, mask, n_maybe = 0;
     unsigned bits;
@@ -1192,7 +1193,15 @@ static hlm_status word_ids(hlm_filter_scratch *s, hlm_error *err)
             }
         }
     }
-    for (size_t i = 0; i < n; i++) cand[i] = s->tab[slot_of[i]].count > 1;
+    size_t mc = 1, mn = 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t c = s->tab[slot_of[i]].count;
+        cand[i] = c > 1;
+        c += c == 0; /* a word with no equal is not in the table */
+        if (c * s->w[i].cps > mc) mc = c * s->w[i].cps;
+        if (c > mn) mn = c;
+    }
+    *max_chars = mc, *max_count = mn;
     return HLM_OK;
 }
 
@@ -1369,12 +1378,21 @@ static hlm_status repetition_ngrams(const hlm_filter_params *p, hlm_filter_scrat
     if ((st = grow(&s->list, &cc, s->w_n + 1, sizeof(uint32_t), err))) return st;
     s->cand_cap = cc;
     if (top[0] >= 0 || top[1] >= 0 || top[2] >= 0) {
-        if ((st = word_ids(s, err))) return st;
+        size_t max_chars, max_count;
+        if ((st = word_ids(s, &max_chars, &max_count, err))) return st;
+        /* An n-gram occurs at most as often as each of its words, so the top one's characters
+         * (count x (its words' code points + n - 1)) are at most n max_chars + (n - 1) max_count.
+         * Where that bound cannot break the rule, the n-grams are not counted: so it is in
+         * most documents. */
+        int need[5] = {0};
+        for (size_t n = 2; n <= 4; n++)
+            need[n] = top[n - 2] >= 0 &&
+                      (double)(n * max_chars + (n - 1) * max_count) / (double)text_cps > top[n - 2];
         for (size_t n = 2; n <= 4; n++) {
-            if (s->w_n < n) break;
+            if (s->w_n < n || !(need[n] || (n < 4 && need[n + 1]) || (n < 3 && need[n + 2]))) break;
             size_t c = 0;
-            if ((st = top_ngram_chars(s, n, top[n - 2] >= 0, &c, err))) return st;
-            if (top[n - 2] < 0) continue;
+            if ((st = top_ngram_chars(s, n, need[n], &c, err))) return st;
+            if (!need[n]) continue;
             double r = (double)c / (double)text_cps;
             if (r > top[n - 2]) FAIL((hlm_filter_reason)(HLM_FILTER_TOP_2GRAM + (n - 2)), r);
         }

@@ -406,6 +406,59 @@ static void test_ngrams(void **state)
     }
 }
 
+/* The top 2/3/4-gram rules on random texts over small vocabularies (so that n-grams repeat at
+ * every level, and the bound that spares counting them is sometimes close), against a direct
+ * count done here as datatrove's find_top_duplicate does it: the most frequent " ".join of n
+ * words (the first seen among equals), times its length. The rule must fail just below that value and pass at it. */
+static void test_top_ngrams_random(void **state)
+{
+    (void)state;
+    static const char *const vocab[] = {"a", "bb", "ccc", "dddd", "eeeee", "f", "gg", "hhhhhhh", "ii", "jjj"};
+    uint64_t rng = 12345;
+    for (int doc = 0; doc < 300; doc++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        size_t nw = 5 + (rng >> 33) % 120, nv = 2 + (rng >> 20) % 9;
+        const char *w[128];
+        buf[0] = 0;
+        for (size_t i = 0; i < nw; i++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            w[i] = vocab[(rng >> 33) % nv];
+            strcat(buf, i ? " " : "");
+            strcat(buf, w[i]);
+        }
+        size_t len = strlen(buf);
+        for (size_t n = 2; n <= 4 && n <= nw; n++) {
+            size_t best = 0, best_count = 0; /* Counter.most_common(1): the first of the most frequent */
+            for (size_t i = 0; i + n <= nw; i++) {
+                size_t count = 0, chars = n - 1;
+                for (size_t k = 0; k < n; k++) chars += strlen(w[i + k]);
+                for (size_t j = 0; j + n <= nw; j++) {
+                    size_t k = 0;
+                    while (k < n && w[i + k] == w[j + k]) k++;
+                    count += k == n;
+                }
+                if (count > best_count) best_count = count, best = count * chars;
+            }
+            double v = (double)best / (double)len;
+            hlm_filter_params p;
+            hlm_filter_params_default(&p, "en");
+            p.c4 = 0, p.gopher_quality = 0;
+            p.dup_line_frac = p.dup_para_frac = p.dup_line_char_frac = p.dup_para_char_frac = -1;
+            p.dup_5gram_frac = p.dup_6gram_frac = p.dup_7gram_frac = p.dup_8gram_frac = p.dup_9gram_frac = -1;
+            p.dup_10gram_frac = p.top_2gram_frac = p.top_3gram_frac = p.top_4gram_frac = -1;
+            double *top = n == 2 ? &p.top_2gram_frac : n == 3 ? &p.top_3gram_frac : &p.top_4gram_frac;
+            *top = v;
+            hlm_filter_result r = run(&p, "en", buf);
+            if (r.reason != HLM_FILTER_KEEP) fail_msg("doc %d, n %zu: dropped at its own value %g", doc, n, v);
+            *top = v * (1 - 1e-9);
+            r = run(&p, "en", buf);
+            if (r.reason != (hlm_filter_reason)(HLM_FILTER_TOP_2GRAM + (n - 2)) || fabs(r.value - v) > 1e-12)
+                fail_msg("doc %d, n %zu: expected a drop at %g, got %s %g", doc, n, v, hlm_filter_reason_name(r.reason),
+                         r.value);
+        }
+    }
+}
+
 /* "".join: "ab c" and "a bc" are the same 2-word string for the duplicate rule. */
 static void test_dup_ngram_joins_without_spaces(void **state)
 {
@@ -673,7 +726,7 @@ int main(void)
         cmocka_unit_test(test_non_alpha_and_stop_words),
         cmocka_unit_test(test_duplicate_lines_and_paragraphs),
         cmocka_unit_test(test_duplicate_chars),
-        cmocka_unit_test(test_ngrams),
+        cmocka_unit_test(test_ngrams), cmocka_unit_test(test_top_ngrams_random),
         cmocka_unit_test(test_dup_ngram_joins_without_spaces),
         cmocka_unit_test(test_c4_lines),
         cmocka_unit_test(test_bad_words),
