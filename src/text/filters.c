@@ -1410,6 +1410,18 @@ static hlm_status repetition_ngrams(const hlm_filter_params *p, hlm_filter_scrat
         if (s->win_rep[i] || s->cat_off[i + 5] - s->cat_off[i] < WIN) pos[need++] = (uint32_t)i;
     for (size_t n = 5; n <= 10; n++) {
         if (dup[n - 5] < 0) continue;
+        /* The duplicates counted are n-grams at candidate positions (those dup_ngram_chars looks
+         * at), and they do not overlap: their characters are at most those of the words that
+         * candidate n-grams cover. Where that cannot break the rule, nothing is hashed. */
+        size_t bound = 0, end = 0;
+        for (size_t q = 0; q < need; q++) {
+            size_t i = pos[q];
+            if (i + n > s->w_n) break;
+            if (!s->win_rep[i] && s->cat_off[i + n] - s->cat_off[i] >= WIN) continue;
+            bound += s->cps_pre[i + n] - s->cps_pre[i > end ? i : end];
+            end = i + n;
+        }
+        if ((double)bound / (double)text_cps <= dup[n - 5]) continue;
         size_t c;
         if ((st = dup_ngram_chars(s, n, pos, need, &c, err))) return st;
         double r = (double)c / (double)text_cps;
@@ -1566,11 +1578,12 @@ static unsigned c4_line_flags(const uint8_t *s, size_t n, unsigned want)
 {
     static const struct {
         const char *pat;
-        size_t len;
+        size_t len, anchor_off; /* the offset of its first j, k, m or y */
         unsigned flag;
-    } pats[8] = {{"lorem ipsum", 11, C4_LOREM},     {"javascript", 10, C4_JS},       {"terms of use", 12, C4_POLICY},
-                 {"privacy policy", 14, C4_POLICY}, {"cookie policy", 13, C4_POLICY}, {"uses cookies", 12, C4_POLICY},
-                 {"use of cookies", 14, C4_POLICY}, {"use cookies", 11, C4_POLICY}};
+    } pats[8] = {{"lorem ipsum", 11, 4, C4_LOREM},      {"javascript", 10, 0, C4_JS},
+                 {"terms of use", 12, 3, C4_POLICY},    {"privacy policy", 14, 6, C4_POLICY},
+                 {"cookie policy", 13, 3, C4_POLICY},   {"uses cookies", 12, 8, C4_POLICY},
+                 {"use of cookies", 14, 10, C4_POLICY}, {"use cookies", 11, 7, C4_POLICY}};
     /* by anchor byte, the patterns whose first j, k, m or y it is (bit k = pats[k]) */
     static const uint8_t anchor[256] = {['m'] = 0x05, ['M'] = 0x05, ['j'] = 0x02, ['J'] = 0x02, ['y'] = 0x08,
                                         ['Y'] = 0x08, ['k'] = 0xF0, ['K'] = 0xF0, [0xE2] = 0xF0};
@@ -1590,7 +1603,7 @@ static unsigned c4_line_flags(const uint8_t *s, size_t n, unsigned want)
         while (cand) {
             int k = __builtin_ctz(cand);
             cand &= cand - 1;
-            size_t off = strcspn(pats[k].pat, "jkmy"); /* the anchor's offset */
+            size_t off = pats[k].anchor_off;
             if ((pats[k].flag & want & ~found) && i >= off && lower_match_at(s, n, i - off, pats[k].pat, pats[k].len))
                 found |= pats[k].flag;
         }
