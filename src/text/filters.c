@@ -43,6 +43,9 @@
 #include <string.h>
 
 #include <utf8proc.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <xxhash.h>
 
 #include "text/filters.h"
@@ -104,11 +107,14 @@ static int in_sorted(const uint32_t *a, size_t n, uint32_t cp)
     return 0;
 }
 
+/* punct_nonascii below U+10000 as a bitmap (built by tables_init, which run_rules has run). */
+static uint64_t g_punct_bmp[0x10000 / 64];
+
 static int is_punct(uint32_t cp)
 {
     if (cp < 0x80) return (cp < 0x20 && cp != '\t' && cp != '\n') || cp == 0x7F ||
                           (cp > 0x20 && !(hlm_ascii_class[cp] & (HLM_CC_LETTER | HLM_CC_NUMBER)));
-    if (cp > 0x3011 && cp < 0xA4FF) return 0; /* none in CJK, jamo, Hangul syllables: the hot cases */
+    if (cp < 0x10000) return (g_punct_bmp[cp >> 6] >> (cp & 63)) & 1;
     return in_sorted(punct_nonascii, sizeof punct_nonascii / sizeof punct_nonascii[0], cp);
 }
 
@@ -163,6 +169,13 @@ static inline uint64_t ascii_digits8(uint64_t x)
 {
     return (x + 0x5050505050505050ull) & ~(x + 0x4646464646464646ull) & HIGHS;
 }
+#if defined(__SSE2__)
+/* Sixteen bytes at a time: a bit per byte of p[0..16) equal to c / at most c (unsigned). */
+static inline __m128i load128(const uint8_t *p) { return _mm_loadu_si128((const __m128i *)(const void *)p); }
+static inline __m128i eq16(__m128i v, uint8_t c) { return _mm_cmpeq_epi8(v, _mm_set1_epi8((char)c)); }
+static inline __m128i le16(__m128i v, uint8_t c) { return _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8((char)c)), v); }
+static inline unsigned mask16(__m128i m) { return (unsigned)_mm_movemask_epi8(m); }
+#endif
 static inline uint64_t load64(const uint8_t *p)
 {
     uint64_t x;
@@ -202,6 +215,17 @@ static void next_line(const uint8_t *s, size_t n, size_t pos, size_t *end, size_
     static const uint8_t maybe[256] = {['\n'] = 1, [0x0B] = 1, [0x0C] = 1, ['\r'] = 1, [0x1C] = 1,
                                        [0x1D] = 1, [0x1E] = 1, [0xC2] = 1, [0xE2] = 1};
     for (size_t i = pos; i < n; i++) {
+#if defined(__SSE2__)
+        if (i + 16 <= n) { /* the same, sixteen bytes at a time */
+            __m128i v = load128(s + i);
+            unsigned m = mask16(_mm_or_si128(_mm_or_si128(le16(v, 0x1E), eq16(v, 0xC2)), eq16(v, 0xE2)));
+            if (!m) {
+                i += 15;
+                continue;
+            }
+            i += (size_t)__builtin_ctz(m);
+        } else
+#endif
         if (i + 8 <= n) { /* jump to the next byte below 0x1F or equal to 0xC2 or 0xE2 */
             uint64_t x = load64(s + i), m = swar_lt(x, 0x1F) | swar_eq(x, 0xC2) | swar_eq(x, 0xE2);
             if (!m) {
@@ -787,13 +811,16 @@ enum { KO_SYLLABLES = 0xD7A4 - 0xAC00, KO_L2_BITS = 13 };
 static float g_ko_l1[KO_SYLLABLES];
 static uint32_t g_ko_l2_key[1u << KO_L2_BITS];
 static float g_ko_l2_w[1u << KO_L2_BITS];
-static pthread_once_t g_ko_once = PTHREAD_ONCE_INIT;
+static pthread_once_t g_tables_once = PTHREAD_ONCE_INIT;
 _Static_assert(3 * KO_MORPH_N2 < (1u << KO_L2_BITS), "the last-two table stays under 1/3 full");
 
 static inline uint32_t ko_l2_slot(uint32_t key) { return (key * 0x9E3779B1u) >> (32 - KO_L2_BITS); }
 
-static void ko_tables_init(void)
+/* The lookup tables of the rules, built once: the punctuation bitmap and the Korean model's. */
+static void tables_init(void)
 {
+    for (size_t k = 0; k < sizeof punct_nonascii / sizeof punct_nonascii[0]; k++)
+        if (punct_nonascii[k] < 0x10000) g_punct_bmp[punct_nonascii[k] >> 6] |= 1ull << (punct_nonascii[k] & 63);
     for (size_t k = 0; k < KO_MORPH_N1; k++) g_ko_l1[ko_morph_l1_key[k]] = ko_morph_l1_w[k];
     for (size_t k = 0; k < KO_MORPH_N2; k++) {
         uint32_t j = ko_l2_slot(ko_morph_l2_key[k]);
@@ -806,7 +833,7 @@ static void ko_tables_init(void)
 /* How many morphemes Kiwi cuts a run of L Hangul syllables ending at end into, estimated from
  * L and its last one and two syllables (tools/gen_ko_morph_model.py fits the table to Kiwi's
  * output on NSMC reviews: held-out error 0.59 morphemes per run, against 0.84 from L alone).
- * The caller has run ko_tables_init. */
+ * The caller has run tables_init. */
 static inline double ko_run_morphemes(const uint8_t *end, size_t L)
 {
     uint32_t last = syllable_at(end - 3);
@@ -828,7 +855,7 @@ double hlm_ko_run_morphemes(const uint8_t *run, size_t len)
     if (!run || len == 0 || len % 3) return 0;
     for (size_t i = 0; i < len; i += 3)
         if (!is_hangul3(run + i)) return 0;
-    pthread_once(&g_ko_once, ko_tables_init);
+    pthread_once(&g_tables_once, tables_init);
     return ko_run_morphemes(run + len, len / 3);
 }
 
@@ -1529,6 +1556,17 @@ static hlm_status quality(const hlm_filter_params *p, hlm_filter_scratch *s, con
         static const uint8_t interesting[256] = {['#'] = 1, ['.'] = 1, [0xE2] = 1};
         size_t hashes = 0, ell = 0;
         for (size_t i = 0; i < len; i++) {
+#if defined(__SSE2__)
+            if (i + 16 <= len) { /* the same, sixteen bytes at a time */
+                __m128i v = load128(text + i);
+                unsigned m = mask16(_mm_or_si128(_mm_or_si128(eq16(v, '#'), eq16(v, '.')), eq16(v, 0xE2)));
+                if (!m) {
+                    i += 15;
+                    continue;
+                }
+                i += (size_t)__builtin_ctz(m);
+            } else
+#endif
             if (i + 8 <= len) { /* jump to the next '#', '.' or 0xE2 */
                 uint64_t x = load64(text + i), m = swar_eq(x, '#') | swar_eq(x, '.') | swar_eq(x, 0xE2);
                 if (!m) {
@@ -1647,6 +1685,18 @@ static unsigned c4_line_flags(const uint8_t *s, size_t n, unsigned want)
                                         ['Y'] = 0x08, ['k'] = 0xF0, ['K'] = 0xF0, [0xE2] = 0xF0};
     unsigned found = 0;
     for (size_t i = 0; i < n && found != want; i++) {
+#if defined(__SSE2__)
+        if (i + 16 <= n) { /* the same, sixteen bytes at a time */
+            __m128i raw = load128(s + i), x = _mm_or_si128(raw, _mm_set1_epi8(0x20));
+            __m128i hit = _mm_or_si128(_mm_or_si128(eq16(x, 'j'), eq16(x, 'k')), _mm_or_si128(eq16(x, 'm'), eq16(x, 'y')));
+            unsigned m = mask16(_mm_or_si128(hit, eq16(raw, 0xE2)));
+            if (!m) {
+                i += 15;
+                continue;
+            }
+            i += (size_t)__builtin_ctz(m);
+        } else
+#endif
         if (i + 8 <= n) { /* jump to the next anchor: j k m y in any case, or 0xE2 */
             uint64_t raw = load64(s + i), x = raw | 0x2020202020202020ull;
             uint64_t m = swar_eq(x, 'j') | swar_eq(x, 'k') | swar_eq(x, 'm') | swar_eq(x, 'y') | swar_eq(raw, 0xE2);
@@ -1978,7 +2028,7 @@ static hlm_status run_rules(const hlm_filter_params *p, const char *lang, const 
                     : lang && strcmp(lang, "ko") == 0 ? SPLIT_KO
                                                       : SPLIT_BASE;
     s->words_ready = 0;
-    if (mode == SPLIT_KO) pthread_once(&g_ko_once, ko_tables_init);
+    pthread_once(&g_tables_once, tables_init);
     const char *const *stop = p->stop_words;
     if (!stop) stop = mode == SPLIT_EN ? stop_words_en : mode == SPLIT_KO ? stop_words_ko : NULL;
     if (p->gopher_quality && p->min_stop_words >= 0 && !stop)
