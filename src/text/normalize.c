@@ -20,6 +20,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "text/unicode.h"
 
@@ -93,6 +96,22 @@ static inline int hangul_at(const uint8_t *s, size_t i)
 static inline size_t content_run(const uint8_t *s, size_t len, size_t i)
 {
     while (i < len) {
+#if defined(__SSE2__)
+        /* sixteen bytes at a time over printable ASCII and single spaces before it */
+        while (i + 16 <= len) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            __m128i d = _mm_sub_epi8(v, _mm_set1_epi8(0x21));
+            unsigned p = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(0x5D)), d));
+            unsigned sp = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
+            unsigned ok = p | (sp & (p >> 1));
+            if (ok != 0xFFFF) {
+                i += (size_t)__builtin_ctz(~ok);
+                break;
+            }
+            i += 16;
+        }
+        if (i >= len) break;
+#endif
         uint8_t b = s[i];
         if ((uint8_t)(b - 0x21) < 0x5E) {
             i++;
