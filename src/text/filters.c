@@ -942,6 +942,37 @@ static hlm_status split_ko_chunk(hlm_filter_scratch *s, wlist *l, const hlm_clas
     return HLM_OK;
 }
 
+/* The commonest shape of an ASCII chunk with punctuation, split here without split_en: opening
+ * brackets or quotes, then letters and digits, then closing punctuation (, ; : ! ? ) ] "), as
+ * "(see" "word," "it)." would not be ("." has rules of its own). split_en cuts these into one
+ * word per prefix and suffix character around the middle; so does this. HLM_ERR_RANGE if the
+ * chunk text[a..b) has another shape. */
+static hlm_status split_ascii_simple(wlist *l, const uint8_t *text, size_t a, size_t b, hlm_error *err)
+{
+    static const uint8_t kind[128] = {['('] = 1, ['['] = 1, ['"'] = 3, [','] = 2, [';'] = 2, [':'] = 2,
+                                      ['!'] = 2, ['?'] = 2, [')'] = 2, [']'] = 2};
+    size_t p = a, e = b;
+    while (p < e && (kind[text[p]] & 1)) p++;
+    while (e > p && (kind[text[e - 1]] & 2)) e--;
+    if (p == e) return HLM_ERR_RANGE;
+    int letter = 0;
+    for (size_t k = p; k < e; k++) {
+        uint8_t cls = hlm_ascii_class[text[k]];
+        if (!(cls & (HLM_CC_LETTER | HLM_CC_NUMBER))) return HLM_ERR_RANGE;
+        letter |= (cls & HLM_CC_LETTER) != 0;
+    }
+    size_t n = (p - a) + 1 + (b - e);
+    if (*l->n + n > *l->cap) {
+        hlm_status st = grow(l->w, l->cap, *l->n + n, sizeof(word), err);
+        if (st) return st;
+    }
+    word *w = *l->w;
+    for (size_t k = a; k < p; k++) w[(*l->n)++] = (word){(uint32_t)k, 1, 1, W_SYMBOL};
+    w[(*l->n)++] = (word){(uint32_t)p, (uint32_t)(e - p), (uint32_t)(e - p), letter ? W_ALPHA : 0};
+    for (size_t k = e; k < b; k++) w[(*l->n)++] = (word){(uint32_t)k, 1, 1, W_SYMBOL};
+    return HLM_OK;
+}
+
 /* Splits text[a0..b0) into words appended to l. */
 static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, const hlm_class_table *t,
                               const uint8_t *text, size_t a0, size_t b0, hlm_error *err)
@@ -993,6 +1024,8 @@ static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, 
                     if (*l->n == *l->cap && (st = grow(l->w, l->cap, *l->n + 1, sizeof(word), err))) return st;
                     (*l->w)[(*l->n)++] =
                         (word){(uint32_t)i, (uint32_t)(j - i), (uint32_t)(j - i), any_letter ? W_ALPHA : 0};
+                } else if ((st = split_ascii_simple(l, text, i, j, err)) != HLM_ERR_RANGE) {
+                    if (st) return st;
                 } else {
                     size_t n = j - i;
                     if (n + 1 > s->c_cap) {
