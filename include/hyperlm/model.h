@@ -99,6 +99,29 @@ const float *hlm_model_logits(const hlm_model *m);
  * the gradient array (loss_scale = 1/accum for gradient accumulation). */
 hlm_status hlm_model_backward(hlm_model *m, float loss_scale, hlm_error *err);
 void hlm_model_zero_grad(hlm_model *m);
+/* Gradient readiness during hlm_model_backward, for overlapping gradient communication with the
+ * rest of the backward pass: fn(ctx, ready_from) is called on the calling thread, outside any
+ * parallel region, each time every gradient at offsets >= ready_from is final for this backward
+ * (after the lm head and final norm, after each layer from the last to the first, and with 0 at
+ * the end: a tied embedding receives gradients first and last). ready_from decreases. fn NULL:
+ * no calls (the default). */
+typedef void (*hlm_grad_ready_fn)(void *ctx, size_t ready_from);
+void hlm_model_set_grad_ready(hlm_model *m, hlm_grad_ready_fn fn, void *ctx);
+/* Gradient groups: the ranges of the flat layout that backward finishes one at a time, in
+ * ascending order: embeddings [0, first layer), each layer, and the head (final norm and an untied
+ * lm head) up to the array's end. Writes count + 1 bounds into bounds (n_layer + 3 entries at
+ * most) and returns the count. */
+int hlm_model_grad_groups(const hlm_model *m, size_t *bounds);
+/* Gradient storage outside the model's array (ZeRO stage 2): with fn set, backward asks
+ * fn(ctx, lo, hi) for each group [lo, hi) before adding into it, and the gradient of offset o
+ * lives at the returned pointer [o - lo]; the caller zeroes it and must return the same storage
+ * when a group is asked for twice in one backward (a tied embedding is written first and last).
+ * fn returning NULL makes backward fail (out of memory). fn NULL: the model's array (default). */
+typedef float *(*hlm_grad_storage_fn)(void *ctx, size_t lo, size_t hi);
+void hlm_model_set_grad_storage(hlm_model *m, hlm_grad_storage_fn fn, void *ctx);
+/* Frees the model's gradient array (then hlm_model_grads is NULL, hlm_model_zero_grad does
+ * nothing, and backward needs a storage function). */
+void hlm_model_free_grads(hlm_model *m);
 /* Bytes of activations held for a (B, T) training step. */
 size_t hlm_model_activation_bytes(const hlm_model_config *cfg, int B, int T);
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "dist/comm.h"
 #include "hyperlm/file.h"
 #include "hyperlm/log.h"
 #include "text/pii.h"
@@ -33,7 +34,8 @@ static void usage(int cmd, FILE *f)
         "prints), and with --tokenizer DIR/shards/{train,val}-*.tok.\n"
         "With --part i/N only part i of the inputs is processed (pass 1, into DIR/parts/); run\n"
         "`hyperlm data dedup --merge DIR` once all N parts are done. The kept documents are the\n"
-        "same for any N.\n",
+        "same for any N. Under `mpirun -np N` (or srun) without --part, rank i runs part i and\n"
+        "rank 0 merges (DIR must be shared by the ranks).\n",
         "usage: hyperlm data extract --input SRC... --output FILE.jsonl[.zst] [options]\n"
         "\n"
         "Reads documents out of text, JSONL, TSV, HTML pages and WARC/WET files (and folders of\n"
@@ -98,6 +100,7 @@ typedef struct args {
     const char *val_fraction;
     int quiet;
     int have_part;
+    int in_world; /* started by mpirun/srun: this process is one part of the world */
 } args;
 
 /* Flags that turn stages off are kept aside and applied after the config file, which may turn
@@ -344,7 +347,7 @@ static int run_prepare(args *a)
         goto out;
     }
     if (parts > 1) {
-        if (!a->quiet)
+        if (!a->quiet && !a->in_world)
             printf("part %u of %u done: %llu of %llu documents passed (%s).\n"
                    "When all %u parts are done: hyperlm data dedup --merge %s%s%s\n",
                    part, parts, (unsigned long long)rep->docs_kept, (unsigned long long)rep->docs_in, path, parts,
@@ -456,6 +459,48 @@ out:
     return rc;
 }
 
+/* prepare under mpirun or srun (without --part): rank i runs pass 1 on part i of N, then rank 0
+ * merges the parts' signatures and line counts as `dedup --merge` does, so the kept documents are
+ * those of one process. The signatures go through the output folder, which every rank must
+ * share (one machine or a shared file system). */
+static int run_prepare_world(args *a)
+{
+    hlm_error err;
+    hlm_comm *comm = NULL;
+    if (a->have_part) return run_prepare(a);
+    if (hlm_comm_init(0, &comm, &err)) return cli_report(&err);
+    int world = hlm_comm_size(comm), rank = hlm_comm_rank(comm);
+    if (world == 1) {
+        hlm_comm_free(comm);
+        return run_prepare(a);
+    }
+    a->o.source.part = (unsigned)rank;
+    a->o.source.parts = (unsigned)world;
+    a->in_world = 1;
+    int quiet = a->quiet;
+    if (rank > 0) {
+        a->quiet = 1;
+        a->o.progress = 0;
+    }
+    int rc = run_prepare(a);
+    double failed = rc != CLI_OK, n_failed = 0;
+    if (hlm_comm_sum_f64(comm, &failed, &n_failed, 1, &err)) {
+        rc = cli_report(&err);
+        hlm_comm_abort(comm, CLI_FAIL, err.msg);
+    } else if (n_failed > 0) {
+        if (rank == 0)
+            fprintf(stderr, "hyperlm: error: data prepare: %.0f of %d processes failed in pass 1; nothing merged\n",
+                    n_failed, world);
+        if (rc == CLI_OK) rc = CLI_FAIL;
+    } else if (rank == 0) {
+        a->quiet = quiet;
+        a->merge = a->output;
+        rc = run_merge(a);
+    }
+    hlm_comm_free(comm);
+    return rc;
+}
+
 static int run(int cmd, int argc, char **argv)
 {
     args a = {0};
@@ -468,7 +513,7 @@ static int run(int cmd, int argc, char **argv)
         free(a.inputs);
         return rc < 0 ? CLI_OK : rc;
     }
-    if (cmd == CMD_PREPARE) rc = run_prepare(&a);
+    if (cmd == CMD_PREPARE) rc = run_prepare_world(&a);
     else if (cmd == CMD_DEDUP && a.merge) rc = run_merge(&a);
     else rc = run_stage(cmd, &a);
     hlm_pipeline_opts_free(&a.o);

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "dist/comm.h"
+#include "hyperlm/log.h"
 #include "train/trainer.h"
 
 static void usage(FILE *f)
@@ -35,7 +37,12 @@ static void usage(FILE *f)
             "  --seed S (1337)  --threads N (all cores)\n"
             "  --eval-every N  --eval-batches N (8)  --save-every N  --keep K (3)\n"
             "  --stop-at N        save and stop after step N (continue later with --resume)\n"
-            "  --peak-gflops G    FMA peak for the MFU figure (default: measured at start)\n");
+            "  --peak-gflops G    FMA peak for the MFU figure (default: measured at start)\n"
+            "many processes (mpirun -np N hyperlm train ..., or srun; docs/distributed.md):\n"
+            "  --zero S           ZeRO stage: 0 replicated (default), 1 optimizer state sharded,\n"
+            "                     2 optimizer state and gradients sharded\n"
+            "  --bucket-mb M      gradient bucket reduced while backward runs (25)\n"
+            "  each rank takes --batch x --accum sequences a step: the global batch is that x N\n");
 }
 
 static int parse_f(const char *flag, const char *v, double *out)
@@ -148,6 +155,8 @@ int cli_train(int argc, char **argv)
         U64("--save-every", save_every, 1ull << 40)
         U64("--keep", keep, 1ull << 20)
         U64("--stop-at", stop_at, 1ull << 40)
+        U64("--zero", zero, 1ull << 20)
+        F64("--bucket-mb", bucket_mb, double)
         F64("--lr", lr, float)
         F64("--min-lr-frac", min_lr_frac, float)
         F64("--weight-decay", weight_decay, float)
@@ -173,7 +182,27 @@ int cli_train(int argc, char **argv)
         fprintf(stderr, "hyperlm: error: train: --model (or --init / --resume) is required\n");
         return CLI_USAGE;
     }
-    int rc = hlm_train_run(&o, &err) == HLM_OK ? CLI_OK : cli_report(&err);
+    /* one process, unless mpirun or srun started several (then MPI; rank 0 alone logs) */
+    hlm_comm *comm = NULL;
+    if (hlm_comm_init(o.zero > 0, &comm, &err) != HLM_OK) {
+        free(run_dir);
+        for (int i = 0; i < 3; i++) free(owned[i]);
+        return cli_report(&err);
+    }
+    o.comm = comm;
+    int rank = hlm_comm_rank(comm), world = hlm_comm_size(comm);
+    if (rank > 0 && hlm_log_get_level() > HLM_LOG_WARN) hlm_log_set_level(HLM_LOG_WARN);
+    int rc = CLI_OK;
+    if (hlm_train_run(&o, &err) != HLM_OK) {
+        if (world > 1) {
+            /* the other ranks wait in a collective that this one will never join: end the job */
+            char msg[1100];
+            snprintf(msg, sizeof msg, "error: %s", err.msg[0] ? err.msg : hlm_status_name(err.code));
+            hlm_comm_abort(comm, err.code == HLM_ERR_INVALID ? CLI_USAGE : CLI_FAIL, msg);
+        }
+        rc = cli_report(&err);
+    }
+    hlm_comm_free(comm);
     free(run_dir);
     for (int i = 0; i < 3; i++) free(owned[i]);
     return rc;

@@ -53,6 +53,10 @@ struct hlm_model {
     int32_t *tokens, *targets;
     int have_targets, n_valid;
     int logits_are_grads;
+    hlm_grad_ready_fn grad_ready;
+    void *grad_ready_ctx;
+    hlm_grad_storage_fn grad_storage;
+    void *grad_storage_ctx;
 };
 
 enum { P_LN1_W, P_LN1_B, P_QKV_W, P_QKV_B, P_PROJ_W, P_PROJ_B, P_LN2_W, P_LN2_B, P_FC_W, P_FC_B,
@@ -220,7 +224,57 @@ const hlm_tensor_info *hlm_model_find_tensor(const hlm_model *m, const char *nam
     return NULL;
 }
 
-void hlm_model_zero_grad(hlm_model *m) { memset(m->grads, 0, m->n_floats * sizeof(float)); }
+void hlm_model_zero_grad(hlm_model *m)
+{
+    if (m->grads) memset(m->grads, 0, m->n_floats * sizeof(float));
+}
+
+void hlm_model_set_grad_storage(hlm_model *m, hlm_grad_storage_fn fn, void *ctx)
+{
+    m->grad_storage = fn;
+    m->grad_storage_ctx = ctx;
+}
+
+void hlm_model_free_grads(hlm_model *m)
+{
+    free(m->grads);
+    m->grads = NULL;
+}
+
+void hlm_model_set_grad_ready(hlm_model *m, hlm_grad_ready_fn fn, void *ctx)
+{
+    m->grad_ready = fn;
+    m->grad_ready_ctx = ctx;
+}
+
+/* The lowest offset of layer l's tensors: every gradient from there up is final once layer l's
+ * backward is done (the table's order: embeddings, layers 0..L-1, final norm, lm head). */
+static size_t layer_start(const hlm_model *m, int l)
+{
+    size_t lo = (size_t)-1;
+    for (int p = 0; p < P_COUNT; p++) {
+        size_t o = m->layer_off[(size_t)l * P_COUNT + p];
+        if (o != ABSENT && o < lo) lo = o;
+    }
+    return lo;
+}
+
+int hlm_model_grad_groups(const hlm_model *m, size_t *bounds)
+{
+    int n = 0;
+    bounds[n++] = 0;
+    for (int l = 0; l < m->cfg.n_layer; l++) bounds[n++] = layer_start(m, l);
+    bounds[n++] = m->off_lnf_w;
+    bounds[n] = m->n_floats;
+    return n;
+}
+
+/* The storage of the gradient group [lo, hi): the model's array, or the storage callback's. */
+static float *grad_group(hlm_model *m, size_t lo, size_t hi)
+{
+    if (!m->grad_storage) return m->grads ? m->grads + lo : NULL;
+    return m->grad_storage(m->grad_storage_ctx, lo, hi);
+}
 
 /* ---- initialization ---------------------------------------------------------------------- */
 
@@ -362,15 +416,19 @@ static hlm_status ensure_acts(hlm_model *m, int B, int T, hlm_error *err)
     return HLM_OK;
 }
 
-static layer_params layer_p(const hlm_model *m, const float *base, int l)
+/* Layer l's tensors in an array of the layout whose element lo is at base[0] (lo = 0: a whole
+ * array; a gradient group's storage otherwise). */
+static layer_params layer_p_from(const hlm_model *m, const float *base, size_t lo, int l)
 {
     const size_t *o = &m->layer_off[(size_t)l * P_COUNT];
     const float *v[P_COUNT];
-    for (int p = 0; p < P_COUNT; p++) v[p] = o[p] == ABSENT ? NULL : base + o[p];
+    for (int p = 0; p < P_COUNT; p++) v[p] = o[p] == ABSENT ? NULL : base + (o[p] - lo);
     layer_params lp = {v[P_LN1_W], v[P_LN1_B], v[P_QKV_W], v[P_QKV_B], v[P_PROJ_W], v[P_PROJ_B],
                        v[P_LN2_W], v[P_LN2_B], v[P_FC_W], v[P_FC_B], v[P_FCPROJ_W], v[P_FCPROJ_B]};
     return lp;
 }
+
+static layer_params layer_p(const hlm_model *m, const float *base, int l) { return layer_p_from(m, base, 0, l); }
 
 /* ---- forward ----------------------------------------------------------------------------- */
 
@@ -483,7 +541,18 @@ hlm_status hlm_model_backward(hlm_model *m, float loss_scale, hlm_error *err)
     int gpt2 = c->arch == HLM_ARCH_GPT2;
     int fc_width = gpt2 ? F : 2 * F;
     const float *P = m->params;
-    float *G = m->grads;
+    /* gradient storage per group (hlm_model_grad_groups): the model's array, or windows */
+    size_t emb_hi = layer_start(m, 0), head_lo = m->off_lnf_w;
+    float *g_head = grad_group(m, head_lo, m->n_floats), *g_emb = NULL;
+    if (!g_head) return hlm_errorf(err, HLM_ERR_NOMEM, "model backward: out of memory for gradients");
+    float *g_lm_head;
+    if (m->off_lm_head >= head_lo) {
+        g_lm_head = g_head + (m->off_lm_head - head_lo);
+    } else { /* tied: the embedding's group, written again at the end */
+        g_emb = grad_group(m, 0, emb_hi);
+        if (!g_emb) return hlm_errorf(err, HLM_ERR_NOMEM, "model backward: out of memory for gradients");
+        g_lm_head = g_emb + m->off_lm_head;
+    }
 
     /* lm head: dlogits (scale 1) are in m->logits. d(scale*loss)/dW = dlogits^T (scale*lnf). */
     memset(m->d_res, 0, N * C * sizeof(float));
@@ -499,18 +568,22 @@ hlm_status hlm_model_backward(hlm_model *m, float loss_scale, hlm_error *err)
         }
         lnf_scaled = m->scratch_c;
     }
-    matmul_backward(NULL, G + m->off_lm_head, NULL, m->logits, lnf_scaled, P + m->off_lm_head, n, C, V, true);
+    matmul_backward(NULL, g_lm_head, NULL, m->logits, lnf_scaled, P + m->off_lm_head, n, C, V, true);
     layer_acts *last = &m->layers[c->n_layer - 1];
     if (gpt2)
-        layernorm_backward(m->d_res, G + m->off_lnf_w, G + m->off_lnf_b, m->d_c, last->res3, P + m->off_lnf_w,
+        layernorm_backward(m->d_res, g_head, g_head + (m->off_lnf_b - head_lo), m->d_c, last->res3, P + m->off_lnf_w,
                            m->lnf_mean, m->lnf_rstd, n, C);
     else
-        rmsnorm_backward(m->d_res, G + m->off_lnf_w, m->d_c, last->res3, P + m->off_lnf_w, m->lnf_rstd, n, C);
+        rmsnorm_backward(m->d_res, g_head, m->d_c, last->res3, P + m->off_lnf_w, m->lnf_rstd, n, C);
+    if (m->grad_ready) m->grad_ready(m->grad_ready_ctx, m->off_lnf_w); /* final norm and untied lm head */
 
     for (int l = c->n_layer - 1; l >= 0; l--) {
         layer_acts *a = &m->layers[l];
         layer_params w = layer_p(m, P, l);
-        layer_params g = layer_p(m, G, l);
+        size_t lo = layer_start(m, l), hi = l + 1 < c->n_layer ? layer_start(m, l + 1) : head_lo;
+        float *gl = grad_group(m, lo, hi);
+        if (!gl) return hlm_errorf(err, HLM_ERR_NOMEM, "model backward: out of memory for gradients");
+        layer_params g = layer_p_from(m, gl, lo, l);
         const float *res_in = l == 0 ? m->encoded : m->layers[l - 1].res3;
         /* MLP: d_res is d(res3) = d(MLP out) */
         memset(m->d_f2, 0, N * F * sizeof(float));
@@ -538,8 +611,12 @@ hlm_status hlm_model_backward(hlm_model *m, float loss_scale, hlm_error *err)
                                a->ln1_rstd, n, C);
         else
             rmsnorm_backward(m->d_res, (float *)g.ln1_w, m->d_c, res_in, w.ln1_w, a->ln1_rstd, n, C);
+        if (m->grad_ready) m->grad_ready(m->grad_ready_ctx, layer_start(m, l));
     }
-    embedding_backward(G + m->off_wte, gpt2 ? G + m->off_wpe : NULL, m->d_res, m->tokens, B, T, C);
+    if (!g_emb) g_emb = grad_group(m, 0, emb_hi);
+    if (!g_emb) return hlm_errorf(err, HLM_ERR_NOMEM, "model backward: out of memory for gradients");
+    embedding_backward(g_emb + m->off_wte, gpt2 ? g_emb + m->off_wpe : NULL, m->d_res, m->tokens, B, T, C);
+    if (m->grad_ready) m->grad_ready(m->grad_ready_ctx, 0);
     /* the logits buffer now holds gradients of a step already taken */
     m->have_targets = 0;
     return HLM_OK;

@@ -12,6 +12,25 @@ void hlm_adamw_step(const hlm_adamw *opt, float *params, const float *grads, flo
     hlm_adamw_step_scaled(opt, params, grads, m, v, tensors, n_tensors, lr, t, 1.0f);
 }
 
+/* The update of n consecutive elements of one tensor; every caller runs this same loop, so a
+ * shard's update is bit-identical to the same elements of a whole-array update. */
+static void adamw_elements(float *p, const float *g, float *mt, float *vt, long n, float b1, float b2, float eps,
+                           float keep, int decay, float step_size, float bc2_sqrt, float grad_scale)
+{
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) {
+        float gi = grad_scale != 1.0f ? g[i] * grad_scale : g[i];
+        float pi = decay ? p[i] * keep : p[i];
+        /* torch.lerp(m, g, w) = m + w * (g - m) for w < 0.5 */
+        float mi = mt[i] + (1.0f - b1) * (gi - mt[i]);
+        float vi = vt[i] * b2 + (1.0f - b2) * gi * gi;
+        float denom = sqrtf(vi) / bc2_sqrt + eps;
+        mt[i] = mi;
+        vt[i] = vi;
+        p[i] = pi - step_size * (mi / denom);
+    }
+}
+
 void hlm_adamw_step_scaled(const hlm_adamw *opt, float *params, const float *grads, float *m,
                            float *v, const hlm_tensor_info *tensors, int n_tensors, float lr,
                            int64_t t, float grad_scale)
@@ -24,26 +43,36 @@ void hlm_adamw_step_scaled(const hlm_adamw *opt, float *params, const float *gra
     for (int ti = 0; ti < n_tensors; ti++) {
         const hlm_tensor_info *ten = &tensors[ti];
         float wd = (ten->decay || opt->decay_all) ? opt->weight_decay : 0.0f;
-        float keep = 1.0f - lr * wd;
-        float *p = params + ten->offset, *mt = m + ten->offset, *vt = v + ten->offset;
-        const float *g = grads + ten->offset;
-        long n = (long)ten->numel;
-#pragma omp parallel for schedule(static)
-        for (long i = 0; i < n; i++) {
-            float gi = grad_scale != 1.0f ? g[i] * grad_scale : g[i];
-            float pi = wd != 0.0f ? p[i] * keep : p[i];
-            /* torch.lerp(m, g, w) = m + w * (g - m) for w < 0.5 */
-            float mi = mt[i] + (1.0f - b1) * (gi - mt[i]);
-            float vi = vt[i] * b2 + (1.0f - b2) * gi * gi;
-            float denom = sqrtf(vi) / bc2_sqrt + eps;
-            mt[i] = mi;
-            vt[i] = vi;
-            p[i] = pi - step_size * (mi / denom);
-        }
+        size_t o = ten->offset;
+        adamw_elements(params + o, grads + o, m + o, v + o, (long)ten->numel, b1, b2, eps, 1.0f - lr * wd,
+                       wd != 0.0f, step_size, bc2_sqrt, grad_scale);
     }
 }
 
-double hlm_grad_norm(const float *g, size_t n)
+void hlm_adamw_step_shard(const hlm_adamw *opt, float *params, const float *grads, float *m, float *v,
+                          const hlm_tensor_info *tensors, int n_tensors, float lr, int64_t t, float grad_scale,
+                          size_t lo, size_t hi)
+{
+    float b1 = opt->beta1, b2 = opt->beta2, eps = opt->eps;
+    double bc1 = 1.0 - pow((double)b1, (double)t);
+    double bc2 = 1.0 - pow((double)b2, (double)t);
+    float step_size = (float)(lr / bc1);
+    float bc2_sqrt = (float)sqrt(bc2);
+    for (int ti = 0; ti < n_tensors; ti++) {
+        const hlm_tensor_info *ten = &tensors[ti];
+        size_t a = ten->offset > lo ? ten->offset : lo;
+        size_t b = ten->offset + ten->numel < hi ? ten->offset + ten->numel : hi;
+        if (a >= b) continue;
+        float wd = (ten->decay || opt->decay_all) ? opt->weight_decay : 0.0f;
+        size_t o = a - lo;
+        adamw_elements(params + o, grads + o, m + o, v + o, (long)(b - a), b1, b2, eps, 1.0f - lr * wd, wd != 0.0f,
+                       step_size, bc2_sqrt, grad_scale);
+    }
+}
+
+double hlm_grad_norm(const float *g, size_t n) { return sqrt(hlm_grad_sumsq(g, n)); }
+
+double hlm_grad_sumsq(const float *g, size_t n)
 {
     /* Fixed chunks summed in a fixed order: the same bits for any thread count. */
     enum { CHUNK = 1 << 16 };
@@ -61,7 +90,7 @@ double hlm_grad_norm(const float *g, size_t n)
         }
         for (long c = 0; c < cnt; c++) total += part[c];
     }
-    return sqrt(total);
+    return total;
 }
 
 float hlm_grad_clip_coef(double norm, double max_norm)

@@ -24,10 +24,19 @@ void hlm_adamw_step(const hlm_adamw *opt, float *params, const float *grads, flo
 void hlm_adamw_step_scaled(const hlm_adamw *opt, float *params, const float *grads, float *m,
                            float *v, const hlm_tensor_info *tensors, int n_tensors, float lr,
                            int64_t t, float grad_scale);
+/* The same update on the shard [lo, hi) of the flat parameter layout (ZeRO): params, grads, m
+ * and v point at element lo of their arrays; tensors are cut at the shard's ends. Each element
+ * gets the bits that hlm_adamw_step_scaled would give it. */
+void hlm_adamw_step_shard(const hlm_adamw *opt, float *params, const float *grads, float *m, float *v,
+                          const hlm_tensor_info *tensors, int n_tensors, float lr, int64_t t, float grad_scale,
+                          size_t lo, size_t hi);
 /* The factor hlm_grad_clip would scale by (1 when no clipping applies). */
 float hlm_grad_clip_coef(double norm, double max_norm);
-/* L2 norm of g (n) accumulated in double. */
+/* L2 norm of g (n) accumulated in double: sqrt(hlm_grad_sumsq). */
 double hlm_grad_norm(const float *g, size_t n);
+/* Sum of squares of g in double, fixed chunks added in a fixed order (the same bits for any
+ * thread count). */
+double hlm_grad_sumsq(const float *g, size_t n);
 /* Scales g by max_norm / (norm + 1e-6) when norm > max_norm (PyTorch's clip_grad_norm_). */
 void hlm_grad_clip(float *g, size_t n, double norm, double max_norm);
 

@@ -4,13 +4,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "data/loader.h"
+#include "dist/grad_sync.h"
 #include "hyperlm/file.h"
 #include "hyperlm/log.h"
 #include "hyperlm/model.h"
@@ -48,6 +51,7 @@ void hlm_train_opts_default(hlm_train_opts *o)
     o->save_every = 0;
     o->keep = 3;
     o->spike_factor = 4.0f;
+    o->bucket_mb = 25;
 }
 
 float hlm_train_lr_at(const hlm_train_opts *o, int64_t step)
@@ -181,6 +185,8 @@ typedef struct train_state {
     int64_t opt_step; /* AdamW updates taken (skipped steps do not count) */
     double loss_ema;  /* for the spike guard; < 0 until set */
     int64_t ema_count;
+    int64_t world;        /* processes of the run that saved; 1 in older checkpoints */
+    int64_t global_batch; /* sequences per step (batch x accum x world); 0: not recorded */
 } train_state;
 
 static char *state_to_json(const hlm_train_opts *o, const train_state *s)
@@ -192,6 +198,8 @@ static char *state_to_json(const hlm_train_opts *o, const train_state *s)
     cJSON_AddNumberToObject(j, "optimizer_step", (double)s->opt_step);
     cJSON_AddNumberToObject(j, "loss_ema", s->loss_ema);
     cJSON_AddNumberToObject(j, "loss_ema_count", (double)s->ema_count);
+    cJSON_AddNumberToObject(j, "world_size", (double)s->world);
+    cJSON_AddNumberToObject(j, "global_batch", (double)s->global_batch);
     cJSON *a = cJSON_AddObjectToObject(j, "options");
     if (o->data) cJSON_AddStringToObject(a, "data", o->data);
     if (o->val_data) cJSON_AddStringToObject(a, "val_data", o->val_data);
@@ -253,13 +261,21 @@ static hlm_status read_trainer_json(const char *ckpt, hlm_train_opts *o, train_s
         goto done;
     }
     if (s) {
-        double ema = -1, cnt = 0, step = 0, ostep = 0;
+        double ema = -1, cnt = 0, step = 0, ostep = 0, world = 1, gb = 0;
         if (!get_num(j, "step", &step) || !get_num(j, "optimizer_step", &ostep) || step < 0 || ostep < 0) {
             st = hlm_errorf(err, HLM_ERR_FORMAT, "%s: fields 'step' and 'optimizer_step': expected counts", p);
             goto done;
         }
         get_num(j, "loss_ema", &ema);
         get_num(j, "loss_ema_count", &cnt);
+        get_num(j, "world_size", &world);
+        get_num(j, "global_batch", &gb);
+        if (world < 1 || gb < 0) {
+            st = hlm_errorf(err, HLM_ERR_FORMAT, "%s: fields 'world_size' and 'global_batch': expected counts", p);
+            goto done;
+        }
+        s->world = (int64_t)world;
+        s->global_batch = (int64_t)gb;
         s->step = (int64_t)step;
         s->opt_step = (int64_t)ostep;
         s->loss_ema = ema;
@@ -333,25 +349,84 @@ typedef struct run {
     FILE *metrics;
     char metrics_path[4096];
     train_state st;
+    /* data parallelism: dist is 0 on the single-process path (no comm, or one process without
+     * --zero), which stays exactly the code of before */
+    hlm_comm *comm;
+    int rank, world, dist;
+    hlm_grad_sync *sync;
+    size_t n_floats;
+    size_t lo, hi;       /* this rank's shard of the flat arrays (ZeRO 1/2); [0, n_floats) otherwise */
+    float *gshard;       /* ZeRO 1/2: the reduced gradients of the shard */
+    float *grecv;        /* ZeRO 2 with accum > 1: where micro-batches 2.. are received, then added */
 } run;
+
+/* m and v are this rank's shard under ZeRO 1/2: rank 0 gathers the full arrays for a checkpoint
+ * (into *full, which the caller frees) so that checkpoints do not depend on the world size. */
+static hlm_status gather_optimizer(run *r, float **full, hlm_error *err)
+{
+    *full = NULL;
+    if (!r->dist || r->o->zero == 0 || r->world == 1) return HLM_OK;
+    const size_t *b = hlm_grad_sync_bounds(r->sync);
+    size_t *counts = malloc((size_t)r->world * sizeof *counts);
+    float *all = r->rank == 0 ? malloc(2 * r->n_floats * sizeof(float)) : NULL;
+    hlm_status s = HLM_OK;
+    if (!counts || (r->rank == 0 && !all)) s = hlm_errorf(err, HLM_ERR_NOMEM, "checkpoint: out of memory for the optimizer state");
+    /* every rank takes part even after a local failure, or the others would wait forever */
+    for (int k = 0; counts && k < r->world; k++) counts[k] = b[k + 1] - b[k];
+    float *dst_m = all, *dst_v = all ? all + r->n_floats : NULL;
+    hlm_error e2;
+    if (counts) {
+        hlm_status g = hlm_comm_gatherv(r->comm, r->m, dst_m, counts, b, s == HLM_OK ? err : &e2);
+        if (s == HLM_OK) s = g;
+        g = hlm_comm_gatherv(r->comm, r->v, dst_v, counts, b, s == HLM_OK ? err : &e2);
+        if (s == HLM_OK) s = g;
+    }
+    free(counts);
+    if (s != HLM_OK) {
+        free(all);
+        return s;
+    }
+    *full = all;
+    return HLM_OK;
+}
 
 static hlm_status save_checkpoint(run *r, hlm_error *err)
 {
     const hlm_train_opts *o = r->o;
     char name[64], tmp[4096], final[4096], p[4200];
+    float *full = NULL;
+    hlm_status s = HLM_OK;
+    if (r->dist && r->world > 1) {
+        /* Every rank must hold the same parameters (the invariant that makes rank 0's file the
+         * run's state): compared by checksum at every save. */
+        int other;
+        uint64_t h = XXH3_64bits(hlm_model_params(r->model), r->n_floats * sizeof(float));
+        s = hlm_comm_compare_u64(r->comm, h, &other, err);
+        if (s == HLM_OK && other >= 0)
+            s = hlm_errorf(err, HLM_ERR_IO,
+                           "step %lld: the parameters of rank %d differ from rank 0's: the ranks have diverged",
+                           (long long)r->st.step, other);
+        if (s != HLM_OK) return s;
+    }
+    s = gather_optimizer(r, &full, err);
+    if (s != HLM_OK || r->rank != 0) return s;
     snprintf(name, sizeof name, "step-%08lld", (long long)r->st.step);
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp", o->out_dir, name);
     snprintf(final, sizeof final, "%s/%s", o->out_dir, name);
     remove_tree(tmp);
-    hlm_status s = make_dir(tmp, err);
-    if (s != HLM_OK) return s;
+    s = make_dir(tmp, err);
+    if (s != HLM_OK) {
+        free(full);
+        return s;
+    }
     s = hlm_checkpoint_save_model(r->model, tmp, err);
     if (s == HLM_OK) {
         const char *prefixes[2] = {"m.", "v."};
-        float *arrays[2] = {r->m, r->v};
+        float *arrays[2] = {full ? full : r->m, full ? full + r->n_floats : r->v};
         snprintf(p, sizeof p, "%s/optimizer.safetensors", tmp);
         s = hlm_checkpoint_save_state(r->model, p, prefixes, arrays, 2, err);
     }
+    free(full);
     if (s == HLM_OK && r->tok) {
         snprintf(p, sizeof p, "%s/tokenizer.json", tmp);
         s = hlm_tokenizer_save(r->tok, p, err);
@@ -419,12 +494,18 @@ static hlm_status eval_val(run *r, double *out, hlm_error *err)
     uint64_t n = hlm_loader_batches_per_epoch(r->val);
     if ((uint64_t)o->eval_batches < n) n = (uint64_t)o->eval_batches;
     double sum = 0;
-    for (uint64_t i = 0; i < n; i++) {
+    /* with several ranks, rank r evaluates batches r, r + N, ... and the sums are added */
+    uint64_t first = r->dist ? (uint64_t)r->rank : 0, stride = r->dist ? (uint64_t)r->world : 1;
+    for (uint64_t i = first; i < n; i += stride) {
         hlm_loader_batch(r->val, i, r->inputs, r->targets);
         float loss;
         hlm_status s = hlm_model_forward(r->model, r->inputs, r->targets, o->batch, o->seq, &loss, err);
         if (s != HLM_OK) return s;
         sum += loss;
+    }
+    if (r->dist) {
+        hlm_status s = hlm_comm_sum_f64(r->comm, &sum, &sum, 1, err);
+        if (s != HLM_OK) return s;
     }
     *out = n ? sum / (double)n : NAN;
     return HLM_OK;
@@ -487,6 +568,9 @@ static void run_free(run *r)
     hlm_token_source_free(r->val_src);
     free(r->inputs);
     free(r->targets);
+    free(r->gshard);
+    free(r->grecv);
+    hlm_grad_sync_free(r->sync);
     if (r->metrics) fclose(r->metrics);
 }
 
@@ -503,21 +587,178 @@ static hlm_status check_opts(const hlm_train_opts *o, hlm_error *err)
         return hlm_errorf(err, HLM_ERR_INVALID, "--weight-decay, --clip, --warmup must be >= 0 and --min-lr-frac in [0, 1]");
     if (!(o->val_fraction >= 0 && o->val_fraction < 1))
         return hlm_errorf(err, HLM_ERR_INVALID, "--val-fraction: expected a value in [0, 1)");
+    if (o->zero < 0 || o->zero > 2) return hlm_errorf(err, HLM_ERR_INVALID, "--zero: expected 0, 1 or 2, got %d", o->zero);
+    if (!(o->bucket_mb > 0)) return hlm_errorf(err, HLM_ERR_INVALID, "--bucket-mb: expected a size > 0");
+    if (o->zero > 0 && !hlm_comm_have_mpi())
+        return hlm_errorf(err, HLM_ERR_INVALID, "--zero needs MPI, and this hyperlm was built without it");
     return HLM_OK;
 }
 
-hlm_status hlm_train_run(const hlm_train_opts *o, hlm_error *err)
+/* Test hook (docs/distributed.md): HLM_TEST_DIE_AT_STEP=k kills rank HLM_TEST_DIE_RANK (default
+ * 1; 0 in a world of one) with SIGKILL as step k begins, to test that a dead rank ends the job
+ * with a clear message and that the last checkpoint resumes; HLM_TEST_DIE_HOW=stop stops it
+ * (SIGSTOP) instead, a hung peer, to test the comm layer's deadline. */
+static void test_die_hook(const run *r, int64_t step_1based)
 {
-    hlm_status s = check_opts(o, err);
+    const char *k = getenv("HLM_TEST_DIE_AT_STEP");
+    if (!k || atoll(k) != step_1based) return;
+    const char *who = getenv("HLM_TEST_DIE_RANK"), *how = getenv("HLM_TEST_DIE_HOW");
+    if ((who ? atoi(who) : (r->world > 1 ? 1 : 0)) == r->rank) raise(how && !strcmp(how, "stop") ? SIGSTOP : SIGKILL);
+}
+
+/* Memory of the model states per rank (rank 0's shard), against the ZeRO paper's count
+ * (Rajbhandari et al. 2020, figure 1, in fp32: parameters 4, gradients 4, AdamW m and v 8 bytes
+ * per parameter; stage 1 divides the 8 by N, stage 2 the 4 + 8). */
+static void report_memory(const run *r, size_t n_params)
+{
+    const double MB = 1e6;
+    int zero = r->o->zero, N = r->world;
+    double n = (double)r->n_floats, shard = (double)(r->hi - r->lo);
+    double params = 4 * n, buffer = zero == 2 ? (double)hlm_grad_sync_window_bound_bytes(r->sync) : 4 * n, reduced = r->gshard ? 4 * shard : 0, recv = r->grecv ? 4 * shard : 0;
+    double opt = 8 * (zero ? shard : n);
+    double psi = (double)n_params;
+    double paper = psi * (zero == 0 ? 16.0 : zero == 1 ? 8.0 + 8.0 / N : 4.0 + 12.0 / N);
+    if (zero < 2) {
+        HLM_INFO("memory per rank (ZeRO-%d, %d ranks): parameters %.3f MB, gradients %.3f MB, AdamW m+v %.3f MB; "
+                 "model states %.3f MB (ZeRO paper: %.3f MB); total %.3f MB",
+                 zero, N, params / MB, (buffer + reduced) / MB, opt / MB, (params + buffer + reduced + opt) / MB,
+                 paper / MB, (params + buffer + reduced + opt) / MB);
+    } else {
+        HLM_INFO("memory per rank (ZeRO-2, %d ranks): parameters %.3f MB, gradients %.3f MB, AdamW m+v %.3f MB; "
+                 "model states %.3f MB (ZeRO paper: %.3f MB); plus backward's bucket buffers, at most %.3f MB "
+                 "(a full gradient array would be %.3f MB); total %.3f MB",
+                 N, params / MB, (reduced + recv) / MB, opt / MB, (params + reduced + recv + opt) / MB, paper / MB,
+                 buffer / MB, 4 * n / MB, (params + reduced + recv + opt + buffer) / MB);
+    }
+}
+
+/* Data-parallel setup: shards, buffers, buckets; on resume from a run saved at another world
+ * size, accum is recomputed so that the global batch stays the same. */
+static hlm_status setup_dist(run *r, hlm_train_opts *oo, hlm_error *err)
+{
+    r->rank = hlm_comm_rank(oo->comm);
+    r->world = hlm_comm_size(oo->comm);
+    r->comm = oo->comm;
+    r->dist = oo->comm && (r->world > 1 || oo->zero > 0);
+    if (oo->resume_dir && r->st.global_batch > 0) {
+        int64_t per_rank = (int64_t)oo->batch * r->world;
+        if (r->st.world != r->world) {
+            if (r->st.global_batch % per_rank != 0)
+                return hlm_errorf(err, HLM_ERR_INVALID,
+                                  "resume: the run's global batch of %lld sequences (saved with %lld processes) cannot be "
+                                  "split over %d processes at --batch %d; choose --batch so that batch x processes divides it",
+                                  (long long)r->st.global_batch, (long long)r->st.world, r->world, oo->batch);
+            oo->accum = (int)(r->st.global_batch / per_rank);
+            if (r->rank == 0)
+                HLM_INFO("resume: saved with %lld processes, now %d: accum %d keeps the global batch of %lld sequences",
+                         (long long)r->st.world, r->world, oo->accum, (long long)r->st.global_batch);
+        } else if (per_rank * oo->accum != r->st.global_batch && r->rank == 0) {
+            HLM_WARN("resume: the global batch changes from %lld to %lld sequences",
+                     (long long)r->st.global_batch, (long long)(per_rank * oo->accum));
+        }
+    }
+    r->st.world = r->world;
+    r->st.global_batch = (int64_t)oo->batch * oo->accum * r->world;
+    r->n_floats = hlm_model_array_floats(r->model);
+    r->lo = 0;
+    r->hi = r->n_floats;
+    if (!r->dist) return HLM_OK;
+    hlm_status s = hlm_grad_sync_create(oo->comm, r->model, oo->bucket_mb, &r->sync, err);
     if (s != HLM_OK) return s;
+    /* stage 2: gradients live in bucket buffers during backward (grad_sync.h), not in a
+     * full-size array */
+    if (oo->zero == 2) hlm_model_free_grads(r->model);
+    if (oo->zero > 0) {
+        const size_t *b = hlm_grad_sync_bounds(r->sync);
+        r->lo = b[r->rank];
+        r->hi = b[r->rank + 1];
+        size_t shard = r->hi - r->lo;
+        r->gshard = calloc(shard ? shard : 1, sizeof(float));
+        if (oo->zero == 2 && oo->accum > 1) r->grecv = calloc(shard ? shard : 1, sizeof(float));
+        if (!r->gshard || (oo->zero == 2 && oo->accum > 1 && !r->grecv))
+            return hlm_errorf(err, HLM_ERR_NOMEM, "out of memory for the gradient shard");
+    }
+    return HLM_OK;
+}
+
+/* Loads the optimizer moments of a checkpoint; under ZeRO 1/2 each rank keeps its shard. */
+static hlm_status load_optimizer(run *r, const char *ckpt, hlm_error *err)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/optimizer.safetensors", ckpt);
+    const char *prefixes[2] = {"m.", "v."};
+    int sharded = r->hi - r->lo != r->n_floats;
+    float *full = sharded ? calloc(2 * r->n_floats, sizeof(float)) : NULL;
+    if (sharded && !full) return hlm_errorf(err, HLM_ERR_NOMEM, "out of memory for the optimizer state");
+    float *arrays[2] = {sharded ? full : r->m, sharded ? full + r->n_floats : r->v};
+    hlm_status s = hlm_checkpoint_load_state(r->model, p, prefixes, arrays, 2, err);
+    if (s == HLM_OK && sharded) {
+        memcpy(r->m, full + r->lo, (r->hi - r->lo) * sizeof(float));
+        memcpy(r->v, full + r->n_floats + r->lo, (r->hi - r->lo) * sizeof(float));
+    }
+    free(full);
+    return s;
+}
+
+/* One step's gradients on the data-parallel path: this rank's accum micro-batches, reduced over
+ * the ranks during the backward passes (the last one's, or every one's under ZeRO 2). On return
+ * the full reduced gradients are in the model's array (ZeRO 0) or this rank's shard in gshard
+ * (ZeRO 1/2), as the mean over the global batch; *loss is this rank's mean loss. */
+static hlm_status dist_gradients(run *r, int64_t step, double *loss, hlm_error *err)
+{
+    const hlm_train_opts *o = r->o;
+    int A = o->accum;
+    size_t shard = r->hi - r->lo;
+    /* the mean over the global batch: each micro-batch's gradient enters with 1/(accum x world) */
+    float scale = 1.0f / (float)((int64_t)A * r->world);
+    hlm_model_zero_grad(r->model);
+    *loss = 0;
+    for (int a = 0; a < A; a++) {
+        /* sample j of step k is the same for any world size: rank r's micro-batch a holds the
+         * global batch's sequences (r*A + a)*B .. +B */
+        uint64_t index = (uint64_t)step * (uint64_t)r->world * (uint64_t)A + (uint64_t)r->rank * (uint64_t)A + (uint64_t)a;
+        hlm_loader_batch(r->train, index, r->inputs, r->targets);
+        float l;
+        hlm_status s = hlm_model_forward(r->model, r->inputs, r->targets, o->batch, o->seq, &l, err);
+        if (s != HLM_OK) return s;
+        int sync = o->zero == 2 || a == A - 1;
+        float *recv = o->zero == 2 && a > 0 ? r->grecv : r->gshard;
+        if (sync) hlm_grad_sync_begin(r->sync, o->zero ? HLM_SYNC_REDUCE_SCATTER : HLM_SYNC_ALLREDUCE, recv, o->zero == 2);
+        s = hlm_model_backward(r->model, scale, err);
+        hlm_status w = sync ? hlm_grad_sync_finish(r->sync, s == HLM_OK ? err : &(hlm_error){0}) : HLM_OK;
+        if (s == HLM_OK) s = w;
+        if (s != HLM_OK) return s;
+        *loss += (double)l / A;
+        if (o->zero == 2 && a > 0) {
+            float *g = r->gshard;
+            const float *x = r->grecv;
+            long n = (long)shard;
+#pragma omp parallel for schedule(static)
+            for (long i = 0; i < n; i++) g[i] += x[i];
+        }
+    }
+    return HLM_OK;
+}
+
+hlm_status hlm_train_run(const hlm_train_opts *opts, hlm_error *err)
+{
+    hlm_status s = check_opts(opts, err);
+    if (s != HLM_OK) return s;
+    hlm_train_opts oo = *opts; /* accum may change on a resume at another world size */
+    const hlm_train_opts *o = &oo;
     run r = {.o = o};
+    size_t *counts = NULL; /* ZeRO 1/2: the parameter shards all-gathered after each update */
     r.st.loss_ema = -1;
+    r.st.world = 1;
+    r.rank = hlm_comm_rank(o->comm);
     hlm_set_threads(o->threads);
     if (o->bf16 && !hlm_gemm_bf16_supported())
         return hlm_errorf(err, HLM_ERR_INVALID, "--precision bf16: this CPU has no bf16 matrix instructions (avx512_bf16 or AMX)");
     hlm_gemm_set_precision(o->bf16 ? HLM_GEMM_BF16 : HLM_GEMM_F32);
-    s = make_dir(o->out_dir, err);
-    if (s != HLM_OK) return s;
+    if (r.rank == 0) {
+        s = make_dir(o->out_dir, err);
+        if (s != HLM_OK) return s;
+    }
 
     char ckpt[4096] = "";
     if (o->resume_dir) {
@@ -532,6 +773,8 @@ hlm_status hlm_train_run(const hlm_train_opts *o, hlm_error *err)
         if (s == HLM_OK) hlm_model_init_weights(r.model, o->seed);
     }
     if (s != HLM_OK) goto fail;
+    s = setup_dist(&r, &oo, err);
+    if (s != HLM_OK) goto fail;
     r.cfg = *hlm_model_config_of(r.model);
     if (o->seq > r.cfg.max_seq) {
         s = hlm_errorf(err, HLM_ERR_INVALID, "--seq %d exceeds the model's context length %d", o->seq, r.cfg.max_seq);
@@ -545,8 +788,9 @@ hlm_status hlm_train_run(const hlm_train_opts *o, hlm_error *err)
     if (s != HLM_OK) goto fail;
 
     size_t np = hlm_model_array_floats(r.model);
-    r.m = calloc(np, sizeof(float));
-    r.v = calloc(np, sizeof(float));
+    size_t n_opt = r.hi - r.lo; /* the whole array, or this rank's shard (ZeRO 1/2) */
+    r.m = calloc(n_opt ? n_opt : 1, sizeof(float));
+    r.v = calloc(n_opt ? n_opt : 1, sizeof(float));
     size_t bt = (size_t)o->batch * o->seq;
     r.inputs = malloc(bt * sizeof(int32_t));
     r.targets = malloc(bt * sizeof(int32_t));
@@ -555,21 +799,19 @@ hlm_status hlm_train_run(const hlm_train_opts *o, hlm_error *err)
         goto fail;
     }
     if (o->resume_dir) {
-        char p[4200];
-        snprintf(p, sizeof p, "%s/optimizer.safetensors", ckpt);
-        const char *prefixes[2] = {"m.", "v."};
-        float *arrays[2] = {r.m, r.v};
-        s = hlm_checkpoint_load_state(r.model, p, prefixes, arrays, 2, err);
+        s = load_optimizer(&r, ckpt, err);
         if (s != HLM_OK) goto fail;
         HLM_INFO("resuming from %s at step %lld", ckpt, (long long)r.st.step);
     }
-    snprintf(r.metrics_path, sizeof r.metrics_path, "%s/metrics.jsonl", o->out_dir);
-    if (o->resume_dir) s = truncate_metrics(r.metrics_path, r.st.step, err);
-    if (s != HLM_OK) goto fail;
-    r.metrics = fopen(r.metrics_path, o->resume_dir ? "a" : "w");
-    if (!r.metrics) {
-        s = hlm_errorf(err, HLM_ERR_IO, "%s: cannot open: %s", r.metrics_path, strerror(errno));
-        goto fail;
+    if (r.rank == 0) {
+        snprintf(r.metrics_path, sizeof r.metrics_path, "%s/metrics.jsonl", o->out_dir);
+        if (o->resume_dir) s = truncate_metrics(r.metrics_path, r.st.step, err);
+        if (s != HLM_OK) goto fail;
+        r.metrics = fopen(r.metrics_path, o->resume_dir ? "a" : "w");
+        if (!r.metrics) {
+            s = hlm_errorf(err, HLM_ERR_IO, "%s: cannot open: %s", r.metrics_path, strerror(errno));
+            goto fail;
+        }
     }
 
     hlm_adamw opt = {o->beta1, o->beta2, o->eps, o->weight_decay, o->decay_all};
@@ -586,27 +828,60 @@ hlm_status hlm_train_run(const hlm_train_opts *o, hlm_error *err)
     HLM_INFO("train: %lld steps of %d x %d tokens x %d accum, lr %g (%s, warmup %lld), wd %g, clip %g, seed %llu, %s order",
              (long long)o->steps, o->batch, o->seq, o->accum, o->lr, decay_name(o->decay), (long long)o->warmup,
              o->weight_decay, o->clip, (unsigned long long)o->seed, o->sequential ? "sequential" : "shuffled");
+    if (r.dist) {
+        HLM_INFO("data parallel: %d processes (%s), ZeRO stage %d, global batch %lld sequences, %zu gradient buckets "
+                 "of about %g MB",
+                 r.world, hlm_comm_launcher(r.comm), o->zero, (long long)r.st.global_batch,
+                 hlm_grad_sync_n_buckets(r.sync), o->bucket_mb);
+        report_memory(&r, n_params);
+    }
+    const size_t *bounds = r.sync ? hlm_grad_sync_bounds(r.sync) : NULL;
+    if (r.dist && o->zero > 0) {
+        counts = malloc((size_t)r.world * sizeof *counts);
+        if (!counts) {
+            s = hlm_errorf(err, HLM_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        for (int k = 0; k < r.world; k++) counts[k] = bounds[k + 1] - bounds[k];
+    }
 
     hlm_progress prog;
-    hlm_progress_start(&prog, "train", (uint64_t)o->steps, "steps");
-    hlm_progress_update(&prog, (uint64_t)r.st.step);
+    if (r.rank == 0) {
+        hlm_progress_start(&prog, "train", (uint64_t)o->steps, "steps");
+        hlm_progress_update(&prog, (uint64_t)r.st.step);
+    }
     int64_t skipped_in_row = 0;
     double run_t0 = hlm_now_s();
     int64_t first_step = r.st.step;
     while (r.st.step < o->steps) {
+        test_die_hook(&r, r.st.step + 1);
         double t0 = hlm_now_s();
+        uint64_t bytes0 = hlm_comm_bytes(r.comm);
+        double wait0 = hlm_comm_wait_s(r.comm);
         int64_t step = r.st.step;
-        hlm_model_zero_grad(r.model);
-        double loss = 0;
-        for (int a = 0; a < o->accum; a++) {
-            hlm_loader_batch(r.train, (uint64_t)step * (uint64_t)o->accum + (uint64_t)a, r.inputs, r.targets);
-            float l;
-            s = hlm_model_forward(r.model, r.inputs, r.targets, o->batch, o->seq, &l, err);
-            if (s == HLM_OK) s = hlm_model_backward(r.model, 1.0f / (float)o->accum, err);
+        double loss = 0, norm;
+        if (!r.dist) {
+            hlm_model_zero_grad(r.model);
+            for (int a = 0; a < o->accum; a++) {
+                hlm_loader_batch(r.train, (uint64_t)step * (uint64_t)o->accum + (uint64_t)a, r.inputs, r.targets);
+                float l;
+                s = hlm_model_forward(r.model, r.inputs, r.targets, o->batch, o->seq, &l, err);
+                if (s == HLM_OK) s = hlm_model_backward(r.model, 1.0f / (float)o->accum, err);
+                if (s != HLM_OK) goto fail;
+                loss += (double)l / o->accum;
+            }
+            norm = hlm_grad_norm(grads, np);
+        } else {
+            s = dist_gradients(&r, step, &loss, err);
             if (s != HLM_OK) goto fail;
-            loss += (double)l / o->accum;
+            /* loss and squared norm summed over the ranks in rank order: the same on every rank,
+             * so every rank takes the same skip decision */
+            double local[2] = {loss, o->zero ? hlm_grad_sumsq(r.gshard, r.hi - r.lo) : 0}, sum[2];
+            s = hlm_comm_sum_f64(r.comm, local, sum, 2, err);
+            if (s != HLM_OK) goto fail;
+            loss = sum[0] / r.world;
+            norm = o->zero ? sqrt(sum[1]) : hlm_grad_norm(grads, np);
         }
-        double norm = hlm_grad_norm(grads, np);
         float lr = hlm_train_lr_at(o, step);
         const char *skip = NULL;
         if (!isfinite(loss) || !isfinite(norm)) skip = "non-finite loss or gradient";
@@ -614,14 +889,22 @@ hlm_status hlm_train_run(const hlm_train_opts *o, hlm_error *err)
             skip = "loss spike";
         if (!skip) {
             r.st.opt_step++;
-            hlm_adamw_step_scaled(&opt, params, grads, r.m, r.v, tensors, nt, lr, r.st.opt_step,
-                                  hlm_grad_clip_coef(norm, o->clip));
+            float coef = hlm_grad_clip_coef(norm, o->clip);
+            if (!r.dist || o->zero == 0) {
+                hlm_adamw_step_scaled(&opt, params, grads, r.m, r.v, tensors, nt, lr, r.st.opt_step, coef);
+            } else {
+                hlm_adamw_step_shard(&opt, params + r.lo, r.gshard, r.m, r.v, tensors, nt, lr, r.st.opt_step, coef,
+                                     r.lo, r.hi);
+                s = hlm_comm_allgatherv(r.comm, params, counts, bounds, err);
+                if (s != HLM_OK) goto fail;
+            }
             r.st.loss_ema = r.st.ema_count == 0 ? loss : 0.95 * r.st.loss_ema + 0.05 * loss;
             r.st.ema_count++;
             skipped_in_row = 0;
         } else {
             skipped_in_row++;
-            HLM_WARN("step %lld: %s (loss %.4f, grad norm %.3g): update skipped", (long long)step + 1, skip, loss, norm);
+            if (r.rank == 0)
+                HLM_WARN("step %lld: %s (loss %.4f, grad norm %.3g): update skipped", (long long)step + 1, skip, loss, norm);
             if (skipped_in_row >= 20) {
                 s = hlm_errorf(err, HLM_ERR_INVALID, "training diverged: %lld updates in a row skipped (last: %s)",
                                (long long)skipped_in_row, skip);
@@ -630,42 +913,65 @@ hlm_status hlm_train_run(const hlm_train_opts *o, hlm_error *err)
         }
         r.st.step++;
         double dt = hlm_now_s() - t0;
-        double tps = (double)bt * o->accum / dt;
-        double mfu = peak > 0 ? tps * flops_per_token / (peak * 1e9) : 0;
-        fprintf(r.metrics,
-                "{\"step\": %lld, \"loss\": %.6f, \"lr\": %.6g, \"grad_norm\": %.6g, \"tokens_per_s\": %.1f, "
-                "\"mfu\": %.4f, \"ms\": %.1f%s}\n",
-                (long long)r.st.step, loss, lr, norm, tps, mfu, dt * 1e3, skip ? ", \"skipped\": true" : "");
-        fflush(r.metrics);
+        double tps = (double)bt * o->accum * (r.dist ? r.world : 1) / dt;
+        double mfu = peak > 0 ? tps / (r.dist ? r.world : 1) * flops_per_token / (peak * 1e9) : 0;
+        if (r.metrics) {
+            char comm[128] = "";
+            if (r.dist)
+                snprintf(comm, sizeof comm, ", \"comm_bytes\": %llu, \"comm_wait_ms\": %.2f",
+                         (unsigned long long)(hlm_comm_bytes(r.comm) - bytes0), (hlm_comm_wait_s(r.comm) - wait0) * 1e3);
+            fprintf(r.metrics,
+                    "{\"step\": %lld, \"loss\": %.6f, \"lr\": %.6g, \"grad_norm\": %.6g, \"tokens_per_s\": %.1f, "
+                    "\"mfu\": %.4f, \"ms\": %.1f%s%s}\n",
+                    (long long)r.st.step, loss, lr, norm, tps, mfu, dt * 1e3, comm, skip ? ", \"skipped\": true" : "");
+            fflush(r.metrics);
+        }
         double elapsed = hlm_now_s() - run_t0;
         double eta = (double)(o->steps - r.st.step) * elapsed / (double)(r.st.step - first_step);
-        if (!prog.tty || r.st.step == o->steps)
+        if (r.rank == 0 && (!prog.tty || r.st.step == o->steps))
             HLM_INFO("step %lld/%lld | loss %.4f | lr %.3g | norm %.3f | %.0f tok/s | MFU %.1f%% | %.0f ms | ETA %.0f s",
                      (long long)r.st.step, (long long)o->steps, loss, lr, norm, tps, 100 * mfu, dt * 1e3, eta);
-        hlm_progress_update(&prog, (uint64_t)r.st.step);
+        if (r.rank == 0) hlm_progress_update(&prog, (uint64_t)r.st.step);
         int last = r.st.step == o->steps;
         int stop = o->stop_at > 0 && r.st.step >= o->stop_at && !last;
         if (r.val && ((o->eval_every > 0 && r.st.step % o->eval_every == 0) || (last && o->eval_every >= 0))) {
             double vl;
             s = eval_val(&r, &vl, err);
             if (s != HLM_OK) goto fail;
-            fprintf(r.metrics, "{\"step\": %lld, \"val_loss\": %.6f}\n", (long long)r.st.step, vl);
-            fflush(r.metrics);
-            HLM_INFO("step %lld: validation loss %.4f", (long long)r.st.step, vl);
+            if (r.metrics) {
+                fprintf(r.metrics, "{\"step\": %lld, \"val_loss\": %.6f}\n", (long long)r.st.step, vl);
+                fflush(r.metrics);
+            }
+            if (r.rank == 0) HLM_INFO("step %lld: validation loss %.4f", (long long)r.st.step, vl);
         }
         if ((o->save_every > 0 && r.st.step % o->save_every == 0) || last || stop) {
             s = save_checkpoint(&r, err);
             if (s != HLM_OK) goto fail;
         }
         if (stop) {
-            HLM_INFO("stopping at step %lld (--stop-at); continue with --resume %s", (long long)r.st.step, o->out_dir);
+            if (r.rank == 0)
+                HLM_INFO("stopping at step %lld (--stop-at); continue with --resume %s", (long long)r.st.step, o->out_dir);
             break;
         }
     }
-    hlm_progress_finish(&prog);
+    if (r.rank == 0) hlm_progress_finish(&prog);
+    if (r.dist && r.rank == 0) {
+        double steps_done = (double)(r.st.step - first_step);
+        if (steps_done > 0)
+            HLM_INFO("communication: %.0f bytes per step received by rank 0 (bandwidth-optimal count), %.1f ms per step "
+                     "waiting",
+                     (double)hlm_comm_bytes(r.comm) / steps_done, hlm_comm_wait_s(r.comm) * 1e3 / steps_done);
+        if (o->zero == 2)
+            HLM_INFO("ZeRO-2: backward's bucket buffers peaked at %.3f MB",
+                     (double)hlm_grad_sync_window_bytes(r.sync) / 1e6);
+    }
+    /* no rank leaves before rank 0 has written its last checkpoint */
+    if (r.dist) s = hlm_comm_barrier(r.comm, err);
+    free(counts);
     run_free(&r);
-    return HLM_OK;
+    return s;
 fail:
+    free(counts);
     run_free(&r);
     return s;
 }

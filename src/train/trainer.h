@@ -12,12 +12,16 @@
  * A checkpoint is written into OUT/.step-N.tmp, fsynced, renamed to OUT/step-N, and only then
  * named in OUT/latest (atomically): a kill -9 at any moment leaves `latest` naming a complete
  * checkpoint. Batches are a pure function of (data, seed, order, B, T, step, micro-step), and the
- * schedule a pure function of the step, so resuming from step k replays steps k+1.. exactly. */
+ * schedule a pure function of the step, so resuming from step k replays steps k+1.. exactly.
+ * With several processes (opts.comm) only rank 0 writes the run folder; trainer.json adds the
+ * world size and the global batch, so a run saved at N processes resumes at any M that divides
+ * the global batch (accum is recomputed). */
 #ifndef HYPERLM_TRAIN_TRAINER_H
 #define HYPERLM_TRAIN_TRAINER_H
 
 #include <stdint.h>
 
+#include "dist/comm.h"
 #include "hyperlm/error.h"
 
 typedef enum hlm_decay { HLM_DECAY_COSINE = 0, HLM_DECAY_LINEAR = 1, HLM_DECAY_NONE = 2 } hlm_decay;
@@ -46,6 +50,12 @@ typedef struct hlm_train_opts {
     double peak_gflops;     /* for MFU; 0: measured at start */
     int bf16;               /* matrix multiplies in bf16 with fp32 accumulation (AMX), weights fp32 */
     int64_t stop_at;        /* > 0: save and stop once this many steps are done (a time slice) */
+    /* Data parallelism (docs/distributed.md). With a world of N > 1 processes each rank takes
+     * `batch` x `accum` sequences per step, so a step's global batch is batch x accum x N;
+     * sample j of step k is the same whatever N, and checkpoints hold full, unsharded state. */
+    hlm_comm *comm;         /* NULL or a world of one: one process, the code path of before */
+    int zero;               /* ZeRO stage: 0 (replicated), 1 (optimizer state sharded), 2 (+ gradients) */
+    double bucket_mb;       /* gradient bucket size for the reduction overlapped with backward */
 } hlm_train_opts;
 
 void hlm_train_opts_default(hlm_train_opts *o);

@@ -3,7 +3,7 @@
 # a WARC file) with planted exact duplicates, near-duplicates (5% of words changed), boilerplate
 # lines, PII, and Japanese documents to be dropped by --lang ko,en. Checks: every document is
 # accounted for (in = kept + removed), the planted cases are removed, N parts + merge keep the same
-# documents as one run, the thread count does not change the output, the stage commands chained
+# documents as one run (also as N processes under mpirun), the thread count does not change the output, the stage commands chained
 # equal prepare, the memory cap holds on a corpus larger than it, and bad input fails cleanly.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.bash"
@@ -171,6 +171,20 @@ docs_of "$tmp/out3" >"$tmp/three"
 same "$tmp/one" "$tmp/three" "3 parts + merge against one run"
 $py -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r['documents']['in_equals_kept_plus_removed'] and r['parts']==3 else 1)" "$tmp/out3/report.json"
 checks=$((checks + 1)); [ $? -eq 0 ] || fail "merged report does not add up"
+
+# 2b. under mpirun: rank i runs part i of N and rank 0 merges, the same documents as one run
+#     (skipped without mpirun or without MPI in the build)
+if command -v mpirun >/dev/null && ! "$bin" -q train --zero 1 2>&1 | grep -q "built without"; then
+  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 \
+    LSAN_OPTIONS="suppressions=$here/../lsan-mpi.supp:print_suppressions=0:fast_unwind_on_malloc=0" \
+    mpirun -np 3 "$bin" data prepare --input "$tmp/in" --output "$tmp/outmpi" --config "$tmp/config.json" \
+    --threads 1 -q >"$tmp/out" 2>"$tmp/err"
+  checks=$((checks + 1)); [ $? -eq 0 ] || { fail "mpirun -np 3 data prepare"; head -5 "$tmp/err"; }
+  docs_of "$tmp/outmpi" >"$tmp/mpi"
+  same "$tmp/one" "$tmp/mpi" "mpirun -np 3 data prepare against one run"
+  $py -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r['documents']['in_equals_kept_plus_removed'] and r['parts']==3 else 1)" "$tmp/outmpi/report.json"
+  checks=$((checks + 1)); [ $? -eq 0 ] || fail "mpirun report does not add up"
+fi
 
 # 3. one thread gives the same bytes as two
 run 0 data prepare --input "$tmp/in" --output "$tmp/out1t" --config "$tmp/config.json" --threads 1 -q
