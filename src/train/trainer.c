@@ -120,7 +120,21 @@ static hlm_status make_dir(const char *dir, hlm_error *err)
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Keeps the newest `keep` step-* folders of out_dir; removes stale .step-*.tmp folders. */
+/* Is name a temporary file of an atomic write (hlm_file: NAME.tmp.XXXXXX) of one of the files the
+ * trainer keeps in the run folder? Such a file is left behind when the process is killed while
+ * writing it. */
+static int is_stale_temp(const char *name)
+{
+    static const char *const own[] = {"latest", "loss.svg", "metrics.jsonl", NULL};
+    for (const char *const *o = own; *o; o++) {
+        size_t n = strlen(*o);
+        if (!strncmp(name, *o, n) && !strncmp(name + n, ".tmp.", 5)) return 1;
+    }
+    return 0;
+}
+
+/* Keeps the newest `keep` step-* folders of out_dir; removes stale .step-*.tmp folders and the
+ * temporary files of interrupted writes. */
 static void prune_checkpoints(const char *out_dir, int64_t keep)
 {
     DIR *d = opendir(out_dir);
@@ -133,6 +147,9 @@ static void prune_checkpoints(const char *out_dir, int64_t keep)
         if (!strncmp(e->d_name, ".step-", 6)) {
             snprintf(p, sizeof p, "%s/%s", out_dir, e->d_name);
             remove_tree(p);
+        } else if (is_stale_temp(e->d_name)) {
+            snprintf(p, sizeof p, "%s/%s", out_dir, e->d_name);
+            unlink(p);
         } else if (!strncmp(e->d_name, "step-", 5)) {
             if (n == cap) {
                 cap = cap ? 2 * cap : 16;

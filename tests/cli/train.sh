@@ -65,6 +65,13 @@ fi
 losses "$tmp/d" >"$tmp/ld"
 same "$tmp/la" "$tmp/ld" "killed and resumed run vs straight run"
 checks=$((checks + 1)); ls -a "$tmp/d" | grep -q '\.tmp' && fail "temporary checkpoint folders left behind"
+# the temporary files of writes a kill interrupted (latest, loss.svg, metrics.jsonl) and a
+# half-written checkpoint folder go at the next save; other files stay
+touch "$tmp/d/latest.tmp.Ab12Cd" "$tmp/d/loss.svg.tmp.x1y2z3" "$tmp/d/metrics.jsonl.tmp.q9w8e7" "$tmp/d/notes.tmp.keep"
+mkdir -p "$tmp/d/.step-00000013.tmp"
+run 0 train --resume "$tmp/d" --steps 13 --save-every 1
+checks=$((checks + 1)); ls -a "$tmp/d" | grep -v '^notes\.tmp\.keep$' | grep -q '\.tmp' && fail "stale temporary files after a save: $(ls -a "$tmp/d" | tr '\n' ' ')"
+checks=$((checks + 1)); [ -f "$tmp/d/notes.tmp.keep" ] || fail "a file the trainer does not own was removed"
 
 # 4. --data-order sequential, --accum and --init
 run 0 train "${common[@]}" --steps 3 --accum 2 --data-order sequential --out "$tmp/e"
