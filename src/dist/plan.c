@@ -29,14 +29,15 @@
  * A100 (25 GB/s), one NDR 400 Gb/s adapter per GPU in DGX H100/H200 (50 GB/s).
  * matmul_efficiency: Maximum Achievable Matmul FLOPS measured by S. Bekman's mamf-finder
  * (ml-engineering, compute/accelerator/README.md, BF16 table): A100 SXM 271.2 of 312 TFLOPS
- * (86.9%), H100 SXM 794.5 of 989 (80.3%); H200 has H100's compute die and is given its figure
- * (a GH200 measured 83.8%). */
+ * (86.9%), H100 SXM 794.5 of 989 (80.3%). H200: measured on one here with tools/gpu_peak.cu
+ * (the same sweep idea, cuBLAS from CUDA 13): 826.5 of 989.4 TFLOP/s (83.5%) at 4096 x 4096 x
+ * 8192; 690-700 on large squares; docs/h200_peak.json. */
 #define GIB 1073741824.0
 static const hlm_gpu gpu_table[] = {
     {"A100-40GB", 312e12, 40 * GIB, 1555e9, 300e9, 25e9, 8, 0.869},
     {"A100-80GB", 312e12, 80 * GIB, 2039e9, 300e9, 25e9, 8, 0.869},
     {"H100-SXM", 989.4e12, 80 * GIB, 3350e9, 450e9, 50e9, 8, 0.803},
-    {"H200", 989.4e12, 141e9, 4800e9, 450e9, 50e9, 8, 0.803},
+    {"H200", 989.4e12, 141e9, 4800e9, 450e9, 50e9, 8, 0.835},
 };
 #define N_GPUS ((int)(sizeof gpu_table / sizeof *gpu_table))
 
