@@ -67,8 +67,10 @@ hlm_status hlm_warc_open_mem(hlm_warc_reader **out, const char *name, const void
  * naming the file and the record's byte offset; records bigger than max_record_bytes (default
  * 64 MiB, see hlm_warc_set_max_record) are skipped whole and counted.
  * The offset is in the uncompressed stream (for a plain file, the byte offset in the file).
- * A body sent chunked but stored already decoded is returned as stored; Content-Encoding
- * (gzip, br) of the HTTP body is not undone. */
+ * A body sent chunked but stored already decoded is returned as stored. A Content-Encoding of
+ * the HTTP body (gzip, x-gzip, deflate, br, zstd) is undone, into at most max_record bytes (a
+ * longer body is cut there); a record in another encoding, or whose body does not decode, is
+ * skipped and counted. */
 hlm_status hlm_warc_next(hlm_warc_reader *r, hlm_warc_record *rec, int *more, hlm_error *err);
 void hlm_warc_set_max_record(hlm_warc_reader *r, size_t bytes);
 uint64_t hlm_warc_skipped_records(const hlm_warc_reader *r);

@@ -14,13 +14,19 @@
  *  - base + pos is the offset of data[pos] in the uncompressed stream: error messages name a
  *    record by that offset (for a plain file it is the byte offset in the file).
  *  - A record returned by hlm_warc_next points into the window (payload), into dechunk (a
- *    response with chunked transfer encoding) and into strs (header values); all stay untouched
- *    until the next call. */
+ *    response with chunked transfer encoding), into decoded (a body with a Content-Encoding)
+ *    and into strs (header values); all stay untouched until the next call.
+ *  - A Content-Encoding (gzip, deflate, br, zstd) is undone into at most max_record bytes; a
+ *    body that does not decode, or is in another encoding, skips the record (counted). */
+#include <brotli/decode.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+
+#include <zlib.h>
+#include <zstd.h>
 
 #include "hyperlm/file.h"
 #include "text/extract.h"
@@ -43,6 +49,7 @@ struct hlm_warc_reader {
     uint64_t skipped;
     hlm_buf strs;          /* NUL-terminated header values of the current record */
     hlm_buf dechunk;       /* de-chunked HTTP body */
+    hlm_buf decoded;       /* HTTP body with its Content-Encoding undone */
 };
 
 /* ---- window ---- */
@@ -229,9 +236,131 @@ static hlm_status dechunk(const uint8_t *body, size_t n, hlm_buf *out, int *deco
     return HLM_OK;
 }
 
-/* Splits an HTTP response block into status, Content-Type and body. Returns 0 if the block is
- * not an HTTP response (no status line or no end of headers). */
-static int parse_http(const uint8_t *block, size_t n, int *status, span *ctype, int *chunked, size_t *body_off)
+enum { ENC_IDENTITY, ENC_GZIP, ENC_DEFLATE, ENC_BR, ENC_ZSTD, ENC_UNKNOWN };
+
+/* The Content-Encoding value v[0..n) (one coding; "x-gzip" is gzip, "identity" none). */
+static int encoding_of(const uint8_t *v, size_t n)
+{
+    static const struct {
+        const char *name;
+        int enc;
+    } names[] = {{"identity", ENC_IDENTITY}, {"gzip", ENC_GZIP}, {"x-gzip", ENC_GZIP}, {"deflate", ENC_DEFLATE},
+                 {"br", ENC_BR}, {"zstd", ENC_ZSTD}};
+    if (n == 0) return ENC_IDENTITY;
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+        if (strlen(names[k].name) == n && strncasecmp((const char *)v, names[k].name, n) == 0) return names[k].enc;
+    return ENC_UNKNOWN;
+}
+
+/* gzip or zlib (windowBits 15 + 32: either header) or raw deflate (-15) through zlib. */
+static int inflate_into(const uint8_t *in, size_t n, int window_bits, hlm_buf *out, size_t cap)
+{
+    z_stream z = {0};
+    if (inflateInit2(&z, window_bits) != Z_OK) return 0;
+    z.next_in = (Bytef *)(uintptr_t)in;
+    z.avail_in = (uInt)(n < UINT32_MAX ? n : UINT32_MAX);
+    int ok = 0;
+    for (;;) {
+        if (out->len == cap) {
+            ok = 1; /* cut at the cap */
+            break;
+        }
+        if (hlm_buf_reserve(out, 64 << 10)) break;
+        size_t room = out->cap - out->len;
+        if (room > cap - out->len) room = cap - out->len;
+        z.next_out = out->data + out->len;
+        z.avail_out = (uInt)(room < UINT32_MAX ? room : UINT32_MAX);
+        int zr = inflate(&z, Z_NO_FLUSH);
+        out->len = (size_t)(z.next_out - out->data);
+        if (zr == Z_STREAM_END) {
+            ok = 1;
+            break;
+        }
+        if (zr != Z_OK) { /* Z_BUF_ERROR at the end of input: a cut stream, kept if anything came out */
+            ok = zr == Z_BUF_ERROR && out->len > 0;
+            break;
+        }
+    }
+    inflateEnd(&z);
+    return ok;
+}
+
+/* Undoes the body's Content-Encoding into out, at most cap bytes (more is cut off: the cap is
+ * the reader's max_record, which also bounds a decompression bomb). Returns 0 if the body does
+ * not decode. */
+static int decode_body(int enc, const uint8_t *in, size_t n, hlm_buf *out, size_t cap)
+{
+    out->len = 0;
+    if (enc == ENC_GZIP) return inflate_into(in, n, 15 + 32, out, cap);
+    if (enc == ENC_DEFLATE) /* meant to be zlib, often raw deflate */
+        return inflate_into(in, n, 15 + 32, out, cap) || (out->len = 0, inflate_into(in, n, -15, out, cap));
+    if (enc == ENC_BR) {
+        BrotliDecoderState *b = BrotliDecoderCreateInstance(NULL, NULL, NULL);
+        if (!b) return 0;
+        size_t avail_in = n;
+        const uint8_t *next_in = in;
+        int ok = 0;
+        for (;;) {
+            if (out->len == cap) {
+                ok = 1;
+                break;
+            }
+            if (hlm_buf_reserve(out, 64 << 10)) break;
+            size_t room = out->cap - out->len;
+            if (room > cap - out->len) room = cap - out->len;
+            size_t avail_out = room;
+            uint8_t *next_out = out->data + out->len;
+            BrotliDecoderResult br = BrotliDecoderDecompressStream(b, &avail_in, &next_in, &avail_out, &next_out, NULL);
+            out->len += room - avail_out;
+            if (br == BROTLI_DECODER_RESULT_SUCCESS) {
+                ok = 1;
+                break;
+            }
+            if (br == BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT) { /* a cut stream */
+                ok = out->len > 0;
+                break;
+            }
+            if (br != BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT) break;
+        }
+        BrotliDecoderDestroyInstance(b);
+        return ok;
+    }
+    if (enc == ENC_ZSTD) {
+        ZSTD_DStream *z = ZSTD_createDStream();
+        if (!z) return 0;
+        ZSTD_inBuffer zi = {in, n, 0};
+        int ok = 0;
+        for (;;) {
+            if (out->len == cap) {
+                ok = 1;
+                break;
+            }
+            if (hlm_buf_reserve(out, 64 << 10)) break;
+            size_t room = out->cap - out->len;
+            if (room > cap - out->len) room = cap - out->len;
+            ZSTD_outBuffer zo = {out->data + out->len, room, 0};
+            size_t zr = ZSTD_decompressStream(z, &zo, &zi);
+            out->len += zo.pos;
+            if (ZSTD_isError(zr)) break;
+            if (zr == 0) {
+                ok = 1;
+                break;
+            }
+            if (zi.pos == zi.size && zo.pos < room) { /* a cut stream */
+                ok = out->len > 0;
+                break;
+            }
+        }
+        ZSTD_freeDStream(z);
+        return ok;
+    }
+    return 0;
+}
+
+/* Splits an HTTP response block into status, Content-Type, Content-Encoding and body. Returns 0
+ * if the block is not an HTTP response (no status line or no end of headers). */
+static int parse_http(const uint8_t *block, size_t n, int *status, span *ctype, int *chunked, int *enc,
+                      size_t *body_off)
 {
     if (n < 5 || memcmp(block, "HTTP/", 5) != 0) return 0;
     size_t end = header_end(block, n);
@@ -250,6 +379,7 @@ static int parse_http(const uint8_t *block, size_t n, int *status, span *ctype, 
     }
     *ctype = (span){(const uint8_t *)"", 0};
     *chunked = 0;
+    *enc = ENC_IDENTITY;
     while (next_line(block, end, &at, &line, &len) && len) {
         const uint8_t *colon = memchr(line, ':', len);
         if (!colon) continue;
@@ -262,6 +392,8 @@ static int parse_http(const uint8_t *block, size_t n, int *status, span *ctype, 
         } else if (name_eq(line, nl, "Transfer-Encoding")) {
             for (size_t i = 0; i + 7 <= vn; i++)
                 if (strncasecmp((const char *)v + i, "chunked", 7) == 0) *chunked = 1;
+        } else if (name_eq(line, nl, "Content-Encoding")) {
+            *enc = encoding_of(v, vn);
         }
     }
     *body_off = end;
@@ -395,10 +527,10 @@ static hlm_status next_record(hlm_warc_reader *r, hlm_warc_record *rec, int *mor
     rec->http_status = 0;
     span ctype = f[F_CTYPE].p ? f[F_CTYPE] : (span){(const uint8_t *)"", 0};
     if (rec->kind == HLM_WARC_RESPONSE) {
-        int status, chunked;
+        int status, chunked, enc;
         size_t body;
         span hct;
-        if (parse_http(block, (size_t)clen, &status, &hct, &chunked, &body)) {
+        if (parse_http(block, (size_t)clen, &status, &hct, &chunked, &enc, &body)) {
             rec->http_status = status;
             ctype = hct;
             rec->payload = block + body;
@@ -409,6 +541,15 @@ static hlm_status next_record(hlm_warc_reader *r, hlm_warc_record *rec, int *mor
             if (decoded) {
                 rec->payload = r->dechunk.data ? r->dechunk.data : (const uint8_t *)"";
                 rec->payload_len = r->dechunk.len;
+            }
+            if (enc != ENC_IDENTITY && rec->payload_len > 0) {
+                if (!decode_body(enc, rec->payload, rec->payload_len, &r->decoded, r->max_record)) {
+                    r->skipped++; /* an encoding we do not know, or a body that does not decode */
+                    *skipped = 1;
+                    return HLM_OK;
+                }
+                rec->payload = r->decoded.data ? r->decoded.data : (const uint8_t *)"";
+                rec->payload_len = r->decoded.len;
             }
         } else {
             ctype = (span){(const uint8_t *)"", 0}; /* not HTTP: no HTTP Content-Type */
@@ -509,6 +650,7 @@ void hlm_warc_close(hlm_warc_reader *r)
     free(r->name);
     hlm_buf_free(&r->strs);
     hlm_buf_free(&r->dechunk);
+    hlm_buf_free(&r->decoded);
     free(r);
 }
 

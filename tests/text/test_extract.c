@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <brotli/encode.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -476,6 +477,111 @@ static void test_warc_compressed(void **state)
     hlm_buf_free(&all);
 }
 
+/* A WARC response record whose HTTP body is body[0..n) sent with Content-Encoding enc. */
+static void encoded_record(hlm_buf *out, const char *uri, const char *enc, const void *body, size_t n)
+{
+    char head[512];
+    int hn = snprintf(head, sizeof head,
+                      "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: %s\r\n\r\n", enc);
+    char wh[512];
+    int wn = snprintf(wh, sizeof wh, "WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: %s\r\nContent-Length: %zu\r\n\r\n",
+                      uri, (size_t)hn + n);
+    assert_int_equal(hlm_buf_append(out, wh, (size_t)wn), HLM_OK);
+    assert_int_equal(hlm_buf_append(out, head, (size_t)hn), HLM_OK);
+    assert_int_equal(hlm_buf_append(out, body, n), HLM_OK);
+    assert_int_equal(hlm_buf_append(out, "\r\n\r\n", 4), HLM_OK);
+}
+
+/* zlib's deflate of data into out: window_bits 15 (zlib header) or -15 (raw). */
+static void deflate_into(hlm_buf *out, const void *data, size_t n, int window_bits)
+{
+    z_stream z = {0};
+    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    uLong cap = deflateBound(&z, (uLong)n);
+    out->len = 0;
+    assert_int_equal(hlm_buf_reserve(out, cap), HLM_OK);
+    z.next_in = (Bytef *)(uintptr_t)data;
+    z.avail_in = (uInt)n;
+    z.next_out = out->data;
+    z.avail_out = (uInt)cap;
+    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+    out->len = cap - z.avail_out;
+    deflateEnd(&z);
+}
+
+/* HTTP bodies in every Content-Encoding the reader undoes (gzip, x-gzip, deflate with and without
+ * the zlib header, br, zstd, identity) come out as the page; a cut stream keeps what decoded; an
+ * unknown encoding or garbage skips the record and counts it; a bomb stops at the record limit. */
+static void test_warc_content_encoding(void **state)
+{
+    (void)state;
+    static const char page[] = "<html><body><p>인코딩된 본문입니다. The body was compressed.</p></body></html>";
+    size_t pn = sizeof page - 1;
+    hlm_buf w = {0}, z = {0};
+    z.len = 0;
+    gzip_member(&z, page, pn);
+    encoded_record(&w, "http://a/gzip", "gzip", z.data, z.len);
+    encoded_record(&w, "http://a/xgzip", "X-GZIP", z.data, z.len);
+    deflate_into(&z, page, pn, 15);
+    encoded_record(&w, "http://a/zlib", "deflate", z.data, z.len);
+    deflate_into(&z, page, pn, -15);
+    encoded_record(&w, "http://a/raw", "deflate", z.data, z.len);
+    uint8_t br[512];
+    size_t brn = sizeof br;
+    assert_int_equal(BrotliEncoderCompress(5, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT, pn, (const uint8_t *)page, &brn, br),
+                     BROTLI_TRUE);
+    encoded_record(&w, "http://a/br", "br", br, brn);
+    uint8_t zs[512];
+    size_t zsn = ZSTD_compress(zs, sizeof zs, page, pn, 3);
+    assert_false(ZSTD_isError(zsn));
+    encoded_record(&w, "http://a/zstd", "zstd", zs, zsn);
+    encoded_record(&w, "http://a/identity", "identity", page, pn);
+    z.len = 0;
+    gzip_member(&z, page, pn);
+    encoded_record(&w, "http://a/cut", "gzip", z.data, z.len - 12); /* no trailer and some data */
+    encoded_record(&w, "http://a/compress", "compress", page, pn);
+    encoded_record(&w, "http://a/garbage", "gzip", "not gzip at all", 15);
+    /* a bomb: 8 MiB of zeros compress to a few KiB; the reader is limited to 1 MiB records */
+    size_t big = 8u << 20;
+    uint8_t *zeros = calloc(big, 1);
+    assert_non_null(zeros);
+    z.len = 0;
+    gzip_member(&z, zeros, big);
+    free(zeros);
+    assert_true(z.len < (1u << 20));
+    encoded_record(&w, "http://a/bomb", "gzip", z.data, z.len);
+
+    hlm_warc_reader *r;
+    hlm_error err;
+    assert_int_equal(hlm_warc_open_mem(&r, "enc.warc", w.data, w.len, &err), HLM_OK);
+    hlm_warc_set_max_record(r, 1u << 20);
+    static const char *const whole[] = {"http://a/gzip", "http://a/xgzip", "http://a/zlib", "http://a/raw",
+                                        "http://a/br",   "http://a/zstd",  "http://a/identity"};
+    hlm_warc_record rec;
+    int more;
+    for (size_t k = 0; k < sizeof whole / sizeof whole[0]; k++) {
+        assert_int_equal(hlm_warc_next(r, &rec, &more, &err), HLM_OK);
+        assert_int_equal(more, 1);
+        assert_string_equal(rec.target_uri, whole[k]);
+        assert_int_equal(rec.payload_len, pn);
+        assert_memory_equal(rec.payload, page, pn);
+    }
+    assert_int_equal(hlm_warc_next(r, &rec, &more, &err), HLM_OK);
+    assert_string_equal(rec.target_uri, "http://a/cut");
+    assert_true(rec.payload_len > 0 && rec.payload_len <= pn);
+    assert_memory_equal(rec.payload, page, rec.payload_len);
+    /* "compress" and the garbage are skipped; the bomb is cut at the limit */
+    assert_int_equal(hlm_warc_next(r, &rec, &more, &err), HLM_OK);
+    assert_string_equal(rec.target_uri, "http://a/bomb");
+    assert_int_equal(rec.payload_len, 1u << 20);
+    assert_int_equal(hlm_warc_skipped_records(r), 2);
+    assert_int_equal(hlm_warc_next(r, &rec, &more, &err), HLM_OK);
+    assert_int_equal(more, 0);
+    hlm_warc_close(r);
+    hlm_buf_free(&w);
+    hlm_buf_free(&z);
+}
+
 static void test_warc_oversized(void **state)
 {
     (void)state;
@@ -621,6 +727,7 @@ int main(void)
         cmocka_unit_test(test_html_info),
         cmocka_unit_test(test_warc_records),
         cmocka_unit_test(test_warc_compressed),
+        cmocka_unit_test(test_warc_content_encoding),
         cmocka_unit_test(test_warc_oversized),
         cmocka_unit_test(test_warc_errors),
     };
