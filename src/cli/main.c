@@ -15,6 +15,7 @@ static const cli_command subcommands[] = {
     {"model", cli_model, "inspect model shapes and costs; create initialized models"},
     {"data", cli_data, "token shards: tokenize text into train/validation shards, inspect them"},
     {"plan", cli_plan, "plan training on a GPU cluster: FLOPs, memory per GPU, fastest layout, days"},
+    {"gguf", cli_gguf, "GGUF files (llama.cpp): inspect their metadata and tensors"},
 };
 
 static void usage(FILE *f)
