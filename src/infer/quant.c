@@ -607,6 +607,7 @@ hlm_status hlm_matmul_q(hlm_qtype t, const void *W, int64_t rows, int64_t cols, 
     int64_t nb = cols / 32;
     /* threads pay off once the matrix is past a few L2-sized rows' worth of work */
     int par = rows * cols >= (1 << 16);
+    (void)par; /* unused where OpenMP is off (the fuzz build) */
 #pragma omp parallel if (par)
     {
 #pragma omp for schedule(static)
