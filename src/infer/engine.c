@@ -50,6 +50,8 @@ struct hlm_engine {
     /* scratch for up to cap rows */
     int cap;
     float *x, *h, *qkv, *att, *f1, *f2, *y, *mean, *rstd, *logits;
+    float *logits_all; /* (logits_rows, V): hlm_engine_prefill_all's */
+    int logits_rows;
     float *scores; /* (score_threads, ctx): one row of attention scores per thread */
     int score_threads;
 };
@@ -145,6 +147,7 @@ void hlm_engine_free(hlm_engine *e)
     free(e->mean);
     free(e->rstd);
     free(e->logits);
+    free(e->logits_all);
     free(e->scores);
     hlm_model_free(e->owned);
     free(e);
@@ -395,7 +398,9 @@ static void add_rows(float *x, const float *y, size_t n)
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
 
-static hlm_status forward(hlm_engine *e, const int32_t *tokens, int n, const float **logits, hlm_error *err)
+/* all: the logits of every row into logits_all (n, V); else of the last row into logits. */
+static hlm_status forward(hlm_engine *e, const int32_t *tokens, int n, int all, const float **logits,
+                          hlm_error *err)
 {
     const hlm_model_config *c = &e->cfg;
     if (logits) *logits = NULL;
@@ -410,6 +415,13 @@ static hlm_status forward(hlm_engine *e, const int32_t *tokens, int n, const flo
                               tokens[i], i, c->vocab_size);
     hlm_status st = ensure_rows(e, n, err);
     if (st != HLM_OK) return st;
+    if (all && n > e->logits_rows) {
+        free(e->logits_all);
+        e->logits_all = falloc((size_t)n * c->vocab_size);
+        e->logits_rows = e->logits_all ? n : 0;
+        if (!e->logits_all)
+            return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory for the logits of %d positions", n);
+    }
     int gpt2 = c->arch == HLM_ARCH_GPT2;
     int C = c->d_model, F = c->d_ff, H = c->n_head, KV = c->n_kv_head, hd = c->head_dim, pos = e->pos;
     size_t Dq = (size_t)H * hd, Dkv = (size_t)KV * hd, Dqkv = Dq + 2 * Dkv, NC = (size_t)n * C;
@@ -452,22 +464,30 @@ static hlm_status forward(hlm_engine *e, const int32_t *tokens, int n, const flo
         if ((st = wmat_apply(&L->fcproj, e->f2, n, e->y, err)) != HLM_OK) return st;
         add_rows(e->x, e->y, NC);
     }
-    /* only the last position's logits are returned */
-    const float *last = e->x + (size_t)(n - 1) * C;
-    if (gpt2) layernorm_forward(e->h, e->mean, e->rstd, last, e->lnf_w, e->lnf_b, 1, C, eps);
-    else rmsnorm_forward(e->h, e->rstd, last, e->lnf_w, 1, C, eps);
-    if ((st = wmat_apply(&e->head, e->h, 1, e->logits, err)) != HLM_OK) return st;
+    /* the head runs over the last row only, unless every position's logits are asked for */
+    int rows = all ? n : 1;
+    const float *first = e->x + (size_t)(n - rows) * C;
+    float *out = all ? e->logits_all : e->logits;
+    if (gpt2) layernorm_forward(e->h, e->mean, e->rstd, first, e->lnf_w, e->lnf_b, rows, C, eps);
+    else rmsnorm_forward(e->h, e->rstd, first, e->lnf_w, rows, C, eps);
+    if ((st = wmat_apply(&e->head, e->h, rows, out, err)) != HLM_OK) return st;
     e->pos += n;
-    if (logits) *logits = e->logits;
+    if (logits) *logits = out;
     return HLM_OK;
 }
 
 hlm_status hlm_engine_prefill(hlm_engine *e, const int32_t *tokens, int n, const float **logits, hlm_error *err)
 {
-    return forward(e, tokens, n, logits, err);
+    return forward(e, tokens, n, 0, logits, err);
+}
+
+hlm_status hlm_engine_prefill_all(hlm_engine *e, const int32_t *tokens, int n, const float **logits,
+                                  hlm_error *err)
+{
+    return forward(e, tokens, n, 1, logits, err);
 }
 
 hlm_status hlm_engine_decode(hlm_engine *e, int32_t token, const float **logits, hlm_error *err)
 {
-    return forward(e, &token, 1, logits, err);
+    return forward(e, &token, 1, 0, logits, err);
 }

@@ -49,6 +49,10 @@ void hlm_engine_reset(hlm_engine *e);
  * the last one. HLM_ERR_RANGE: a token outside the vocabulary, or pos + n > ctx. */
 hlm_status hlm_engine_prefill(hlm_engine *e, const int32_t *tokens, int n, const float **logits,
                               hlm_error *err);
+/* The same, with the logits of every position: *logits points at (n, vocab_size) floats, row i
+ * the logits after tokens[i], valid until the next call (for scoring: perplexity, tasks). */
+hlm_status hlm_engine_prefill_all(hlm_engine *e, const int32_t *tokens, int n, const float **logits,
+                                  hlm_error *err);
 /* One token at position pos, with matrix-vector products. */
 hlm_status hlm_engine_decode(hlm_engine *e, int32_t token, const float **logits, hlm_error *err);
 
