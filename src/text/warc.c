@@ -252,6 +252,16 @@ static int encoding_of(const uint8_t *v, size_t n)
     return ENC_UNKNOWN;
 }
 
+/* The room to decode into at the end of out, up to cap bytes in all: 0 when out holds cap
+ * already, SIZE_MAX when there is no memory. */
+static size_t room_in(hlm_buf *out, size_t cap)
+{
+    if (out->len >= cap) return 0;
+    if (hlm_buf_reserve(out, 64 << 10)) return SIZE_MAX;
+    size_t room = out->cap - out->len;
+    return room < cap - out->len ? room : cap - out->len;
+}
+
 /* gzip or zlib (windowBits 15 + 32: either header) or raw deflate (-15) through zlib. */
 static int inflate_into(const uint8_t *in, size_t n, int window_bits, hlm_buf *out, size_t cap)
 {
@@ -261,13 +271,12 @@ static int inflate_into(const uint8_t *in, size_t n, int window_bits, hlm_buf *o
     z.avail_in = (uInt)(n < UINT32_MAX ? n : UINT32_MAX);
     int ok = 0;
     for (;;) {
-        if (out->len == cap) {
+        size_t room = room_in(out, cap);
+        if (room == SIZE_MAX) break;
+        if (room == 0) {
             ok = 1; /* cut at the cap */
             break;
         }
-        if (hlm_buf_reserve(out, 64 << 10)) break;
-        size_t room = out->cap - out->len;
-        if (room > cap - out->len) room = cap - out->len;
         z.next_out = out->data + out->len;
         z.avail_out = (uInt)(room < UINT32_MAX ? room : UINT32_MAX);
         int zr = inflate(&z, Z_NO_FLUSH);
@@ -301,13 +310,12 @@ static int decode_body(int enc, const uint8_t *in, size_t n, hlm_buf *out, size_
         const uint8_t *next_in = in;
         int ok = 0;
         for (;;) {
-            if (out->len == cap) {
+            size_t room = room_in(out, cap);
+            if (room == SIZE_MAX) break;
+            if (room == 0) {
                 ok = 1;
                 break;
             }
-            if (hlm_buf_reserve(out, 64 << 10)) break;
-            size_t room = out->cap - out->len;
-            if (room > cap - out->len) room = cap - out->len;
             size_t avail_out = room;
             uint8_t *next_out = out->data + out->len;
             BrotliDecoderResult br = BrotliDecoderDecompressStream(b, &avail_in, &next_in, &avail_out, &next_out, NULL);
@@ -331,13 +339,12 @@ static int decode_body(int enc, const uint8_t *in, size_t n, hlm_buf *out, size_
         ZSTD_inBuffer zi = {in, n, 0};
         int ok = 0;
         for (;;) {
-            if (out->len == cap) {
+            size_t room = room_in(out, cap);
+            if (room == SIZE_MAX) break;
+            if (room == 0) {
                 ok = 1;
                 break;
             }
-            if (hlm_buf_reserve(out, 64 << 10)) break;
-            size_t room = out->cap - out->len;
-            if (room > cap - out->len) room = cap - out->len;
             ZSTD_outBuffer zo = {out->data + out->len, room, 0};
             size_t zr = ZSTD_decompressStream(z, &zo, &zi);
             out->len += zo.pos;
