@@ -11,6 +11,7 @@
 #include "hyperlm/log.h"
 #include "hyperlm/tokenizer.h"
 #include "infer/engine.h"
+#include "infer/gguf_model.h"
 #include "model/gemm.h"
 
 static double now_s(void)
@@ -41,12 +42,14 @@ int cli_generate(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: hyperlm generate -m DIR [-p PROMPT] [-n N] [--temperature T] [--top-k K] [--top-p P]\n"
+            printf("usage: hyperlm generate -m DIR|FILE.gguf [-p PROMPT] [-n N] [--temperature T] [--top-k K] [--top-p P]\n"
                    "                        [--seed S] [--quant f32|q8_0|q4_0] [-t TOKENIZER] [--threads N]\n\n"
                    "Streams a continuation of PROMPT (N tokens, default 64) from the checkpoint DIR with\n"
                    "the inference engine: a KV cache, weights as f32 or quantized when loaded. Temperature 0\n"
                    "is greedy (defaults: 0.8, top-k 40, top-p 0.95, seed 1337). The tokenizer is DIR's\n"
-                   "tokenizer.json unless -t. Prefill and decode speeds go to standard error (info level).\n");
+                   "tokenizer.json unless -t. A GGUF file (llama or gpt2 architecture, e.g. from `hyperlm\n"
+                   "quantize` or llama.cpp's converter) is dequantized to f32 and brings its own tokenizer.\n"
+                   "Prefill and decode speeds go to standard error (info level).\n");
             return CLI_OK;
         }
         if (!v) return cli_usage_error("generate", "unknown flag or missing value: '%s'", a);
@@ -78,20 +81,29 @@ int cli_generate(int argc, char **argv)
         return cli_usage_error("generate", "--quant: expected f32, q8_0 or q4_0, got '%s'", quant);
     hlm_set_threads((int)threads);
 
+    /* a GGUF file (llama.cpp's format) is imported with its tokenizer; -t still overrides it */
+    int is_gguf = hlm_gguf_is_file(dir);
     char tp[4200];
-    if (!tok_path) {
+    if (!tok_path && !is_gguf) {
         snprintf(tp, sizeof tp, "%s/tokenizer.json", dir);
         tok_path = tp;
     }
     hlm_tokenizer *tok = NULL;
     hlm_engine *e = NULL;
+    hlm_model *gguf_model = NULL;
     hlm_ids ids = {0};
     hlm_buf out = {0};
     int32_t *ctx = NULL;
     float *scratch = NULL;
     double t0 = now_s();
-    hlm_status s = hlm_engine_load(dir, wt, 0, &e, &err);
-    if (s == HLM_OK) s = hlm_tokenizer_load(tok_path, -1, &tok, &err);
+    hlm_status s;
+    if (is_gguf) {
+        s = hlm_gguf_import(dir, &gguf_model, tok_path ? NULL : &tok, &err);
+        if (s == HLM_OK) s = hlm_engine_create(gguf_model, wt, 0, &e, &err);
+    } else {
+        s = hlm_engine_load(dir, wt, 0, &e, &err);
+    }
+    if (s == HLM_OK && !tok) s = hlm_tokenizer_load(tok_path, -1, &tok, &err);
     if (s == HLM_OK) s = hlm_tokenizer_encode(tok, prompt, strlen(prompt), 1, &ids, &err);
     const hlm_model_config *c = s == HLM_OK ? hlm_engine_config(e) : NULL;
     size_t len = 0;
@@ -158,5 +170,6 @@ int cli_generate(int argc, char **argv)
     hlm_buf_free(&out);
     hlm_tokenizer_free(tok);
     hlm_engine_free(e);
+    hlm_model_free(gguf_model);
     return s == HLM_OK ? CLI_OK : cli_report(&err);
 }
