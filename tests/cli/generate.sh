@@ -7,25 +7,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.bash"
 run_flags=(-q)
 
-for i in $(seq 1 300); do
-  echo "{\"text\": \"Line $i: the quick brown fox jumps over $((i % 7)) lazy dogs. 다람쥐 $((i % 5))마리가 헌 쳇바퀴에 타고파.\"}"
-done >"$tmp/corpus.jsonl"
-run 0 tokenizer train --input "$tmp/corpus.jsonl" --vocab-size 400 --special '<|endoftext|>' --output "$tmp/tok.json"
-
-cat >"$tmp/llama.json" <<'JSON'
-{"model_type": "llama", "vocab_size": 400, "hidden_size": 64, "intermediate_size": 128,
- "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
- "max_position_embeddings": 64, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": false,
- "initializer_range": 0.2}
-JSON
-cat >"$tmp/gpt2.json" <<'JSON'
-{"model_type": "gpt2", "vocab_size": 400, "n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 64,
- "initializer_range": 0.2}
-JSON
+tiny_models
 
 for arch in llama gpt2; do
-  run 0 model init --model "$tmp/$arch.json" --seed 3 --out "$tmp/$arch"
-  cp "$tmp/tok.json" "$tmp/$arch/tokenizer.json"
   # greedy: deterministic, and the same text as the training engine's sampler
   run 0 generate -m "$tmp/$arch" -p "Line 3: the" -n 24 --temperature 0 && cp "$tmp/out" "$tmp/g1"
   run 0 generate -m "$tmp/$arch" -p "Line 3: the" -n 24 --temperature 0 --threads 2 && cp "$tmp/out" "$tmp/g2"
