@@ -421,7 +421,7 @@ static hlm_status get_u32_or(const hlm_gguf_file *f, const char *key, uint32_t d
     return hlm_gguf_get_u32(f, key, out, err);
 }
 
-static hlm_status config_from_gguf(const hlm_gguf_file *f, hlm_model_config *c, hlm_error *err)
+hlm_status hlm_gguf_read_config(const hlm_gguf_file *f, hlm_model_config *c, hlm_error *err)
 {
     const char *src = hlm_gguf_source(f);
     memset(c, 0, sizeof *c);
@@ -592,7 +592,7 @@ static hlm_status load_weights(const hlm_gguf_file *f, hlm_model *m, hlm_error *
  * listed merges in order; control and user-defined tokens become added tokens; unused ones, the
  * converters' padding, are left out, so that the tokenizer's vocabulary ends where it really
  * ends and nothing samples them). */
-static hlm_status tokenizer_from_gguf(const hlm_gguf_file *f, hlm_tokenizer **out, hlm_error *err)
+hlm_status hlm_gguf_read_tokenizer(const hlm_gguf_file *f, hlm_tokenizer **out, hlm_error *err)
 {
     const char *src = hlm_gguf_source(f);
     hlm_gguf_str model;
@@ -717,13 +717,13 @@ hlm_status hlm_gguf_import(const char *path, hlm_model **model, hlm_tokenizer **
     if (s) return s;
     hlm_model_config cfg;
     hlm_model *m = NULL;
-    s = config_from_gguf(f, &cfg, err);
+    s = hlm_gguf_read_config(f, &cfg, err);
     if (!s) s = hlm_model_create(&cfg, &m, err);
     if (!s) {
         hlm_model_free_grads(m);
         s = load_weights(f, m, err);
     }
-    if (!s && tok) s = tokenizer_from_gguf(f, tok, err);
+    if (!s && tok) s = hlm_gguf_read_tokenizer(f, tok, err);
     hlm_gguf_close(f);
     if (s) {
         hlm_model_free(m);

@@ -20,6 +20,7 @@
 #include "hyperlm/error.h"
 #include "hyperlm/model.h"
 #include "hyperlm/tokenizer.h"
+#include "infer/gguf.h"
 #include "infer/quant.h"
 
 /* Writes m to path (atomically). wtype: HLM_QT_F32, HLM_QT_F16 (2-D tensors f16), HLM_QT_Q8_0 or
@@ -36,6 +37,12 @@ hlm_status hlm_gguf_export(hlm_model *m, const char *tokenizer_json, hlm_qtype w
  * "llama" (SentencePiece) is refused as not supported yet). The pre-tokenizer comes from
  * tokenizer.ggml.pre (hlm_gguf_pattern_for_pre). */
 hlm_status hlm_gguf_import(const char *path, hlm_model **model, hlm_tokenizer **tok, hlm_error *err);
+
+/* The parts of hlm_gguf_import, for readers that keep the file open (the inference engine runs
+ * on the mapped tensors): the model configuration from `<arch>.*` metadata, and the tokenizer from
+ * `tokenizer.ggml.*`. */
+hlm_status hlm_gguf_read_config(const hlm_gguf_file *f, hlm_model_config *c, hlm_error *err);
+hlm_status hlm_gguf_read_tokenizer(const hlm_gguf_file *f, hlm_tokenizer **tok, hlm_error *err);
 
 /* The HyperLM pattern closest to llama.cpp's pre-tokenizer name: "llama-bpe", "llama3", "dbrx",
  * "smaug-bpe" -> cl100k; "gpt-4o" -> o200k; everything else (gpt-2, smollm, starcoder, default)
