@@ -37,6 +37,7 @@ static int parse_float(const char *flag, const char *v, double lo, double hi, do
 int cli_generate(int argc, char **argv)
 {
     const char *dir = NULL, *prompt = "", *tok_path = NULL, *quant = "f32";
+    int quant_set = 0;
     unsigned long long n = 64, seed = 1337, threads = 0, top_k = 40;
     double temperature = 0.8, top_p = 0.95;
     for (int i = 1; i < argc; i++) {
@@ -48,7 +49,8 @@ int cli_generate(int argc, char **argv)
                    "the inference engine: a KV cache, weights as f32 or quantized when loaded. Temperature 0\n"
                    "is greedy (defaults: 0.8, top-k 40, top-p 0.95, seed 1337). The tokenizer is DIR's\n"
                    "tokenizer.json unless -t. A GGUF file (llama or gpt2 architecture, e.g. from `hyperlm\n"
-                   "quantize` or llama.cpp's converter) is dequantized to f32 and brings its own tokenizer.\n"
+                   "quantize` or llama.cpp's converter) is memory-mapped and runs in the types it stores\n"
+                   "(f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1) unless --quant; it brings its own tokenizer.\n"
                    "Prefill and decode speeds go to standard error (info level).\n");
             return CLI_OK;
         }
@@ -57,7 +59,10 @@ int cli_generate(int argc, char **argv)
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) dir = v;
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) prompt = v;
         else if (!strcmp(a, "-t") || !strcmp(a, "--tokenizer")) tok_path = v;
-        else if (!strcmp(a, "--quant")) quant = v;
+        else if (!strcmp(a, "--quant")) {
+            quant = v;
+            quant_set = 1;
+        }
         else if (!strcmp(a, "-n")) {
             if (!cli_parse_u64("-n", v, 1 << 20, &n)) return CLI_USAGE;
         } else if (!strcmp(a, "--seed")) {
@@ -81,28 +86,17 @@ int cli_generate(int argc, char **argv)
         return cli_usage_error("generate", "--quant: expected f32, q8_0 or q4_0, got '%s'", quant);
     hlm_set_threads((int)threads);
 
-    /* a GGUF file (llama.cpp's format) is imported with its tokenizer; -t still overrides it */
+    /* a GGUF file (llama.cpp's format) runs memory-mapped in its stored types and brings its
+     * tokenizer; -t still overrides it */
     int is_gguf = hlm_gguf_is_file(dir);
-    char tp[4200];
-    if (!tok_path && !is_gguf) {
-        snprintf(tp, sizeof tp, "%s/tokenizer.json", dir);
-        tok_path = tp;
-    }
     hlm_tokenizer *tok = NULL;
     hlm_engine *e = NULL;
-    hlm_model *gguf_model = NULL;
     hlm_ids ids = {0};
     hlm_buf out = {0};
     int32_t *ctx = NULL;
     float *scratch = NULL;
     double t0 = now_s();
-    hlm_status s;
-    if (is_gguf) {
-        s = hlm_gguf_import(dir, &gguf_model, tok_path ? NULL : &tok, &err);
-        if (s == HLM_OK) s = hlm_engine_create(gguf_model, wt, 0, &e, &err);
-    } else {
-        s = hlm_engine_load(dir, wt, 0, &e, &err);
-    }
+    hlm_status s = hlm_engine_open(dir, is_gguf && !quant_set ? HLM_ENGINE_STORED : wt, 0, &e, tok_path ? NULL : &tok, &err);
     if (s == HLM_OK && !tok) s = hlm_tokenizer_load(tok_path, -1, &tok, &err);
     if (s == HLM_OK) s = hlm_tokenizer_encode(tok, prompt, strlen(prompt), 1, &ids, &err);
     const hlm_model_config *c = s == HLM_OK ? hlm_engine_config(e) : NULL;
@@ -161,7 +155,7 @@ int cli_generate(int argc, char **argv)
     if (s == HLM_OK) {
         double pf = t_prefill - t_load, dc = t_end - t_prefill;
         hlm_log(HLM_LOG_INFO, "generate: %s weights, load %.2f s; prefill %zu tokens %.1f tokens/s; decode %llu tokens %.1f tokens/s",
-                hlm_qtype_name(wt), t_load - t0, len, pf > 0 ? (double)len / pf : 0.0, n > 1 ? n - 1 : 0,
+                hlm_qtype_name(hlm_engine_wtype(e)), t_load - t0, len, pf > 0 ? (double)len / pf : 0.0, n > 1 ? n - 1 : 0,
                 n > 1 && dc > 0 ? (double)(n - 1) / dc : 0.0);
     }
     free(ctx);
@@ -170,6 +164,5 @@ int cli_generate(int argc, char **argv)
     hlm_buf_free(&out);
     hlm_tokenizer_free(tok);
     hlm_engine_free(e);
-    hlm_model_free(gguf_model);
     return s == HLM_OK ? CLI_OK : cli_report(&err);
 }

@@ -1,12 +1,13 @@
 /* The inference engine (engine.h): the training engine's forward pass (model/model.c) rewritten
- * for one growing sequence with a KV cache. The f32 path reuses the training layers (norms, GELU,
- * SwiGLU, RoPE, matmul_forward), so it differs from hlm_model_forward only in attention, where the
- * training engine's tiled online softmax and this plain softmax over the cache sum in different
- * orders (tests/infer/test_engine.c bounds the difference).
+ * for growing sequences with a KV cache. The f32 path reuses the training layers (norms, GELU,
+ * SwiGLU, RoPE, attention, matmul_forward), so a prefill from an empty cache computes what
+ * hlm_model_forward computes; decode steps score each row against the cache in another summation
+ * order (tests/infer/test_engine.c bounds the difference).
  *
  * Shapes for a call over n rows: C = d_model, F = d_ff, Dq = H*hd, Dkv = KV*hd,
  * Dqkv = Dq + 2*Dkv; x (n,C) the residual stream, h (n,C) normed, qkv (n,Dqkv), att (n,Dq),
- * f1 (n,F or 2F), f2 (n,F), y (n,C) a branch output before it is added to x. */
+ * f1 (n,F or 2F), f2 (n,F), y (n,C) a branch output before it is added to x. Row i belongs to
+ * sequence rseq[i] at position rpos[i]. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,69 +18,107 @@
 #endif
 
 #include "infer/engine.h"
+#include "infer/gguf.h"
+#include "infer/gguf_model.h"
 #include "model/checkpoint.h"
+#include "model/gemm.h"
 #include "model/layers.h"
 
-/* A weight matrix y = x W^T (+ b), W (rows = out, cols = in). */
-typedef struct wmat {
-    hlm_qtype t;      /* F32, or the quantized type of q */
-    int rows, cols;
-    const float *f32; /* F32: the model's array, (rows, cols) when out_in, else (cols, rows) */
+/* From this many rows, a quantized matrix is multiplied by dequantizing tiles of DEQ_TILE floats
+ * to f32 for the gemm (the dequantization is paid once for all rows); below, by the quantized
+ * dot products, which read each weight byte once per call. */
+#define DEQ_MIN_ROWS 16
+#define DEQ_TILE (1 << 18)
+
+/* A block of output columns of a matrix product: y[:, off..off+rows) = x W^T. */
+typedef struct wpart {
+    hlm_qtype t;   /* F32, or a type with a dot kernel */
+    int rows, off;
+    const void *w; /* F32: (rows, cols) when out_in, else (cols, rows); quantized: rows rows */
     int out_in;
-    void *q;          /* quantized rows (rows * row_bytes), owned */
-    size_t q_bytes;
+    size_t row_bytes;
+} wpart;
+
+/* y (n, rows) = x (n, cols) W^T + b, W stored as up to three parts (Llama's q, k, v files). */
+typedef struct wmat {
+    int rows, cols, nparts;
+    wpart p[3];
     const float *bias; /* (rows) or NULL */
 } wmat;
 
 typedef struct eng_layer {
     const float *ln1_w, *ln1_b, *ln2_w, *ln2_b;
     wmat qkv, proj, fc, fcproj; /* Llama: fc = [gate | up] (2F, C) */
-    float *k_cache, *v_cache;   /* (ctx, KV, hd) */
+    float *k_cache, *v_cache;   /* (n_seq, ctx, KV, hd) */
 } eng_layer;
 
 struct hlm_engine {
     hlm_model_config cfg;
-    const hlm_model *model;
-    hlm_model *owned; /* hlm_engine_load's model */
+    hlm_model *owned;     /* hlm_engine_load's model, while its f32 arrays are in use */
+    hlm_gguf_file *gguf;  /* hlm_engine_open_gguf's mapping */
+    void **allocs;        /* engine-owned arrays (quantized copies, converted tensors) */
+    int n_allocs, cap_allocs;
     hlm_qtype wtype;
-    int ctx, pos;
-    const float *wte, *wpe, *lnf_w, *lnf_b;
+    int interleaved_rope; /* GGUF llama: pairs (2i, 2i+1) */
+    int bf16_prefill;     /* quantized matrices times many rows in bf16 where the CPU has it */
+    int ctx, n_seq;
+    int *seq_pos;
+    wpart emb;            /* token embeddings (V, C), f32 or quantized rows */
+    const float *wpe, *lnf_w, *lnf_b;
     wmat head;
     eng_layer *layers;
     float *rope; /* (ctx, hd/2, 2) */
     /* scratch for up to cap rows */
     int cap;
-    float *x, *h, *qkv, *att, *f1, *f2, *y, *mean, *rstd, *logits;
-    float *logits_all; /* (logits_rows, V): hlm_engine_prefill_all's */
+    float *x, *h, *qkv, *att, *f1, *f2, *y, *mean, *rstd, *logits, *lse, *tmp;
+    int *rseq, *rpos;
+    size_t tmp_floats;
+    float *logits_all; /* (logits_rows, V) */
     int logits_rows;
+    float *deq;   /* DEQ_TILE floats: a dequantized tile */
     float *scores; /* (score_threads, ctx): one row of attention scores per thread */
     int score_threads;
 };
 
-static void wmat_free(wmat *w) { free(w->q); }
+static float *falloc(size_t n) { return malloc(sizeof(float) * (n ? n : 1)); }
 
-/* Wraps the model's f32 matrix; quantizes it into (rows, cols) rows when t is a quantized type and
- * cols is a multiple of the block. */
-static hlm_status wmat_init(wmat *w, hlm_qtype t, const float *src, int rows, int cols, int out_in,
-                            const float *bias, hlm_error *err)
+/* Keeps p (NULL: out of memory) on the engine's list of allocations. */
+static void *own(hlm_engine *e, void *p)
 {
-    memset(w, 0, sizeof *w);
-    w->t = HLM_QT_F32;
-    w->rows = rows;
-    w->cols = cols;
-    w->f32 = src;
-    w->out_in = out_in;
-    w->bias = bias;
+    if (!p) return NULL;
+    if (e->n_allocs == e->cap_allocs) {
+        int cap = e->cap_allocs ? 2 * e->cap_allocs : 64;
+        void **a = realloc(e->allocs, sizeof *a * (size_t)cap);
+        if (!a) {
+            free(p);
+            return NULL;
+        }
+        e->allocs = a;
+        e->cap_allocs = cap;
+    }
+    e->allocs[e->n_allocs++] = p;
+    return p;
+}
+
+static void part_f32(wpart *p, const float *w, int rows, int off, int out_in)
+{
+    *p = (wpart){.t = HLM_QT_F32, .rows = rows, .off = off, .w = w, .out_in = out_in};
+}
+
+/* A part quantized to t from an f32 matrix (rows, cols) (out_in) or (cols, rows); stays f32 when
+ * t is f32 or cols is not a multiple of the block. */
+static hlm_status part_quantize(hlm_engine *e, wpart *p, hlm_qtype t, const float *src, int rows, int cols,
+                                int off, int out_in, hlm_error *err)
+{
+    part_f32(p, src, rows, off, out_in);
     if (t == HLM_QT_F32 || cols % HLM_QBLOCK != 0) return HLM_OK;
     size_t row_bytes;
     hlm_status st = hlm_qtype_row_bytes(t, cols, &row_bytes, err);
     if (st != HLM_OK) return st;
-    w->q = malloc(row_bytes * (size_t)rows);
+    uint8_t *q = own(e, malloc(row_bytes * (size_t)rows));
     float *row = malloc(sizeof(float) * (size_t)cols);
-    if (!w->q || !row) {
+    if (!q || !row) {
         free(row);
-        free(w->q);
-        w->q = NULL;
         return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory quantizing a %d x %d matrix", rows, cols);
     }
     for (int r = 0; r < rows && st == HLM_OK; r++) {
@@ -87,29 +126,94 @@ static hlm_status wmat_init(wmat *w, hlm_qtype t, const float *src, int rows, in
         if (out_in) x = src + (size_t)r * cols;
         else
             for (int c = 0; c < cols; c++) row[c] = src[(size_t)c * rows + r];
-        st = hlm_quantize_row(t, x, (uint8_t *)w->q + (size_t)r * row_bytes, cols, err);
+        st = hlm_quantize_row(t, x, q + (size_t)r * row_bytes, cols, err);
     }
     free(row);
     if (st != HLM_OK) return st;
-    w->t = t;
-    w->q_bytes = row_bytes * (size_t)rows;
+    *p = (wpart){.t = t, .rows = rows, .off = off, .w = q, .out_in = 1, .row_bytes = row_bytes};
     return HLM_OK;
 }
 
-/* y (n, rows) = x (n, cols) W^T + b: the gemm for f32, hlm_matvec_q / hlm_matmul_q otherwise. */
-static hlm_status wmat_apply(const wmat *w, const float *x, int n, float *y, hlm_error *err)
+static size_t part_bytes(const wpart *p, int cols)
 {
-    if (w->t == HLM_QT_F32) {
-        matmul_forward(y, x, w->f32, w->bias, n, w->cols, w->rows, w->out_in);
-        return HLM_OK;
+    return p->t == HLM_QT_F32 ? sizeof(float) * (size_t)p->rows * cols : p->row_bytes * (size_t)p->rows;
+}
+
+/* y (n, w->rows) = x (n, cols) W^T + b. */
+static hlm_status wmat_apply(hlm_engine *e, const wmat *w, const float *x, int n, float *y, hlm_error *err)
+{
+    int cols = w->cols, ld = w->rows;
+    float beta = 0.0f;
+    if (w->bias) {
+        for (int i = 0; i < n; i++) memcpy(y + (size_t)i * ld, w->bias, sizeof(float) * (size_t)ld);
+        beta = 1.0f;
     }
-    hlm_status st = n == 1 ? hlm_matvec_q(w->t, w->q, w->rows, w->cols, x, y, err)
-                           : hlm_matmul_q(w->t, w->q, w->rows, w->cols, x, n, y, err);
-    if (st != HLM_OK || !w->bias) return st;
-    for (int i = 0; i < n; i++)
-        for (int r = 0; r < w->rows; r++) y[(size_t)i * w->rows + r] += w->bias[r];
+    for (int j = 0; j < w->nparts; j++) {
+        const wpart *p = &w->p[j];
+        float *yo = y + p->off;
+        if (p->t == HLM_QT_F32) {
+            const float *W = p->w;
+            hlm_sgemm(false, p->out_in != 0, n, p->rows, cols, 1.0f, x, cols, W, p->out_in ? cols : p->rows, beta,
+                      yo, ld);
+        } else if (n >= DEQ_MIN_ROWS) {
+            /* tiles of whole rows, dequantized in parallel, then one gemm per tile */
+            int tile = DEQ_TILE / cols;
+            if (tile < 1) tile = 1;
+            for (int r0 = 0; r0 < p->rows; r0 += tile) {
+                int nr = p->rows - r0 < tile ? p->rows - r0 : tile;
+                const uint8_t *src = (const uint8_t *)p->w + (size_t)r0 * p->row_bytes;
+                hlm_qtype t = p->t;
+                size_t rb = p->row_bytes;
+                float *deq = e->deq;
+#pragma omp parallel for schedule(static)
+                for (int r = 0; r < nr; r++)
+                    hlm_dequantize_row(t, src + (size_t)r * rb, deq + (size_t)r * cols, cols, NULL);
+                if (!e->bf16_prefill || !hlm_sgemm_bf16(false, true, n, nr, cols, x, cols, e->deq, cols, beta, yo + r0, ld))
+                    hlm_sgemm(false, true, n, nr, cols, 1.0f, x, cols, e->deq, cols, beta, yo + r0, ld);
+            }
+        } else if (n == 1 && w->nparts == 1 && !w->bias) {
+            hlm_status st = hlm_matvec_q(p->t, p->w, p->rows, cols, x, yo, err);
+            if (st != HLM_OK) return st;
+        } else {
+            hlm_status st = hlm_matmul_q(p->t, p->w, p->rows, cols, x, n, e->tmp, err);
+            if (st != HLM_OK) return st;
+            for (int i = 0; i < n; i++) {
+                float *dst = yo + (size_t)i * ld;
+                const float *src = e->tmp + (size_t)i * p->rows;
+                if (beta != 0.0f)
+                    for (int r = 0; r < p->rows; r++) dst[r] += src[r];
+                else
+                    memcpy(dst, src, sizeof(float) * (size_t)p->rows);
+            }
+        }
+    }
     return HLM_OK;
 }
+
+void hlm_engine_free(hlm_engine *e)
+{
+    if (!e) return;
+    if (e->layers) {
+        for (int l = 0; l < e->cfg.n_layer; l++) {
+            free(e->layers[l].k_cache);
+            free(e->layers[l].v_cache);
+        }
+        free(e->layers);
+    }
+    for (int i = 0; i < e->n_allocs; i++) free(e->allocs[i]);
+    free(e->allocs);
+    float *bufs[] = {e->rope, e->x, e->h, e->qkv, e->att, e->f1, e->f2, e->y, e->mean, e->rstd, e->logits,
+                     e->lse, e->tmp, e->logits_all, e->deq, e->scores};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    free(e->rseq);
+    free(e->rpos);
+    free(e->seq_pos);
+    hlm_model_free(e->owned);
+    hlm_gguf_close(e->gguf);
+    free(e);
+}
+
+/* ---- weights from an hlm_model -------------------------------------------------------------- */
 
 static const float *tensor(const hlm_model *m, const char *name)
 {
@@ -118,121 +222,325 @@ static const float *tensor(const hlm_model *m, const char *name)
     return t ? hlm_model_params((hlm_model *)m) + t->offset : NULL;
 }
 
-static float *falloc(size_t n) { return malloc(sizeof(float) * (n ? n : 1)); }
-
-void hlm_engine_free(hlm_engine *e)
+/* A copy of n floats the engine owns (so that the model can be released). */
+static const float *keep(hlm_engine *e, const float *src, size_t n, int copy)
 {
-    if (!e) return;
-    if (e->layers) {
-        for (int l = 0; l < e->cfg.n_layer; l++) {
-            eng_layer *L = &e->layers[l];
-            wmat_free(&L->qkv);
-            wmat_free(&L->proj);
-            wmat_free(&L->fc);
-            wmat_free(&L->fcproj);
-            free(L->k_cache);
-            free(L->v_cache);
-        }
-        free(e->layers);
-    }
-    wmat_free(&e->head);
-    free(e->rope);
-    free(e->x);
-    free(e->h);
-    free(e->qkv);
-    free(e->att);
-    free(e->f1);
-    free(e->f2);
-    free(e->y);
-    free(e->mean);
-    free(e->rstd);
-    free(e->logits);
-    free(e->logits_all);
-    free(e->scores);
-    hlm_model_free(e->owned);
-    free(e);
+    if (!copy || !src) return src;
+    float *d = own(e, falloc(n));
+    if (d) memcpy(d, src, sizeof(float) * n);
+    return d;
 }
 
-/* Resolves the tensors of the model by their Hugging Face names (the training engine's table). */
-static hlm_status build(hlm_engine *e, hlm_error *err)
+static hlm_status wmat_from_model(hlm_engine *e, wmat *w, const float *src, int rows, int cols, int out_in,
+                                  const float *bias, int copy, hlm_error *err)
+{
+    memset(w, 0, sizeof *w);
+    w->rows = rows;
+    w->cols = cols;
+    w->nparts = 1;
+    hlm_status st = part_quantize(e, &w->p[0], e->wtype, src, rows, cols, 0, out_in, err);
+    if (st != HLM_OK) return st;
+    if (w->p[0].t == HLM_QT_F32 && copy) {
+        /* stays f32 (K not a multiple of 32) while the model goes: a copy */
+        const float *c = keep(e, src, (size_t)rows * cols, 1);
+        if (!c) return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory");
+        w->p[0].w = c;
+    }
+    w->bias = keep(e, bias, (size_t)rows, copy);
+    if (bias && !w->bias) return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory");
+    return HLM_OK;
+}
+
+/* Resolves the tensors of the model by their Hugging Face names (the training engine's table).
+ * copy: take copies of everything kept f32, so that the model can be freed afterwards. */
+static hlm_status build_from_model(hlm_engine *e, const hlm_model *m, int copy, hlm_error *err)
 {
     const hlm_model_config *c = &e->cfg;
-    const hlm_model *m = e->model;
     int gpt2 = c->arch == HLM_ARCH_GPT2;
     int C = c->d_model, F = c->d_ff, Dq = c->n_head * c->head_dim;
     int Dqkv = Dq + 2 * c->n_kv_head * c->head_dim;
+    size_t V = (size_t)c->vocab_size;
     char nm[96];
-#define NEED(dst, ...)                                                                             \
+#define NEED(dst, n, ...)                                                                          \
+    do {                                                                                           \
+        snprintf(nm, sizeof nm, __VA_ARGS__);                                                      \
+        const float *t_ = tensor(m, nm);                                                           \
+        if (!t_) return hlm_errorf(err, HLM_ERR_INVALID, "engine: the model has no tensor %s", nm); \
+        if (!((dst) = keep(e, t_, (n), copy))) return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory"); \
+    } while (0)
+#define FIND(dst, ...)                                                                             \
     do {                                                                                           \
         snprintf(nm, sizeof nm, __VA_ARGS__);                                                      \
         if (!((dst) = tensor(m, nm)))                                                              \
             return hlm_errorf(err, HLM_ERR_INVALID, "engine: the model has no tensor %s", nm);    \
     } while (0)
-    const float *lm_head;
+    const float *wte, *lm_head;
+    FIND(wte, gpt2 ? "transformer.wte.weight" : "model.embed_tokens.weight");
+    const float *emb = keep(e, wte, V * C, copy);
+    if (!emb) return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory");
+    part_f32(&e->emb, emb, c->vocab_size, 0, 1);
     if (gpt2) {
-        NEED(e->wte, "transformer.wte.weight");
-        NEED(e->wpe, "transformer.wpe.weight");
-        NEED(e->lnf_w, "transformer.ln_f.weight");
-        NEED(e->lnf_b, "transformer.ln_f.bias");
-        lm_head = e->wte;
+        NEED(e->wpe, (size_t)c->max_seq * C, "transformer.wpe.weight");
+        NEED(e->lnf_w, (size_t)C, "transformer.ln_f.weight");
+        NEED(e->lnf_b, (size_t)C, "transformer.ln_f.bias");
+        lm_head = wte;
     } else {
-        NEED(e->wte, "model.embed_tokens.weight");
-        NEED(e->lnf_w, "model.norm.weight");
-        if (c->tie_embeddings) lm_head = e->wte;
-        else NEED(lm_head, "lm_head.weight");
+        NEED(e->lnf_w, (size_t)C, "model.norm.weight");
+        if (c->tie_embeddings) lm_head = wte;
+        else FIND(lm_head, "lm_head.weight");
     }
-    hlm_status st = wmat_init(&e->head, lm_head == e->wte ? HLM_QT_F32 : e->wtype, lm_head, c->vocab_size, C, 1,
-                              NULL, err);
+    hlm_status st = wmat_from_model(e, &e->head, lm_head, c->vocab_size, C, 1, NULL, copy && lm_head != wte, err);
     if (st != HLM_OK) return st;
-    size_t kv = (size_t)e->ctx * c->n_kv_head * c->head_dim;
+    if (lm_head == wte && e->head.p[0].t == HLM_QT_F32) e->head.p[0].w = emb;
     for (int l = 0; l < c->n_layer; l++) {
         eng_layer *L = &e->layers[l];
         const float *qkv_w, *qkv_b = NULL, *proj_w, *proj_b = NULL, *fc_w, *fc_b = NULL, *fcp_w, *fcp_b = NULL;
         if (gpt2) {
             const char *p = "transformer.h";
-            NEED(L->ln1_w, "%s.%d.ln_1.weight", p, l);
-            NEED(L->ln1_b, "%s.%d.ln_1.bias", p, l);
-            NEED(L->ln2_w, "%s.%d.ln_2.weight", p, l);
-            NEED(L->ln2_b, "%s.%d.ln_2.bias", p, l);
-            NEED(qkv_w, "%s.%d.attn.c_attn.weight", p, l);
-            NEED(qkv_b, "%s.%d.attn.c_attn.bias", p, l);
-            NEED(proj_w, "%s.%d.attn.c_proj.weight", p, l);
-            NEED(proj_b, "%s.%d.attn.c_proj.bias", p, l);
-            NEED(fc_w, "%s.%d.mlp.c_fc.weight", p, l);
-            NEED(fc_b, "%s.%d.mlp.c_fc.bias", p, l);
-            NEED(fcp_w, "%s.%d.mlp.c_proj.weight", p, l);
-            NEED(fcp_b, "%s.%d.mlp.c_proj.bias", p, l);
+            NEED(L->ln1_w, (size_t)C, "%s.%d.ln_1.weight", p, l);
+            NEED(L->ln1_b, (size_t)C, "%s.%d.ln_1.bias", p, l);
+            NEED(L->ln2_w, (size_t)C, "%s.%d.ln_2.weight", p, l);
+            NEED(L->ln2_b, (size_t)C, "%s.%d.ln_2.bias", p, l);
+            FIND(qkv_w, "%s.%d.attn.c_attn.weight", p, l);
+            FIND(qkv_b, "%s.%d.attn.c_attn.bias", p, l);
+            FIND(proj_w, "%s.%d.attn.c_proj.weight", p, l);
+            FIND(proj_b, "%s.%d.attn.c_proj.bias", p, l);
+            FIND(fc_w, "%s.%d.mlp.c_fc.weight", p, l);
+            FIND(fc_b, "%s.%d.mlp.c_fc.bias", p, l);
+            FIND(fcp_w, "%s.%d.mlp.c_proj.weight", p, l);
+            FIND(fcp_b, "%s.%d.mlp.c_proj.bias", p, l);
         } else {
             /* q/k/v and gate/up are adjacent in the parameter array (model.h's invariant) */
             const char *p = "model.layers";
-            NEED(L->ln1_w, "%s.%d.input_layernorm.weight", p, l);
-            NEED(L->ln2_w, "%s.%d.post_attention_layernorm.weight", p, l);
-            NEED(qkv_w, "%s.%d.self_attn.q_proj.weight", p, l);
-            NEED(proj_w, "%s.%d.self_attn.o_proj.weight", p, l);
-            NEED(fc_w, "%s.%d.mlp.gate_proj.weight", p, l);
-            NEED(fcp_w, "%s.%d.mlp.down_proj.weight", p, l);
+            NEED(L->ln1_w, (size_t)C, "%s.%d.input_layernorm.weight", p, l);
+            NEED(L->ln2_w, (size_t)C, "%s.%d.post_attention_layernorm.weight", p, l);
+            FIND(qkv_w, "%s.%d.self_attn.q_proj.weight", p, l);
+            FIND(proj_w, "%s.%d.self_attn.o_proj.weight", p, l);
+            FIND(fc_w, "%s.%d.mlp.gate_proj.weight", p, l);
+            FIND(fcp_w, "%s.%d.mlp.down_proj.weight", p, l);
         }
-        if ((st = wmat_init(&L->qkv, e->wtype, qkv_w, Dqkv, C, !gpt2, qkv_b, err)) != HLM_OK ||
-            (st = wmat_init(&L->proj, e->wtype, proj_w, C, Dq, !gpt2, proj_b, err)) != HLM_OK ||
-            (st = wmat_init(&L->fc, e->wtype, fc_w, gpt2 ? F : 2 * F, C, !gpt2, fc_b, err)) != HLM_OK ||
-            (st = wmat_init(&L->fcproj, e->wtype, fcp_w, C, F, !gpt2, fcp_b, err)) != HLM_OK)
+        if ((st = wmat_from_model(e, &L->qkv, qkv_w, Dqkv, C, !gpt2, qkv_b, copy, err)) != HLM_OK ||
+            (st = wmat_from_model(e, &L->proj, proj_w, C, Dq, !gpt2, proj_b, copy, err)) != HLM_OK ||
+            (st = wmat_from_model(e, &L->fc, fc_w, gpt2 ? F : 2 * F, C, !gpt2, fc_b, copy, err)) != HLM_OK ||
+            (st = wmat_from_model(e, &L->fcproj, fcp_w, C, F, !gpt2, fcp_b, copy, err)) != HLM_OK)
             return st;
-        L->k_cache = falloc(kv);
-        L->v_cache = falloc(kv);
-        if (!L->k_cache || !L->v_cache)
-            return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory for a KV cache of %d positions", e->ctx);
     }
 #undef NEED
+#undef FIND
     return HLM_OK;
 }
 
-hlm_status hlm_engine_create(const hlm_model *m, hlm_qtype wtype, int ctx, hlm_engine **out, hlm_error *err)
+/* ---- weights from a GGUF file --------------------------------------------------------------- */
+
+/* The tensor name of layer l (l < 0: a global tensor). */
+static const hlm_gguf_tensor *gg_find(const hlm_gguf_file *f, int l, const char *name)
+{
+    char nm[96];
+    if (l >= 0) snprintf(nm, sizeof nm, "blk.%d.%s", l, name);
+    else snprintf(nm, sizeof nm, "%s", name);
+    return hlm_gguf_find_tensor(f, nm);
+}
+
+static hlm_status gg_missing(const hlm_gguf_file *f, int l, const char *name, hlm_error *err)
+{
+    if (l >= 0)
+        return hlm_errorf(err, HLM_ERR_FORMAT, "%s: no tensor blk.%d.%s", hlm_gguf_source(f), l, name);
+    return hlm_errorf(err, HLM_ERR_FORMAT, "%s: no tensor %s", hlm_gguf_source(f), name);
+}
+
+/* An f32 vector of n values (norm weights, biases, position embeddings): in place when the file
+ * stores f32, else converted. */
+static hlm_status gg_vector(hlm_engine *e, int l, const char *name, size_t n, int required, const float **out,
+                            hlm_error *err)
+{
+    const hlm_gguf_file *f = e->gguf;
+    const hlm_gguf_tensor *t = gg_find(f, l, name);
+    *out = NULL;
+    if (!t) return required ? gg_missing(f, l, name, err) : HLM_OK;
+    if (t->n_elems != n)
+        return hlm_errorf(err, HLM_ERR_FORMAT, "%s: tensor %s has %llu values, expected %zu", hlm_gguf_source(f),
+                          t->name, (unsigned long long)t->n_elems, n);
+    if ((hlm_qtype)t->type == HLM_QT_F32) {
+        *out = t->data;
+        return HLM_OK;
+    }
+    int bv = hlm_qtype_block_values((hlm_qtype)t->type);
+    if (bv == 0 || n % (size_t)bv)
+        return hlm_errorf(err, HLM_ERR_FORMAT, "%s: tensor %s has type %u, which this engine cannot read",
+                          hlm_gguf_source(f), t->name, (unsigned)t->type);
+    float *d = own(e, falloc(n));
+    if (!d) return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory");
+    hlm_status st = hlm_dequantize_row((hlm_qtype)t->type, t->data, d, (int64_t)n, err);
+    *out = d;
+    return st;
+}
+
+/* A matrix part (rows, cols) from the file: in place when stored F32 or in a type with a dot
+ * product, else (F16, BF16, ...) converted to f32 once. */
+static hlm_status gg_part(hlm_engine *e, const hlm_gguf_tensor *t, int rows, int cols, int off, wpart *p,
+                          hlm_error *err)
+{
+    const char *src = hlm_gguf_source(e->gguf);
+    if (t->n_dims != 2 || t->dims[0] != (uint64_t)cols || t->dims[1] != (uint64_t)rows)
+        return hlm_errorf(err, HLM_ERR_FORMAT, "%s: tensor %s has dims [%llu, %llu] (%u-D), expected [%d, %d]", src,
+                          t->name, (unsigned long long)t->dims[0], (unsigned long long)t->dims[1], t->n_dims, cols,
+                          rows);
+    hlm_qtype qt = (hlm_qtype)t->type;
+    if (qt == HLM_QT_F32) {
+        part_f32(p, t->data, rows, off, 1);
+        return HLM_OK;
+    }
+    if (hlm_qtype_has_dot(qt)) {
+        size_t rb;
+        hlm_status st = hlm_qtype_row_bytes(qt, cols, &rb, err);
+        if (st != HLM_OK) return st;
+        *p = (wpart){.t = qt, .rows = rows, .off = off, .w = t->data, .out_in = 1, .row_bytes = rb};
+        return HLM_OK;
+    }
+    int bv = hlm_qtype_block_values(qt);
+    if (bv == 0 || cols % bv)
+        return hlm_errorf(err, HLM_ERR_FORMAT, "%s: tensor %s has type %u, which this engine cannot run", src, t->name,
+                          (unsigned)t->type);
+    size_t rb;
+    hlm_status st = hlm_qtype_row_bytes(qt, cols, &rb, err);
+    if (st != HLM_OK) return st;
+    float *d = own(e, falloc((size_t)rows * cols));
+    if (!d) return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory converting %s", t->name);
+    for (int r = 0; r < rows && st == HLM_OK; r++)
+        st = hlm_dequantize_row(qt, (const uint8_t *)t->data + (size_t)r * rb, d + (size_t)r * cols, cols, err);
+    part_f32(p, d, rows, off, 1);
+    return st;
+}
+
+/* A matrix of the listed parts (names of layer l, each with its row count), plus an optional bias
+ * tensor of the whole. */
+static hlm_status gg_wmat(hlm_engine *e, int l, wmat *w, int cols, int nparts, const char *const *names,
+                          const int *rows, const char *bias, hlm_error *err)
+{
+    memset(w, 0, sizeof *w);
+    w->cols = cols;
+    w->nparts = nparts;
+    for (int j = 0; j < nparts; j++) {
+        const hlm_gguf_tensor *t = gg_find(e->gguf, l, names[j]);
+        if (!t) return gg_missing(e->gguf, l, names[j], err);
+        hlm_status st = gg_part(e, t, rows[j], cols, w->rows, &w->p[j], err);
+        if (st != HLM_OK) return st;
+        w->rows += rows[j];
+    }
+    return bias ? gg_vector(e, l, bias, (size_t)w->rows, 1, &w->bias, err) : HLM_OK;
+}
+
+static hlm_status build_from_gguf(hlm_engine *e, hlm_error *err)
+{
+    const hlm_model_config *c = &e->cfg;
+    const hlm_gguf_file *f = e->gguf;
+    int gpt2 = c->arch == HLM_ARCH_GPT2;
+    int C = c->d_model, F = c->d_ff, Dq = c->n_head * c->head_dim, Dkv = c->n_kv_head * c->head_dim;
+    int V = c->vocab_size;
+    hlm_status st;
+    const hlm_gguf_tensor *te = gg_find(f, -1, "token_embd.weight");
+    if (!te) return gg_missing(f, -1, "token_embd.weight", err);
+    if ((st = gg_part(e, te, V, C, 0, &e->emb, err)) != HLM_OK) return st;
+    if ((st = gg_vector(e, -1, "output_norm.weight", (size_t)C, 1, &e->lnf_w, err)) != HLM_OK) return st;
+    if (gpt2) {
+        if ((st = gg_vector(e, -1, "output_norm.bias", (size_t)C, 1, &e->lnf_b, err)) != HLM_OK) return st;
+        if ((st = gg_vector(e, -1, "position_embd.weight", (size_t)c->max_seq * C, 1, &e->wpe, err)) != HLM_OK)
+            return st;
+    }
+    const char *out_name[] = {gg_find(f, -1, "output.weight") ? "output.weight" : "token_embd.weight"};
+    if ((st = gg_wmat(e, -1, &e->head, C, 1, out_name, &V, NULL, err)) != HLM_OK) return st;
+    for (int l = 0; l < c->n_layer; l++) {
+        eng_layer *L = &e->layers[l];
+        if ((st = gg_vector(e, l, "attn_norm.weight", (size_t)C, 1, &L->ln1_w, err)) != HLM_OK ||
+            (st = gg_vector(e, l, "ffn_norm.weight", (size_t)C, 1, &L->ln2_w, err)) != HLM_OK)
+            return st;
+        if (gpt2) {
+            const char *qkv[] = {"attn_qkv.weight"}, *o[] = {"attn_output.weight"}, *up[] = {"ffn_up.weight"},
+                       *down[] = {"ffn_down.weight"};
+            int r_qkv = Dq + 2 * Dkv;
+            if ((st = gg_vector(e, l, "attn_norm.bias", (size_t)C, 1, &L->ln1_b, err)) != HLM_OK ||
+                (st = gg_vector(e, l, "ffn_norm.bias", (size_t)C, 1, &L->ln2_b, err)) != HLM_OK ||
+                (st = gg_wmat(e, l, &L->qkv, C, 1, qkv, &r_qkv, "attn_qkv.bias", err)) != HLM_OK ||
+                (st = gg_wmat(e, l, &L->proj, Dq, 1, o, &C, "attn_output.bias", err)) != HLM_OK ||
+                (st = gg_wmat(e, l, &L->fc, C, 1, up, &F, "ffn_up.bias", err)) != HLM_OK ||
+                (st = gg_wmat(e, l, &L->fcproj, F, 1, down, &C, "ffn_down.bias", err)) != HLM_OK)
+                return st;
+        } else {
+            const char *qkv[] = {"attn_q.weight", "attn_k.weight", "attn_v.weight"}, *o[] = {"attn_output.weight"},
+                       *gu[] = {"ffn_gate.weight", "ffn_up.weight"}, *down[] = {"ffn_down.weight"};
+            int r_qkv[] = {Dq, Dkv, Dkv}, r_gu[] = {F, F};
+            if ((st = gg_wmat(e, l, &L->qkv, C, 3, qkv, r_qkv, NULL, err)) != HLM_OK ||
+                (st = gg_wmat(e, l, &L->proj, Dq, 1, o, &C, NULL, err)) != HLM_OK ||
+                (st = gg_wmat(e, l, &L->fc, C, 2, gu, r_gu, NULL, err)) != HLM_OK ||
+                (st = gg_wmat(e, l, &L->fcproj, F, 1, down, &C, NULL, err)) != HLM_OK)
+                return st;
+        }
+    }
+    return HLM_OK;
+}
+
+/* ---- construction --------------------------------------------------------------------------- */
+
+static void for_each_part(const hlm_engine *e, void (*fn)(const wpart *, int cols, void *), void *arg)
+{
+    for (int l = 0; l < e->cfg.n_layer; l++) {
+        const eng_layer *L = &e->layers[l];
+        const wmat *ws[] = {&L->qkv, &L->proj, &L->fc, &L->fcproj};
+        for (int k = 0; k < 4; k++)
+            for (int j = 0; j < ws[k]->nparts; j++) fn(&ws[k]->p[j], ws[k]->cols, arg);
+    }
+    for (int j = 0; j < e->head.nparts; j++) fn(&e->head.p[j], e->head.cols, arg);
+}
+
+static void tally_type(const wpart *p, int cols, void *arg)
+{
+    size_t *bytes_by_type = arg;
+    if ((int)p->t < 64) bytes_by_type[p->t] += part_bytes(p, cols);
+}
+
+static hlm_status alloc_caches(hlm_engine *e, int n_seq, hlm_error *err)
+{
+    const hlm_model_config *c = &e->cfg;
+    size_t kv = (size_t)n_seq * e->ctx * c->n_kv_head * c->head_dim;
+    int *pos = calloc((size_t)n_seq, sizeof *pos);
+    if (!pos) return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory");
+    float **k = calloc((size_t)c->n_layer, sizeof *k), **v = calloc((size_t)c->n_layer, sizeof *v);
+    int ok = k && v;
+    for (int l = 0; ok && l < c->n_layer; l++) {
+        k[l] = falloc(kv);
+        v[l] = falloc(kv);
+        ok = k[l] && v[l];
+    }
+    if (!ok) {
+        for (int l = 0; k && v && l < c->n_layer; l++) {
+            free(k[l]);
+            free(v[l]);
+        }
+        free(k);
+        free(v);
+        free(pos);
+        if (e->seq_pos) memset(e->seq_pos, 0, sizeof *e->seq_pos * (size_t)e->n_seq);
+        return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory for the KV caches of %d sequences of %d positions",
+                          n_seq, e->ctx);
+    }
+    for (int l = 0; l < c->n_layer; l++) {
+        free(e->layers[l].k_cache);
+        free(e->layers[l].v_cache);
+        e->layers[l].k_cache = k[l];
+        e->layers[l].v_cache = v[l];
+    }
+    free(k);
+    free(v);
+    free(e->seq_pos);
+    e->seq_pos = pos;
+    e->n_seq = n_seq;
+    return HLM_OK;
+}
+
+/* The common part of every constructor: checks, allocation, then build(e). */
+static hlm_status engine_new(const hlm_model_config *c, hlm_qtype wtype, int ctx, hlm_engine **out, hlm_error *err)
 {
     *out = NULL;
-    const hlm_model_config *c = hlm_model_config_of(m);
-    if (wtype != HLM_QT_F32 && wtype != HLM_QT_Q8_0 && wtype != HLM_QT_Q4_0)
-        return hlm_errorf(err, HLM_ERR_INVALID, "engine: weight type %s is not supported (f32, q8_0 or q4_0)",
-                          hlm_qtype_name(wtype));
     if (ctx == 0) ctx = c->max_seq;
     if (ctx < 1 || ctx > c->max_seq)
         return hlm_errorf(err, HLM_ERR_RANGE, "engine: context %d must be in [1, %d] (the model's max_seq)", ctx,
@@ -240,23 +548,61 @@ hlm_status hlm_engine_create(const hlm_model *m, hlm_qtype wtype, int ctx, hlm_e
     hlm_engine *e = calloc(1, sizeof *e);
     if (!e) return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory");
     e->cfg = *c;
-    e->model = m;
     e->wtype = wtype;
     e->ctx = ctx;
+    e->bf16_prefill = 1;
     e->layers = calloc((size_t)c->n_layer, sizeof *e->layers);
     e->logits = falloc((size_t)c->vocab_size);
+    e->deq = falloc(DEQ_TILE + (size_t)c->d_model + (size_t)c->d_ff); /* a tile is at least one row */
     if (c->arch == HLM_ARCH_LLAMA) e->rope = falloc((size_t)ctx * c->head_dim);
-    hlm_status st = HLM_OK;
-    if (!e->layers || !e->logits || (c->arch == HLM_ARCH_LLAMA && !e->rope))
-        st = hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory");
-    if (st == HLM_OK) st = build(e, err);
-    if (st != HLM_OK) {
+    if (!e->layers || !e->logits || !e->deq || (c->arch == HLM_ARCH_LLAMA && !e->rope)) {
         hlm_engine_free(e);
-        return st;
+        return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory");
     }
     /* the training engine's table (rope.c), so that the rotations are the same floats */
     if (e->rope) rope_table(e->rope, ctx, c->head_dim, c->rope_theta);
     *out = e;
+    return HLM_OK;
+}
+
+static hlm_status engine_finish(hlm_engine *e, hlm_error *err)
+{
+    return alloc_caches(e, 1, err);
+}
+
+static hlm_status create(const hlm_model *m, hlm_qtype wtype, int ctx, int copy, hlm_engine **out, hlm_error *err)
+{
+    *out = NULL;
+    if (wtype != HLM_QT_F32 && wtype != HLM_QT_Q8_0 && wtype != HLM_QT_Q4_0)
+        return hlm_errorf(err, HLM_ERR_INVALID, "engine: weight type %s is not supported (f32, q8_0 or q4_0)",
+                          hlm_qtype_name(wtype));
+    hlm_engine *e;
+    hlm_status st = engine_new(hlm_model_config_of(m), wtype, ctx, &e, err);
+    if (st != HLM_OK) return st;
+    if ((st = build_from_model(e, m, copy, err)) != HLM_OK || (st = engine_finish(e, err)) != HLM_OK) {
+        hlm_engine_free(e);
+        return st;
+    }
+    *out = e;
+    return HLM_OK;
+}
+
+hlm_status hlm_engine_create(const hlm_model *m, hlm_qtype wtype, int ctx, hlm_engine **out, hlm_error *err)
+{
+    return create(m, wtype, ctx, 0, out, err);
+}
+
+/* The engine over m (consumed): it owns m when it reads m's f32 arrays in place. */
+static hlm_status adopt(hlm_model *m, hlm_qtype wtype, int ctx, hlm_engine **out, hlm_error *err)
+{
+    /* quantized: the engine copies what stays f32 and the model's parameters go */
+    int copy = wtype != HLM_QT_F32;
+    hlm_status st = create(m, wtype, ctx, copy, out, err);
+    if (st != HLM_OK || copy) {
+        hlm_model_free(m);
+        return st;
+    }
+    (*out)->owned = m;
     return HLM_OK;
 }
 
@@ -265,60 +611,118 @@ hlm_status hlm_engine_load(const char *dir, hlm_qtype wtype, int ctx, hlm_engine
     *out = NULL;
     hlm_model *m = NULL;
     hlm_status st = hlm_checkpoint_load_model(dir, &m, err);
+    return st == HLM_OK ? adopt(m, wtype, ctx, out, err) : st;
+}
+
+hlm_status hlm_engine_open_gguf(const char *path, int ctx, hlm_engine **out, hlm_tokenizer **tok, hlm_error *err)
+{
+    *out = NULL;
+    if (tok) *tok = NULL;
+    hlm_gguf_file *f = NULL;
+    hlm_status st = hlm_gguf_open(path, &f, err);
     if (st != HLM_OK) return st;
-    st = hlm_engine_create(m, wtype, ctx, out, err);
-    if (st != HLM_OK) {
-        hlm_model_free(m);
+    hlm_model_config cfg;
+    if ((st = hlm_gguf_read_config(f, &cfg, err)) != HLM_OK) {
+        hlm_gguf_close(f);
         return st;
     }
-    (*out)->owned = m;
+    hlm_engine *e;
+    if ((st = engine_new(&cfg, HLM_QT_F32, ctx, &e, err)) != HLM_OK) {
+        hlm_gguf_close(f);
+        return st;
+    }
+    e->gguf = f;
+    e->interleaved_rope = cfg.arch == HLM_ARCH_LLAMA;
+    if ((st = build_from_gguf(e, err)) == HLM_OK) st = engine_finish(e, err);
+    if (st == HLM_OK && tok) st = hlm_gguf_read_tokenizer(f, tok, err);
+    if (st != HLM_OK) {
+        hlm_engine_free(e);
+        return st;
+    }
+    /* the type that holds most of the matrix bytes names the engine's weights */
+    size_t by_type[64] = {0};
+    for_each_part(e, tally_type, by_type);
+    for (int t = 0; t < 64; t++)
+        if (by_type[t] > by_type[e->wtype]) e->wtype = (hlm_qtype)t;
+    *out = e;
     return HLM_OK;
+}
+
+hlm_status hlm_engine_open(const char *path, hlm_qtype wtype, int ctx, hlm_engine **out, hlm_tokenizer **tok,
+                           hlm_error *err)
+{
+    *out = NULL;
+    if (tok) *tok = NULL;
+    if (hlm_gguf_is_file(path)) {
+        if (wtype == HLM_ENGINE_STORED) return hlm_engine_open_gguf(path, ctx, out, tok, err);
+        hlm_model *m = NULL;
+        hlm_status st = hlm_gguf_import(path, &m, tok, err);
+        if (st == HLM_OK) st = adopt(m, wtype, ctx, out, err);
+        if (st != HLM_OK && tok) {
+            hlm_tokenizer_free(*tok);
+            *tok = NULL;
+        }
+        return st;
+    }
+    hlm_status st = hlm_engine_load(path, wtype == HLM_ENGINE_STORED ? HLM_QT_F32 : wtype, ctx, out, err);
+    if (st != HLM_OK || !tok) return st;
+    char tp[4200];
+    snprintf(tp, sizeof tp, "%s/tokenizer.json", path);
+    st = hlm_tokenizer_load(tp, -1, tok, err);
+    if (st != HLM_OK) {
+        hlm_engine_free(*out);
+        *out = NULL;
+    }
+    return st;
 }
 
 const hlm_model_config *hlm_engine_config(const hlm_engine *e) { return &e->cfg; }
 hlm_qtype hlm_engine_wtype(const hlm_engine *e) { return e->wtype; }
 int hlm_engine_ctx(const hlm_engine *e) { return e->ctx; }
-int hlm_engine_pos(const hlm_engine *e) { return e->pos; }
-void hlm_engine_reset(hlm_engine *e) { e->pos = 0; }
+int hlm_engine_pos(const hlm_engine *e) { return e->seq_pos[0]; }
+void hlm_engine_reset(hlm_engine *e) { e->seq_pos[0] = 0; }
+void hlm_engine_set_bf16_prefill(hlm_engine *e, int on) { e->bf16_prefill = on != 0; }
+int hlm_engine_seqs(const hlm_engine *e) { return e->n_seq; }
+int hlm_engine_seq_pos(const hlm_engine *e, int seq) { return seq >= 0 && seq < e->n_seq ? e->seq_pos[seq] : -1; }
 
-static void count_mat(const wmat *w, int *q, int *f, size_t *bytes)
+void hlm_engine_seq_truncate(hlm_engine *e, int seq, int pos)
 {
-    if (w->t == HLM_QT_F32) {
-        (*f)++;
-        *bytes += sizeof(float) * (size_t)w->rows * w->cols;
-    } else {
-        (*q)++;
-        *bytes += w->q_bytes;
-    }
+    if (seq >= 0 && seq < e->n_seq && pos >= 0 && pos < e->seq_pos[seq]) e->seq_pos[seq] = pos;
 }
 
-static void count_all(const hlm_engine *e, int *q, int *f, size_t *bytes)
+hlm_status hlm_engine_set_seqs(hlm_engine *e, int n_seq, hlm_error *err)
 {
-    *q = *f = 0;
-    *bytes = 0;
-    for (int l = 0; l < e->cfg.n_layer; l++) {
-        const eng_layer *L = &e->layers[l];
-        count_mat(&L->qkv, q, f, bytes);
-        count_mat(&L->proj, q, f, bytes);
-        count_mat(&L->fc, q, f, bytes);
-        count_mat(&L->fcproj, q, f, bytes);
-    }
-    count_mat(&e->head, q, f, bytes);
+    if (n_seq < 1 || n_seq > 65536)
+        return hlm_errorf(err, HLM_ERR_RANGE, "engine: %d sequences, expected 1..65536", n_seq);
+    return alloc_caches(e, n_seq, err);
+}
+
+typedef struct counts { int q, f; size_t bytes; } counts;
+
+static void count_part(const wpart *p, int cols, void *arg)
+{
+    counts *k = arg;
+    if (p->t == HLM_QT_F32) k->f++;
+    else k->q++;
+    k->bytes += part_bytes(p, cols);
 }
 
 void hlm_engine_matrix_counts(const hlm_engine *e, int *quantized, int *kept_f32)
 {
-    size_t b;
-    count_all(e, quantized, kept_f32, &b);
+    counts k = {0};
+    for_each_part(e, count_part, &k);
+    *quantized = k.q;
+    *kept_f32 = k.f;
 }
 
 size_t hlm_engine_weight_bytes(const hlm_engine *e)
 {
-    int q, f;
-    size_t b;
-    count_all(e, &q, &f, &b);
-    return b;
+    counts k = {0};
+    for_each_part(e, count_part, &k);
+    return k.bytes;
 }
+
+/* ---- forward -------------------------------------------------------------------------------- */
 
 /* Grows the scratch to n rows. */
 static hlm_status ensure_rows(hlm_engine *e, int n, hlm_error *err)
@@ -337,84 +741,120 @@ static hlm_status ensure_rows(hlm_engine *e, int n, hlm_error *err)
     const hlm_model_config *c = &e->cfg;
     size_t C = c->d_model, F = c->d_ff, Dq = (size_t)c->n_head * c->head_dim;
     size_t Dqkv = Dq + 2 * (size_t)c->n_kv_head * c->head_dim, N = (size_t)n;
-    float **bufs[] = {&e->x, &e->h, &e->qkv, &e->att, &e->f1, &e->f2, &e->y, &e->mean, &e->rstd};
-    size_t sizes[] = {N * C, N * C, N * Dqkv, N * Dq, N * 2 * F, N * F, N * C, N, N};
+    size_t widest = Dqkv > 2 * F ? Dqkv : 2 * F;
+    if ((size_t)c->vocab_size > widest) widest = (size_t)c->vocab_size;
+    size_t tmp_rows = N < DEQ_MIN_ROWS ? N : DEQ_MIN_ROWS;
+    float **bufs[] = {&e->x, &e->h, &e->qkv, &e->att, &e->f1, &e->f2, &e->y, &e->mean, &e->rstd, &e->lse, &e->tmp};
+    size_t sizes[] = {N * C, N * C, N * Dqkv, N * Dq, N * 2 * F, N * F, N * C, N, N, N * c->n_head, tmp_rows * widest};
+    free(e->rseq);
+    free(e->rpos);
+    e->rseq = malloc(sizeof(int) * N);
+    e->rpos = malloc(sizeof(int) * N);
+    int ok = e->rseq && e->rpos;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         free(*bufs[i]);
         *bufs[i] = falloc(sizes[i]);
-        if (!*bufs[i]) {
-            e->cap = 0;
-            return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory for %d rows of activations", n);
-        }
+        ok = ok && *bufs[i];
+    }
+    if (!ok) {
+        e->cap = 0;
+        return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory for %d rows of activations", n);
     }
     e->cap = n;
     return HLM_OK;
 }
 
-/* Causal attention of rows at positions pos..pos+n-1 over the cache [0, pos+n): for query head h
- * (kv head h / (H/KV)), out = softmax(q k^T / sqrt(hd)) v. att (n, Dq), q read from qkv (n, Dqkv). */
+/* Dot product of hd floats, in independent lanes (the compiler vectorizes the simd loop). */
+static inline float dot_hd(const float *a, const float *b, int hd)
+{
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int d = 0; d < hd; d++) s += a[d] * b[d];
+    return s;
+}
+
+/* Causal attention of each row against its sequence's cache [0, rpos[i]] (the row's own K and V
+ * are already there): for query head h (kv head h / (H/KV)), out = softmax(q k^T / sqrt(hd)) v.
+ * att (n, Dq), q read from qkv (n, Dqkv). */
 static void attention_cached(hlm_engine *e, const eng_layer *L, int n)
 {
     const hlm_model_config *c = &e->cfg;
-    int H = c->n_head, KV = c->n_kv_head, hd = c->head_dim, group = H / KV, pos = e->pos;
-    size_t Dqkv = (size_t)(H + 2 * KV) * hd;
+    int H = c->n_head, KV = c->n_kv_head, hd = c->head_dim, group = H / KV;
+    size_t Dqkv = (size_t)(H + 2 * KV) * hd, Dkv = (size_t)KV * hd, seq_floats = (size_t)e->ctx * Dkv;
     float scale = 1.0f / sqrtf((float)hd);
     long work = (long)n * H;
-#pragma omp parallel for schedule(static) if (work * (pos + n) * hd >= (1 << 15))
+    long span = 0;
+    for (int i = 0; i < n; i++) span += e->rpos[i] + 1;
+#pragma omp parallel for schedule(dynamic, 1) if (span * H * hd >= (1 << 15))
     for (long w = 0; w < work; w++) {
-        int i = (int)(w / H), h = (int)(w % H), kvh = h / group, len = pos + i + 1;
+        int i = (int)(w / H), h = (int)(w % H), kvh = h / group, len = e->rpos[i] + 1;
         const float *q = e->qkv + (size_t)i * Dqkv + (size_t)h * hd;
+        const float *kc = L->k_cache + (size_t)e->rseq[i] * seq_floats + (size_t)kvh * hd;
+        const float *vc = L->v_cache + (size_t)e->rseq[i] * seq_floats + (size_t)kvh * hd;
         float *out = e->att + (size_t)i * H * hd + (size_t)h * hd;
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
         float *s = e->scores + (size_t)tid * e->ctx;
-        float mx = -INFINITY;
-        for (int t = 0; t < len; t++) {
-            const float *k = L->k_cache + ((size_t)t * KV + kvh) * hd;
-            float dot = 0.0f;
-            for (int d = 0; d < hd; d++) dot += q[d] * k[d];
-            s[t] = dot * scale;
-            if (s[t] > mx) mx = s[t];
-        }
-        float sum = 0.0f;
-        for (int t = 0; t < len; t++) {
-            s[t] = expf(s[t] - mx);
-            sum += s[t];
-        }
-        float inv = 1.0f / sum;
+        for (int t = 0; t < len; t++) s[t] = dot_hd(q, kc + (size_t)t * Dkv, hd) * scale;
+        float mx = vec_max(s, len);
+        float inv = 1.0f / vec_exp_sum(s, s, mx, len);
         for (int d = 0; d < hd; d++) out[d] = 0.0f;
         for (int t = 0; t < len; t++) {
-            const float *v = L->v_cache + ((size_t)t * KV + kvh) * hd;
+            const float *v = vc + (size_t)t * Dkv;
             float p = s[t] * inv;
+#pragma omp simd
             for (int d = 0; d < hd; d++) out[d] += p * v[d];
+        }
+    }
+}
+
+/* RoPE of the q and k heads of each row at its position: Hugging Face's rotate_half pairs for an
+ * hlm_model, GGML's interleaved pairs for a GGUF file (same angles, see engine.h). */
+static void rope_rows(hlm_engine *e, int n, int contiguous)
+{
+    const hlm_model_config *c = &e->cfg;
+    int H = c->n_head, KV = c->n_kv_head, hd = c->head_dim, half = hd / 2;
+    size_t Dqkv = (size_t)(H + 2 * KV) * hd;
+    if (!e->interleaved_rope && contiguous) {
+        /* rows are positions rpos[0].. in order: rope_forward with T = n reads table rows from there */
+        rope_forward(e->qkv, e->rope + (size_t)e->rpos[0] * hd, 1, n, H, KV, hd);
+        return;
+    }
+#pragma omp parallel for schedule(static) if (n > 1)
+    for (int i = 0; i < n; i++) {
+        const float *cs = e->rope + (size_t)e->rpos[i] * hd;
+        float *row = e->qkv + (size_t)i * Dqkv;
+        if (!e->interleaved_rope) {
+            rope_forward(row, cs, 1, 1, H, KV, hd);
+            continue;
+        }
+        for (int hh = 0; hh < H + KV; hh++) {
+            float *x = row + (size_t)hh * hd;
+            for (int k = 0; k < half; k++) {
+                float co = cs[2 * k], si = cs[2 * k + 1], x1 = x[2 * k], x2 = x[2 * k + 1];
+                x[2 * k] = x1 * co - x2 * si;
+                x[2 * k + 1] = x2 * co + x1 * si;
+            }
         }
     }
 }
 
 static void add_rows(float *x, const float *y, size_t n)
 {
+#pragma omp simd
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
 
-/* all: the logits of every row into logits_all (n, V); else of the last row into logits. */
-static hlm_status forward(hlm_engine *e, const int32_t *tokens, int n, int all, const float **logits,
+/* Runs rows described by e->rseq/e->rpos (already checked). all: the logits of every row into
+ * logits_all (n, V); else of the last row into logits. contiguous: the rows are one sequence's
+ * consecutive positions. */
+static hlm_status forward(hlm_engine *e, const int32_t *tokens, int n, int all, int contiguous, const float **logits,
                           hlm_error *err)
 {
     const hlm_model_config *c = &e->cfg;
-    if (logits) *logits = NULL;
-    if (n < 1) return hlm_errorf(err, HLM_ERR_INVALID, "engine: %d tokens, expected at least 1", n);
-    if (n > e->ctx - e->pos)
-        return hlm_errorf(err, HLM_ERR_RANGE,
-                          "engine: context overflow: %d tokens at position %d exceed the context of %d", n,
-                          e->pos, e->ctx);
-    for (int i = 0; i < n; i++)
-        if (tokens[i] < 0 || tokens[i] >= c->vocab_size)
-            return hlm_errorf(err, HLM_ERR_RANGE, "engine: token %d at index %d is outside the vocabulary [0, %d)",
-                              tokens[i], i, c->vocab_size);
-    hlm_status st = ensure_rows(e, n, err);
-    if (st != HLM_OK) return st;
+    hlm_status st;
     if (all && n > e->logits_rows) {
         free(e->logits_all);
         e->logits_all = falloc((size_t)n * c->vocab_size);
@@ -423,71 +863,141 @@ static hlm_status forward(hlm_engine *e, const int32_t *tokens, int n, int all, 
             return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory for the logits of %d positions", n);
     }
     int gpt2 = c->arch == HLM_ARCH_GPT2;
-    int C = c->d_model, F = c->d_ff, H = c->n_head, KV = c->n_kv_head, hd = c->head_dim, pos = e->pos;
+    int C = c->d_model, F = c->d_ff, H = c->n_head, KV = c->n_kv_head, hd = c->head_dim;
     size_t Dq = (size_t)H * hd, Dkv = (size_t)KV * hd, Dqkv = Dq + 2 * Dkv, NC = (size_t)n * C;
+    size_t seq_floats = (size_t)e->ctx * Dkv;
     float eps = c->norm_eps;
+    /* a prefill from an empty cache is the training engine's causal attention over these rows */
+    int flash = contiguous && e->rpos[0] == 0 && n > 1;
 
     for (int i = 0; i < n; i++) {
         float *x = e->x + (size_t)i * C;
-        const float *te = e->wte + (size_t)tokens[i] * C;
+        if (e->emb.t == HLM_QT_F32) memcpy(x, (const float *)e->emb.w + (size_t)tokens[i] * C, sizeof(float) * C);
+        else hlm_dequantize_row(e->emb.t, (const uint8_t *)e->emb.w + (size_t)tokens[i] * e->emb.row_bytes, x, C, NULL);
         if (gpt2) {
-            const float *pe = e->wpe + (size_t)(pos + i) * C;
-            for (int j = 0; j < C; j++) x[j] = te[j] + pe[j];
-        } else {
-            memcpy(x, te, sizeof(float) * (size_t)C);
+            const float *pe = e->wpe + (size_t)e->rpos[i] * C;
+            for (int j = 0; j < C; j++) x[j] += pe[j];
         }
     }
     for (int l = 0; l < c->n_layer; l++) {
         eng_layer *L = &e->layers[l];
         if (gpt2) layernorm_forward(e->h, e->mean, e->rstd, e->x, L->ln1_w, L->ln1_b, n, C, eps);
         else rmsnorm_forward(e->h, e->rstd, e->x, L->ln1_w, n, C, eps);
-        if ((st = wmat_apply(&L->qkv, e->h, n, e->qkv, err)) != HLM_OK) return st;
-        /* rows are positions pos..pos+n-1: rope_forward with T = n reads table rows from pos */
-        if (!gpt2) rope_forward(e->qkv, e->rope + (size_t)pos * hd, 1, n, H, KV, hd);
+        if ((st = wmat_apply(e, &L->qkv, e->h, n, e->qkv, err)) != HLM_OK) return st;
+        if (!gpt2) rope_rows(e, n, contiguous);
         for (int i = 0; i < n; i++) {
             const float *r = e->qkv + (size_t)i * Dqkv;
-            memcpy(L->k_cache + (size_t)(pos + i) * Dkv, r + Dq, sizeof(float) * Dkv);
-            memcpy(L->v_cache + (size_t)(pos + i) * Dkv, r + Dq + Dkv, sizeof(float) * Dkv);
+            size_t at = (size_t)e->rseq[i] * seq_floats + (size_t)e->rpos[i] * Dkv;
+            memcpy(L->k_cache + at, r + Dq, sizeof(float) * Dkv);
+            memcpy(L->v_cache + at, r + Dq + Dkv, sizeof(float) * Dkv);
         }
-        attention_cached(e, L, n);
-        if ((st = wmat_apply(&L->proj, e->att, n, e->y, err)) != HLM_OK) return st;
+        if (flash) attention_forward(e->att, e->lse, e->qkv, 1, n, H, KV, hd);
+        else attention_cached(e, L, n);
+        if ((st = wmat_apply(e, &L->proj, e->att, n, e->y, err)) != HLM_OK) return st;
         add_rows(e->x, e->y, NC);
         if (gpt2) {
             layernorm_forward(e->h, e->mean, e->rstd, e->x, L->ln2_w, L->ln2_b, n, C, eps);
-            if ((st = wmat_apply(&L->fc, e->h, n, e->f1, err)) != HLM_OK) return st;
+            if ((st = wmat_apply(e, &L->fc, e->h, n, e->f1, err)) != HLM_OK) return st;
             gelu_forward(e->f2, e->f1, (size_t)n * F);
         } else {
             rmsnorm_forward(e->h, e->rstd, e->x, L->ln2_w, n, C, eps);
-            if ((st = wmat_apply(&L->fc, e->h, n, e->f1, err)) != HLM_OK) return st;
+            if ((st = wmat_apply(e, &L->fc, e->h, n, e->f1, err)) != HLM_OK) return st;
             swiglu_forward(e->f2, e->f1, n, F);
         }
-        if ((st = wmat_apply(&L->fcproj, e->f2, n, e->y, err)) != HLM_OK) return st;
+        if ((st = wmat_apply(e, &L->fcproj, e->f2, n, e->y, err)) != HLM_OK) return st;
         add_rows(e->x, e->y, NC);
     }
-    /* the head runs over the last row only, unless every position's logits are asked for */
+    /* the head runs over the last row only, unless every row's logits are asked for */
     int rows = all ? n : 1;
     const float *first = e->x + (size_t)(n - rows) * C;
     float *out = all ? e->logits_all : e->logits;
     if (gpt2) layernorm_forward(e->h, e->mean, e->rstd, first, e->lnf_w, e->lnf_b, rows, C, eps);
     else rmsnorm_forward(e->h, e->rstd, first, e->lnf_w, rows, C, eps);
-    if ((st = wmat_apply(&e->head, e->h, rows, out, err)) != HLM_OK) return st;
-    e->pos += n;
+    if ((st = wmat_apply(e, &e->head, e->h, rows, out, err)) != HLM_OK) return st;
+    for (int i = 0; i < n; i++)
+        if (e->rpos[i] + 1 > e->seq_pos[e->rseq[i]]) e->seq_pos[e->rseq[i]] = e->rpos[i] + 1;
     if (logits) *logits = out;
     return HLM_OK;
 }
 
-hlm_status hlm_engine_prefill(hlm_engine *e, const int32_t *tokens, int n, const float **logits, hlm_error *err)
+static hlm_status check_tokens(const hlm_engine *e, const int32_t *tokens, int n, hlm_error *err)
 {
-    return forward(e, tokens, n, 0, logits, err);
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= e->cfg.vocab_size)
+            return hlm_errorf(err, HLM_ERR_RANGE, "engine: token %d at index %d is outside the vocabulary [0, %d)",
+                              tokens[i], i, e->cfg.vocab_size);
+    return HLM_OK;
 }
 
-hlm_status hlm_engine_prefill_all(hlm_engine *e, const int32_t *tokens, int n, const float **logits,
+static hlm_status prefill(hlm_engine *e, int seq, const int32_t *tokens, int n, int all, const float **logits,
+                          hlm_error *err)
+{
+    if (logits) *logits = NULL;
+    if (seq < 0 || seq >= e->n_seq)
+        return hlm_errorf(err, HLM_ERR_INVALID, "engine: sequence %d, expected 0..%d", seq, e->n_seq - 1);
+    int pos = e->seq_pos[seq];
+    if (n < 1) return hlm_errorf(err, HLM_ERR_INVALID, "engine: %d tokens, expected at least 1", n);
+    if (n > e->ctx - pos)
+        return hlm_errorf(err, HLM_ERR_RANGE, "engine: context overflow: %d tokens at position %d exceed the context of %d",
+                          n, pos, e->ctx);
+    hlm_status st = check_tokens(e, tokens, n, err);
+    if (st == HLM_OK) st = ensure_rows(e, n, err);
+    if (st != HLM_OK) return st;
+    for (int i = 0; i < n; i++) {
+        e->rseq[i] = seq;
+        e->rpos[i] = pos + i;
+    }
+    st = forward(e, tokens, n, all, 1, logits, err);
+    if (st != HLM_OK) e->seq_pos[seq] = pos; /* entries past pos may be half-written: not in the cache */
+    return st;
+}
+
+hlm_status hlm_engine_prefill(hlm_engine *e, const int32_t *tokens, int n, const float **logits, hlm_error *err)
+{
+    return prefill(e, 0, tokens, n, 0, logits, err);
+}
+
+hlm_status hlm_engine_prefill_seq(hlm_engine *e, int seq, const int32_t *tokens, int n, const float **logits,
                                   hlm_error *err)
 {
-    return forward(e, tokens, n, 1, logits, err);
+    return prefill(e, seq, tokens, n, 0, logits, err);
+}
+
+hlm_status hlm_engine_prefill_all(hlm_engine *e, const int32_t *tokens, int n, const float **logits, hlm_error *err)
+{
+    return prefill(e, 0, tokens, n, 1, logits, err);
 }
 
 hlm_status hlm_engine_decode(hlm_engine *e, int32_t token, const float **logits, hlm_error *err)
 {
-    return forward(e, &token, 1, 0, logits, err);
+    return prefill(e, 0, &token, 1, 0, logits, err);
+}
+
+hlm_status hlm_engine_decode_batch(hlm_engine *e, const int *seqs, const int32_t *tokens, int n, const float **logits,
+                                   hlm_error *err)
+{
+    if (logits) *logits = NULL;
+    if (n < 1) return hlm_errorf(err, HLM_ERR_INVALID, "engine: %d sequences in a decode step, expected at least 1", n);
+    for (int i = 0; i < n; i++) {
+        if (seqs[i] < 0 || seqs[i] >= e->n_seq)
+            return hlm_errorf(err, HLM_ERR_INVALID, "engine: sequence %d at index %d, expected 0..%d", seqs[i], i,
+                              e->n_seq - 1);
+        for (int j = 0; j < i; j++)
+            if (seqs[j] == seqs[i])
+                return hlm_errorf(err, HLM_ERR_INVALID, "engine: sequence %d named twice in one decode step", seqs[i]);
+        if (e->seq_pos[seqs[i]] >= e->ctx)
+            return hlm_errorf(err, HLM_ERR_RANGE, "engine: context overflow: sequence %d is full (%d positions)",
+                              seqs[i], e->ctx);
+    }
+    hlm_status st = check_tokens(e, tokens, n, err);
+    if (st == HLM_OK) st = ensure_rows(e, n, err);
+    if (st != HLM_OK) return st;
+    for (int i = 0; i < n; i++) {
+        e->rseq[i] = seqs[i];
+        e->rpos[i] = e->seq_pos[seqs[i]];
+    }
+    st = forward(e, tokens, n, 1, n == 1, logits, err);
+    if (st != HLM_OK)
+        for (int i = 0; i < n; i++) e->seq_pos[seqs[i]] = e->rpos[i];
+    return st;
 }

@@ -1,17 +1,27 @@
-/* The inference engine: a GPT-2 or Llama model run one token at a time over a KV cache, with
- * weight matrices in f32 or quantized to Q8_0 / Q4_0 (src/infer/quant.h).
+/* The inference engine: a GPT-2 or Llama model run over a KV cache, for one sequence or a batch of
+ * sequences, with weight matrices in f32 or a GGUF block format (src/infer/quant.h).
+ *
+ * Two sources of weights:
+ * - an hlm_model (the training engine's f32 parameters): matrices are read in place (f32) or
+ *   copied once into quantized rows (Q8_0 / Q4_0), oriented (out, in); GPT-2's Conv1D (in, out)
+ *   matrices are transposed first. A matrix whose K is not a multiple of 32 stays f32. A tied
+ *   lm head is quantized like the other matrices (as llama.cpp runs a tied token_embd).
+ * - a GGUF file (hlm_engine_open_gguf), memory-mapped: matrices stored F32, Q8_0, Q4_0, Q4_1,
+ *   Q5_0 or Q5_1 are run from the mapping as they are, F16/BF16 ones are converted to f32 once.
+ *   Llama's q and k rows are in GGML's order there (each head's pairs interleaved, see
+ *   gguf_model.h), so the engine rotates the pairs (2i, 2i+1) for that source; attention scores
+ *   are the same because q and k are permuted alike.
  *
  * Invariants:
- * - The engine reads the parameters of an hlm_model: embeddings, positions, norms and biases
- *   always stay f32 there; the weight matrices are either read in place (f32) or copied once into
- *   quantized rows of K = in_features values, oriented (out, in) (GPT-2's Conv1D (in, out)
- *   matrices are transposed first). A matrix whose K is not a multiple of 32 stays f32, and so
- *   does a tied lm head (it is the embedding).
- * - The KV cache holds, per layer, K and V as (ctx, n_kv_head, head_dim) f32, K after RoPE.
- *   Positions 0..pos-1 are filled; prefill and decode append at pos and never move earlier
- *   entries, so the logits at a position do not depend on how the sequence was split into calls.
- * - Every check (token in the vocabulary, room in the context) happens before the cache changes:
- *   a call that fails leaves the engine as it was. */
+ * - The KV cache holds, per layer and sequence, K and V as (ctx, n_kv_head, head_dim) f32, K
+ *   after RoPE. Positions 0..pos-1 of a sequence are filled; calls append at pos and never move
+ *   earlier entries, so a sequence can be cut back (hlm_engine_seq_truncate) and continued.
+ * - Every check (token in the vocabulary, sequence index, room in the context) happens before
+ *   the cache changes: a call that fails leaves the engine as it was.
+ * - Prefill from an empty cache runs the training engine's attention (FlashAttention-2 tiles);
+ *   other calls score each row against the cache directly. Quantized matrices multiply many rows
+ *   by dequantizing tiles to f32 for the gemm, and few rows (decode) by the quantized dot
+ *   products over 8-bit activations; the two paths agree to quantization error, not bitwise. */
 #ifndef HYPERLM_INFER_ENGINE_H
 #define HYPERLM_INFER_ENGINE_H
 
@@ -19,6 +29,7 @@
 
 #include "hyperlm/error.h"
 #include "hyperlm/model.h"
+#include "hyperlm/tokenizer.h"
 #include "infer/quant.h"
 
 typedef struct hlm_engine hlm_engine;
@@ -27,21 +38,38 @@ typedef struct hlm_engine hlm_engine;
  * or HLM_QT_Q4_0. ctx: cache length in positions (0: the model's max_seq; at most max_seq). */
 hlm_status hlm_engine_create(const hlm_model *m, hlm_qtype wtype, int ctx, hlm_engine **out,
                              hlm_error *err);
-/* The same over a checkpoint folder (config.json + model.safetensors), which the engine owns. */
+/* The same over a checkpoint folder (config.json + model.safetensors). With a quantized wtype the
+ * f32 parameters are released once the engine has its copies (only norms, biases and embeddings
+ * are kept in f32). */
 hlm_status hlm_engine_load(const char *dir, hlm_qtype wtype, int ctx, hlm_engine **out,
                            hlm_error *err);
+/* Over a GGUF file (architecture llama or gpt2), memory-mapped for the engine's lifetime; the
+ * weights run in their stored types. tok (NULL: not wanted) receives the file's tokenizer. */
+hlm_status hlm_engine_open_gguf(const char *path, int ctx, hlm_engine **out, hlm_tokenizer **tok,
+                                hlm_error *err);
+/* Either of the two, a GGUF file or a checkpoint folder. wtype HLM_ENGINE_STORED: a GGUF file runs
+ * in its stored types (hlm_engine_open_gguf), a checkpoint in f32; another wtype: the weights are
+ * read to f32 and quantized to it as hlm_engine_load does (a GGUF file is dequantized first). */
+#define HLM_ENGINE_STORED ((hlm_qtype)-1)
+hlm_status hlm_engine_open(const char *path, hlm_qtype wtype, int ctx, hlm_engine **out,
+                           hlm_tokenizer **tok, hlm_error *err);
 void hlm_engine_free(hlm_engine *e);
 
 const hlm_model_config *hlm_engine_config(const hlm_engine *e);
+/* The type most matrices run in (a GGUF file: the most common stored type among the matrices). */
 hlm_qtype hlm_engine_wtype(const hlm_engine *e);
 int hlm_engine_ctx(const hlm_engine *e);
-int hlm_engine_pos(const hlm_engine *e); /* positions in the cache */
+int hlm_engine_pos(const hlm_engine *e); /* positions in sequence 0's cache */
 /* Number of weight matrices held quantized, and of those left f32 (K not a multiple of 32, or a
  * tied head); both count fused matrices (Llama's qkv, gate|up) once. */
 void hlm_engine_matrix_counts(const hlm_engine *e, int *quantized, int *kept_f32);
 /* Bytes of weights the engine reads per token (quantized copies plus the f32 ones). */
 size_t hlm_engine_weight_bytes(const hlm_engine *e);
-/* Empties the cache (pos = 0). */
+/* Quantized matrices multiply many rows (prefill) after dequantizing tiles; on by default, the
+ * product then runs in bf16 with fp32 sums (oneDNN, AMX or AVX512-BF16) where the CPU has it,
+ * which costs less accuracy than the weights' own quantization (docs/inference.md). Off: fp32. */
+void hlm_engine_set_bf16_prefill(hlm_engine *e, int on);
+/* Empties sequence 0's cache (pos = 0). */
 void hlm_engine_reset(hlm_engine *e);
 
 /* Runs tokens[0..n) at positions pos..pos+n-1 with matrix products over the n rows, appends them
@@ -55,6 +83,28 @@ hlm_status hlm_engine_prefill_all(hlm_engine *e, const int32_t *tokens, int n, c
                                   hlm_error *err);
 /* One token at position pos, with matrix-vector products. */
 hlm_status hlm_engine_decode(hlm_engine *e, int32_t token, const float **logits, hlm_error *err);
+
+/* ---- several sequences ------------------------------------------------------------------------
+ * The calls above work on sequence 0. An engine holds n_seq sequences (1 at creation), each with
+ * its own cache of ctx positions; a decode step can advance many of them at once, so that every
+ * weight matrix is read from memory once per step for all of them. */
+
+/* Makes room for n_seq sequences (>= 1), all empty afterwards. HLM_ERR_NOMEM leaves the engine
+ * with its previous sequences, emptied. */
+hlm_status hlm_engine_set_seqs(hlm_engine *e, int n_seq, hlm_error *err);
+int hlm_engine_seqs(const hlm_engine *e);
+int hlm_engine_seq_pos(const hlm_engine *e, int seq); /* -1 for a seq out of range */
+/* Keeps the first pos positions of seq (0 empties it); pos above the current length: no change. */
+void hlm_engine_seq_truncate(hlm_engine *e, int seq, int pos);
+/* hlm_engine_prefill on sequence seq. */
+hlm_status hlm_engine_prefill_seq(hlm_engine *e, int seq, const int32_t *tokens, int n,
+                                  const float **logits, hlm_error *err);
+/* One token for each of n distinct sequences: tokens[i] goes to seqs[i] at its next position.
+ * *logits points at (n, vocab_size) floats, row i for seqs[i], valid until the next call.
+ * HLM_ERR_INVALID: a sequence out of range or named twice; HLM_ERR_RANGE: a full sequence or a
+ * token outside the vocabulary. */
+hlm_status hlm_engine_decode_batch(hlm_engine *e, const int *seqs, const int32_t *tokens, int n,
+                                   const float **logits, hlm_error *err);
 
 /* ---- sampling ------------------------------------------------------------------------------ */
 

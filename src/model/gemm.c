@@ -285,6 +285,13 @@ static bool sgemm_bf16(bool trans_a, bool trans_b, int M, int N, int K, const fl
     return true;
 }
 
+bool hlm_sgemm_bf16(bool trans_a, bool trans_b, int M, int N, int K, const float *A, int lda, const float *B,
+                    int ldb, float beta, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0 || K <= 0) return false;
+    return sgemm_bf16(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
 void hlm_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {

@@ -19,6 +19,13 @@ void hlm_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, con
 typedef enum hlm_gemm_precision { HLM_GEMM_F32 = 0, HLM_GEMM_BF16 = 1 } hlm_gemm_precision;
 void hlm_gemm_set_precision(hlm_gemm_precision p);
 hlm_gemm_precision hlm_gemm_get_precision(void);
+/* One product C = op(A) op(B) + beta C in bf16 by BF16 mode's rules, whatever the process-wide
+ * precision (the inference engine's prefill over quantized weights). false, with C untouched,
+ * when it cannot (no native bf16, empty shapes, oneDNN failure): the caller then uses hlm_sgemm.
+ * Same thread rule as BF16 mode. */
+bool hlm_sgemm_bf16(bool trans_a, bool trans_b, int M, int N, int K, const float *A, int lda, const float *B,
+                    int ldb, float beta, float *C, int ldc);
+
 /* 1 when this CPU runs oneDNN bf16 matmuls natively (avx512_bf16 or AMX), else 0; where it is 0,
  * BF16 mode computes in fp32 (emulated bf16 would be slower than fp32 and gain nothing). */
 int hlm_gemm_bf16_supported(void);

@@ -469,7 +469,7 @@ void swiglu_backward(float *dgu, const float *dout, const float *gu, int N, int 
  * Sums of exp are in float over many lanes (each term <= 1; ~V/64 terms per lane, relative error
  * ~1e-6 at worst), the loss in double. */
 
-static float row_max(const float *x, int V)
+float vec_max(const float *x, int V)
 {
     int j = 0;
 #ifdef __AVX512F__
@@ -492,8 +492,7 @@ static float row_max(const float *x, int V)
 #endif
 }
 
-/* Sum of exp(x[j] - m); when e is not NULL also stores each exp there (e may be x). */
-static float row_exp_sum(float *e, const float *x, float m, int V)
+float vec_exp_sum(float *e, const float *x, float m, int V)
 {
     int j = 0;
 #ifdef __AVX512F__
@@ -544,8 +543,8 @@ double softmax_xent_forward_backward(float *logits, float *losses, const int32_t
             losses[i] = 0.0f;
             continue;
         }
-        float xt = row[t], m = row_max(row, V);
-        float sum = row_exp_sum(row, row, m, V); /* row now holds exp(x - m) */
+        float xt = row[t], m = vec_max(row, V);
+        float sum = vec_exp_sum(row, row, m, V); /* row now holds exp(x - m) */
         losses[i] = (float)(log((double)sum) - ((double)xt - (double)m));
         float p_scale = scale / sum, et = row[t];
         int j = 0;
@@ -574,7 +573,7 @@ double softmax_xent_forward(const float *logits, float *losses, const int32_t *t
             losses[i] = 0.0f;
             continue;
         }
-        float m = row_max(row, V), sum = row_exp_sum(NULL, row, m, V);
+        float m = vec_max(row, V), sum = vec_exp_sum(NULL, row, m, V);
         losses[i] = (float)(log((double)sum) - ((double)row[t] - (double)m));
     }
     double total = 0.0;

@@ -76,6 +76,12 @@ void attention_forward(float *out, float *lse, const float *qkv, int B, int T, i
 void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
                         const float *lse, int B, int T, int H, int KV, int hd);
 
+/* Softmax building blocks (AVX-512 with the vexp.h polynomial where available): the largest of
+ * x[0..V) (-inf when V = 0), and the sum of exp(x[j] - m), storing each exp in e when e is not
+ * NULL (e may be x). */
+float vec_max(const float *x, int V);
+float vec_exp_sum(float *e, const float *x, float m, int V);
+
 /* Fused softmax + cross-entropy. logits (N,V) are overwritten with d(loss_scale * mean loss) /
  * dlogits; losses (N) get each row's loss (0 where targets[i] == -1, which are ignored).
  * n_valid = number of targets != -1 (the mean's denominator). Returns the sum of losses. */

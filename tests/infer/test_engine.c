@@ -229,6 +229,130 @@ static void test_threads(void **state)
     hlm_model_free(m);
 }
 
+/* Several sequences: a batched decode step gives each sequence the logits that its own
+ * single-sequence decode gives (f32: the gemm over 3 rows against 3 gemms over 1 row, 1e-5 of the
+ * largest logit; q8_0: the same dot products row by row, so equal to 1e-6), caches stay apart,
+ * truncation continues a sequence as if the cut-off tokens had never been there, and the calls
+ * refuse a sequence out of range, named twice, or full. */
+static void test_batch(void **state)
+{
+    (void)state;
+    hlm_qtype types[2] = {HLM_QT_F32, HLM_QT_Q8_0};
+    double tol[2] = {1e-5, 1e-6};
+    const char *presets[2] = {"tiny-llama", "tiny-gpt2"};
+    for (int p = 0; p < 2; p++)
+        for (int t = 0; t < 2; t++) {
+            hlm_error err = {0};
+            hlm_model_config c = preset(presets[p]);
+            hlm_model *m = make_model(&c, 7);
+            hlm_engine *one = NULL, *many = NULL;
+            assert_int_equal(hlm_engine_create(m, types[t], 32, &one, &err), HLM_OK);
+            assert_int_equal(hlm_engine_create(m, types[t], 32, &many, &err), HLM_OK);
+            assert_int_equal(hlm_engine_set_seqs(many, 3, &err), HLM_OK);
+            assert_int_equal(hlm_engine_seqs(many), 3);
+            /* prompts of 3, 5 and 2 tokens */
+            int32_t prompts[3][5] = {{1, 2, 3}, {400, 401, 402, 403, 404}, {7, 9}};
+            int plen[3] = {3, 5, 2};
+            const float *lg;
+            for (int k = 0; k < 3; k++) {
+                assert_int_equal(hlm_engine_prefill_seq(many, k, prompts[k], plen[k], &lg, &err), HLM_OK);
+                assert_int_equal(hlm_engine_seq_pos(many, k), plen[k]);
+            }
+            int32_t next[3] = {11, 12, 13};
+            for (int step = 0; step < 4; step++) {
+                int seqs[3] = {2, 0, 1}; /* any order */
+                int32_t toks[3] = {next[2], next[0], next[1]};
+                assert_int_equal(hlm_engine_decode_batch(many, seqs, toks, 3, &lg, &err), HLM_OK);
+                float got[3][512];
+                for (int i = 0; i < 3; i++) memcpy(got[seqs[i]], lg + (size_t)i * c.vocab_size, sizeof got[0]);
+                for (int k = 0; k < 3; k++) {
+                    /* the reference: sequence k alone, everything so far in one engine */
+                    int32_t all[16];
+                    int n = 0;
+                    for (int i = 0; i < plen[k]; i++) all[n++] = prompts[k][i];
+                    for (int s2 = 0; s2 <= step; s2++) all[n++] = (int32_t)(11 + k + 3 * s2);
+                    hlm_engine_reset(one);
+                    assert_int_equal(hlm_engine_prefill(one, all, plen[k], &lg, &err), HLM_OK);
+                    for (int i = plen[k]; i < n; i++) assert_int_equal(hlm_engine_decode(one, all[i], &lg, &err), HLM_OK);
+                    assert_true(rel_err(got[k], lg, c.vocab_size) < tol[t]);
+                    assert_int_equal(hlm_engine_seq_pos(many, k), n);
+                }
+                for (int k = 0; k < 3; k++) next[k] += 3;
+            }
+            /* truncation: sequence 1 back to its prompt, then the same first step again */
+            float first[512];
+            hlm_engine_reset(one);
+            assert_int_equal(hlm_engine_prefill(one, prompts[1], 5, &lg, &err), HLM_OK);
+            assert_int_equal(hlm_engine_decode(one, 12, &lg, &err), HLM_OK);
+            memcpy(first, lg, sizeof first);
+            hlm_engine_seq_truncate(many, 1, 5);
+            assert_int_equal(hlm_engine_seq_pos(many, 1), 5);
+            int s1 = 1;
+            int32_t t12 = 12;
+            assert_int_equal(hlm_engine_decode_batch(many, &s1, &t12, 1, &lg, &err), HLM_OK);
+            assert_true(rel_err(lg, first, c.vocab_size) < tol[t]);
+            /* refusals, with nothing changed */
+            int bad_seqs[2] = {0, 0}, out_of_range = 3;
+            int32_t two[2] = {1, 2};
+            int before = hlm_engine_seq_pos(many, 0);
+            assert_int_equal(hlm_engine_decode_batch(many, bad_seqs, two, 2, &lg, &err), HLM_ERR_INVALID);
+            assert_non_null(strstr(err.msg, "twice"));
+            assert_int_equal(hlm_engine_decode_batch(many, &out_of_range, two, 1, &lg, &err), HLM_ERR_INVALID);
+            assert_int_equal(hlm_engine_prefill_seq(many, -1, two, 1, &lg, &err), HLM_ERR_INVALID);
+            assert_int_equal(hlm_engine_seq_pos(many, 0), before);
+            assert_int_equal(hlm_engine_seq_pos(many, 3), -1);
+            assert_int_equal(hlm_engine_set_seqs(many, 0, &err), HLM_ERR_RANGE);
+            /* a full sequence */
+            int32_t fill[32];
+            for (int i = 0; i < 32; i++) fill[i] = i;
+            hlm_engine_seq_truncate(many, 2, 0);
+            assert_int_equal(hlm_engine_prefill_seq(many, 2, fill, 32, &lg, &err), HLM_OK);
+            int s2 = 2;
+            assert_int_equal(hlm_engine_decode_batch(many, &s2, two, 1, &lg, &err), HLM_ERR_RANGE);
+            assert_non_null(strstr(err.msg, "full"));
+            hlm_engine_free(one);
+            hlm_engine_free(many);
+            hlm_model_free(m);
+        }
+}
+
+/* A prompt of many rows multiplies quantized matrices as dequantized tiles, in bf16 where the CPU
+ * has it: against fp32 tiles the logits move by bf16's rounding of activations and weights
+ * (relative 2^-9 each, summed over K = 64..256 terms in fp32), far inside the Q8_0 budget; 1e-2 of
+ * the largest logit. And the tile path agrees with the dot-product path (decode steps) to the
+ * quantization of activations (the engine test's Q8_0 budget against f32, 3%). */
+static void test_prefill_paths(void **state)
+{
+    (void)state;
+    hlm_error err = {0};
+    hlm_model_config c = preset("tiny-llama");
+    hlm_model *m = make_model(&c, 9);
+    int32_t toks[40];
+    for (int i = 0; i < 40; i++) toks[i] = (i * 53 + 7) % 512;
+    hlm_engine *e = NULL;
+    assert_int_equal(hlm_engine_create(m, HLM_QT_Q8_0, 64, &e, &err), HLM_OK);
+    const float *lg;
+    float fp32[512], bf16[512];
+    hlm_engine_set_bf16_prefill(e, 0);
+    assert_int_equal(hlm_engine_prefill(e, toks, 40, &lg, &err), HLM_OK);
+    memcpy(fp32, lg, sizeof fp32);
+    hlm_engine_reset(e);
+    hlm_engine_set_bf16_prefill(e, 1);
+    assert_int_equal(hlm_engine_prefill(e, toks, 40, &lg, &err), HLM_OK);
+    memcpy(bf16, lg, sizeof bf16);
+    double d = rel_err(bf16, fp32, 512);
+    printf("q8_0 prefill of 40 rows: bf16 tiles vs fp32 tiles %.2e%s\n", d,
+           hlm_gemm_bf16_supported() ? "" : " (no native bf16 here: both fp32)");
+    assert_true(d < 1e-2);
+    hlm_engine_reset(e);
+    for (int i = 0; i < 40; i++) assert_int_equal(hlm_engine_decode(e, toks[i], &lg, &err), HLM_OK);
+    d = rel_err(lg, fp32, 512);
+    printf("q8_0: token by token vs fp32 tiles %.2e\n", d);
+    assert_true(d < 0.03);
+    hlm_engine_free(e);
+    hlm_model_free(m);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -299,7 +423,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gpt2),     cmocka_unit_test(test_llama),    cmocka_unit_test(test_matrix_counts),
         cmocka_unit_test(test_chunking), cmocka_unit_test(test_threads),  cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_sampler),
+        cmocka_unit_test(test_sampler),  cmocka_unit_test(test_batch),    cmocka_unit_test(test_prefill_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

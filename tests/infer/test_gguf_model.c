@@ -539,6 +539,108 @@ static void expect_import_error(const char *path, int with_tok, const char *need
     assert_non_null(strstr(err.msg, needle));
 }
 
+/* Logits of an engine (any source) after the same prompt and steps as engine_logits. */
+static void engine_logits_of(hlm_engine *e, float *out, int steps)
+{
+    hlm_error err = {0};
+    int32_t prompt[6] = {5, 77, 256, 259, 12, 140};
+    const float *lg = NULL;
+    assert_int_equal(hlm_engine_prefill(e, prompt, 6, &lg, &err), HLM_OK);
+    for (int s = 0; s < steps; s++) {
+        memcpy(out + (size_t)s * V, lg, sizeof(float) * V);
+        if (s + 1 < steps) assert_int_equal(hlm_engine_decode(e, (int32_t)(31 * s + 200) % V, &lg, &err), HLM_OK);
+    }
+}
+
+/* The engine over the mapped file (hlm_engine_open_gguf: stored types, GGML's q/k row order with
+ * interleaved RoPE) against the engine over the file imported to f32 (hlm_gguf_import) and
+ * quantized again to the file's type. Re-quantizing dequantized Q8_0 / Q4_0 blocks gives the same
+ * blocks (the block's extreme code comes back as the same scale), so both engines run the same
+ * numbers; only the RoPE pairing and the order of fp32 sums differ, and an activation code can
+ * round the other way: 1e-4 of the largest logit for f32 (the engine test's f32 budget), 1e-3 for
+ * the quantized files. The prompt is 6 rows: below the dequantized-tile (bf16) path. Both
+ * architectures, a tied and an untied Llama, GQA. */
+static void test_native(void **state)
+{
+    (void)state;
+    enum { STEPS = 4 };
+    hlm_model_config cfgs[3] = {llama_cfg(0, 2), llama_cfg(1, 4), gpt2_cfg()};
+    hlm_qtype types[3] = {HLM_QT_F32, HLM_QT_Q8_0, HLM_QT_Q4_0};
+    double tol[3] = {1e-4, 1e-3, 1e-3};
+    char path[400];
+    snprintf(path, sizeof path, "%s/native.gguf", tmpdir);
+    for (int k = 0; k < 3; k++) {
+        hlm_model *m = make_model(&cfgs[k], 11 + (uint64_t)k);
+        for (int t = 0; t < 3; t++) {
+            export_model(m, types[t], path);
+            hlm_error err = {0};
+            hlm_engine *ref = NULL, *e = NULL;
+            hlm_tokenizer *tok = NULL;
+            hlm_model *im = import_model(path, NULL);
+            assert_int_equal(hlm_engine_create(im, types[t], 0, &ref, &err), HLM_OK);
+            hlm_status s = hlm_engine_open_gguf(path, 0, &e, &tok, &err);
+            if (s) fprintf(stderr, "%s\n", err.msg);
+            assert_int_equal(s, HLM_OK);
+            assert_non_null(tok);
+            assert_int_equal(hlm_engine_wtype(e), types[t]);
+            assert_int_equal(hlm_engine_ctx(e), cfgs[k].max_seq);
+            float a[STEPS * V], b[STEPS * V];
+            engine_logits_of(ref, a, STEPS);
+            engine_logits_of(e, b, STEPS);
+            double worst = 0, mx = 0;
+            for (int i = 0; i < STEPS * V; i++) {
+                if (fabs((double)a[i] - b[i]) > worst) worst = fabs((double)a[i] - b[i]);
+                if (fabs((double)a[i]) > mx) mx = fabs((double)a[i]);
+            }
+            printf("native %s %s: max |diff| / max |logit| = %.2e\n", cfgs[k].arch == HLM_ARCH_GPT2 ? "gpt2" : "llama",
+                   hlm_qtype_name(types[t]), worst / mx);
+            assert_true(worst / mx < tol[t]);
+            hlm_tokenizer_free(tok);
+            hlm_engine_free(ref);
+            hlm_engine_free(e);
+            hlm_model_free(im);
+        }
+        hlm_model_free(m);
+    }
+}
+
+/* A file whose tensors do not fit its metadata is refused with the tensor named, and no engine. */
+static void test_native_refusals(void **state)
+{
+    (void)state;
+    hlm_model_config c = llama_cfg(0, 2);
+    hlm_model *m = make_model(&c, 3);
+    char path[400], bad[400];
+    snprintf(path, sizeof path, "%s/n2.gguf", tmpdir);
+    snprintf(bad, sizeof bad, "%s/n2bad.gguf", tmpdir);
+    export_model(m, HLM_QT_Q8_0, path);
+    hlm_error err = {0};
+    hlm_gguf_file *f = NULL;
+    assert_int_equal(hlm_gguf_open(path, &f, &err), HLM_OK);
+    /* copy every key, and every tensor but blk.1.ffn_up.weight, which goes in with a wrong shape */
+    hlm_gguf_writer *w = NULL;
+    assert_int_equal(hlm_gguf_writer_new(&w, &err), HLM_OK);
+    for (size_t i = 0; i < hlm_gguf_kv_count(f); i++) assert_int_equal(hlm_gguf_add_kv(w, hlm_gguf_kv_at(f, i), &err), HLM_OK);
+    for (size_t i = 0; i < hlm_gguf_tensor_count(f); i++) {
+        const hlm_gguf_tensor *t = hlm_gguf_tensor_at(f, i);
+        uint64_t dims[4] = {t->dims[0], t->dims[1], t->dims[2], t->dims[3]};
+        size_t nbytes = t->nbytes;
+        if (!strcmp(t->name, "blk.1.ffn_up.weight")) {
+            dims[1] = t->dims[1] / 2;
+            nbytes /= 2;
+        }
+        assert_int_equal(hlm_gguf_add_tensor(w, t->name, t->type, t->n_dims, dims, t->data, nbytes, 1, &err), HLM_OK);
+    }
+    assert_int_equal(hlm_gguf_write(w, bad, &err), HLM_OK);
+    hlm_gguf_writer_free(w);
+    hlm_gguf_close(f);
+    hlm_engine *e = (hlm_engine *)1;
+    assert_int_equal(hlm_engine_open_gguf(bad, 0, &e, NULL, &err), HLM_ERR_FORMAT);
+    assert_null(e);
+    assert_non_null(strstr(err.msg, "blk.1.ffn_up.weight"));
+    hlm_model_free(m);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -571,6 +673,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_llama), cmocka_unit_test(test_roundtrip_gpt2), cmocka_unit_test(test_qk_permutation),
         cmocka_unit_test(test_quantized),       cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_native),          cmocka_unit_test(test_native_refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
