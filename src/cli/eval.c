@@ -13,6 +13,7 @@
 #include "hyperlm/file.h"
 #include "hyperlm/tokenizer.h"
 #include "infer/eval.h"
+#include "infer/gguf_model.h"
 #include "model/checkpoint.h"
 #include "model/gemm.h"
 #include "text/record.h"
@@ -96,14 +97,15 @@ int cli_eval(int argc, char **argv)
     unsigned long long ctx_len = 0, stride = 0, max_tokens = 0, shots = 0, threads = 0;
     int json = 0, nq = 0;
     hlm_qtype qs[MAX_QUANTS];
+    int nq_set = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: hyperlm eval -m DIR [--quant f32|q8_0|q4_0|all]... [--text FILE | --shard FILE]\n"
+            printf("usage: hyperlm eval -m DIR|FILE.gguf [--quant f32|q8_0|q4_0|all]... [--text FILE | --shard FILE]\n"
                    "                    [--task FILE.jsonl [--shots K] [--fewshot FILE.jsonl]] [--ctx N] [--stride N]\n"
                    "                    [--max-tokens N] [-t TOKENIZER] [--threads N] [--json]\n\n"
                    "Evaluates the checkpoint DIR with the inference engine, once per weight type (--quant may\n"
-                   "repeat; default f32). --text/--shard: perplexity over windows of the context (--ctx,\n"
+                   "repeat; default f32), or a GGUF file in the types it stores, with its tokenizer. --text/--shard: perplexity over windows of the context (--ctx,\n"
                    "default the model's), moving by --stride (default the context; a smaller stride scores\n"
                    "only the new tokens of each window), and bits per byte = NLL / ln 2 / UTF-8 bytes, which\n"
                    "compares across tokenizers; a text is scored after an <|endoftext|>. --max-tokens scores\n"
@@ -128,6 +130,7 @@ int cli_eval(int argc, char **argv)
         else if (!strcmp(a, "--task")) task_path = v;
         else if (!strcmp(a, "--fewshot")) fewshot_path = v;
         else if (!strcmp(a, "--quant")) {
+            nq_set = 1;
             if (!add_quant(v, qs, &nq))
                 return cli_usage_error("eval", "--quant: expected f32, q8_0, q4_0 or all, got '%s'", v);
         } else if (!strcmp(a, "--ctx")) {
@@ -148,22 +151,29 @@ int cli_eval(int argc, char **argv)
     if (text && shard) return cli_usage_error("eval", "%s: give one of them", "--text and --shard");
     if (!text && !shard && !task_path) return cli_usage_error("eval", "%s", "nothing to evaluate: give --text, --shard or --task");
     if ((shots || fewshot_path) && !task_path) return cli_usage_error("eval", "%s needs --task", shots ? "--shots" : "--fewshot");
-    if (nq == 0) qs[nq++] = HLM_QT_F32;
+    if (nq == 0) qs[nq++] = HLM_QT_F32; /* a GGUF file: replaced by its stored type */
     hlm_set_threads((int)threads);
 
+    /* a GGUF file runs memory-mapped in its stored types, with its own tokenizer unless -t */
+    int is_gguf = hlm_gguf_is_file(dir);
+    if (is_gguf && nq_set)
+        return cli_usage_error("eval", "--quant: %s is a GGUF file, which runs in the types it stores", dir);
     char tp[4200];
-    if (!tok_path) {
+    if (!tok_path && !is_gguf) {
         snprintf(tp, sizeof tp, "%s/tokenizer.json", dir);
         tok_path = tp;
     }
     hlm_error err = {0};
     hlm_model *m = NULL;
+    hlm_engine *gguf = NULL;
     hlm_tokenizer *tok = NULL;
     hlm_task task = {0}, fewshot = {0};
     stream s = {0};
-    hlm_status st = hlm_checkpoint_load_model(dir, &m, &err);
-    if (st == HLM_OK) st = hlm_tokenizer_load(tok_path, -1, &tok, &err);
-    const hlm_model_config *c = st == HLM_OK ? hlm_model_config_of(m) : NULL;
+    hlm_status st = is_gguf ? hlm_engine_open_gguf(dir, (int)ctx_len, &gguf, tok_path ? NULL : &tok, &err)
+                            : hlm_checkpoint_load_model(dir, &m, &err);
+    if (st == HLM_OK && !tok) st = hlm_tokenizer_load(tok_path, -1, &tok, &err);
+    if (st == HLM_OK && gguf) qs[0] = hlm_engine_wtype(gguf);
+    const hlm_model_config *c = st == HLM_OK ? (gguf ? hlm_engine_config(gguf) : hlm_model_config_of(m)) : NULL;
     int32_t start = c ? start_token(tok, c) : -1;
     if (st == HLM_OK && ctx_len > (unsigned long long)c->max_seq)
         st = hlm_errorf(&err, HLM_ERR_INVALID, "--ctx %llu exceeds the model's context of %d", ctx_len, c->max_seq);
@@ -183,8 +193,8 @@ int cli_eval(int argc, char **argv)
     double f32_ppl = NAN;
     int header = 0;
     for (int q = 0; q < nq && st == HLM_OK; q++) {
-        hlm_engine *e = NULL;
-        st = hlm_engine_create(m, qs[q], (int)ctx_len, &e, &err);
+        hlm_engine *e = gguf;
+        if (!gguf) st = hlm_engine_create(m, qs[q], (int)ctx_len, &e, &err);
         const char *wn = hlm_qtype_name(qs[q]);
         if (st == HLM_OK && (text || shard)) {
             hlm_ppl_result r;
@@ -192,7 +202,7 @@ int cli_eval(int argc, char **argv)
             if (st == HLM_OK) {
                 r.bytes = s.bytes;
                 double ppl = hlm_ppl_perplexity(&r);
-                if (qs[q] == HLM_QT_F32) f32_ppl = ppl;
+                if (qs[q] == HLM_QT_F32 && !gguf) f32_ppl = ppl;
                 double ratio = ppl / f32_ppl;
                 if (json) {
                     printf("{\"weights\": \"%s\", \"tokens\": %llu, \"bytes\": %llu, \"nll\": %.6f, \"perplexity\": %.6f, "
@@ -234,12 +244,13 @@ int cli_eval(int argc, char **argv)
             }
         }
         fflush(stdout);
-        hlm_engine_free(e);
+        if (e != gguf) hlm_engine_free(e);
     }
     free(s.t);
     hlm_task_free(&task);
     hlm_task_free(&fewshot);
     hlm_tokenizer_free(tok);
+    hlm_engine_free(gguf);
     hlm_model_free(m);
     return st == HLM_OK ? CLI_OK : cli_report(&err);
 }
