@@ -847,20 +847,22 @@ static void add_rows(float *x, const float *y, size_t n)
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
 
-/* Runs rows described by e->rseq/e->rpos (already checked). all: the logits of every row into
- * logits_all (n, V); else of the last row into logits. contiguous: the rows are one sequence's
- * consecutive positions. */
-static hlm_status forward(hlm_engine *e, const int32_t *tokens, int n, int all, int contiguous, const float **logits,
-                          hlm_error *err)
+/* Runs rows described by e->rseq/e->rpos (already checked); the caches of their sequences grow
+ * only when the whole call succeeds. Logits: sel (n_sel row indices) of those rows into
+ * logits_all (n_sel, V); sel NULL and all: every row into logits_all (n, V); else the last row
+ * into logits. contiguous: the rows are one sequence's consecutive positions. */
+static hlm_status forward(hlm_engine *e, const int32_t *tokens, int n, int all, const int *sel, int n_sel,
+                          int contiguous, const float **logits, hlm_error *err)
 {
     const hlm_model_config *c = &e->cfg;
     hlm_status st;
-    if (all && n > e->logits_rows) {
+    int rows = sel ? n_sel : all ? n : 1;
+    if ((sel || all) && rows > e->logits_rows) {
         free(e->logits_all);
-        e->logits_all = falloc((size_t)n * c->vocab_size);
-        e->logits_rows = e->logits_all ? n : 0;
+        e->logits_all = falloc((size_t)rows * c->vocab_size);
+        e->logits_rows = e->logits_all ? rows : 0;
         if (!e->logits_all)
-            return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory for the logits of %d positions", n);
+            return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory for the logits of %d positions", rows);
     }
     int gpt2 = c->arch == HLM_ARCH_GPT2;
     int C = c->d_model, F = c->d_ff, H = c->n_head, KV = c->n_kv_head, hd = c->head_dim;
@@ -907,10 +909,13 @@ static hlm_status forward(hlm_engine *e, const int32_t *tokens, int n, int all, 
         if ((st = wmat_apply(e, &L->fcproj, e->f2, n, e->y, err)) != HLM_OK) return st;
         add_rows(e->x, e->y, NC);
     }
-    /* the head runs over the last row only, unless every row's logits are asked for */
-    int rows = all ? n : 1;
+    /* the head runs over the rows whose logits are asked for */
     const float *first = e->x + (size_t)(n - rows) * C;
-    float *out = all ? e->logits_all : e->logits;
+    if (sel) {
+        for (int i = 0; i < n_sel; i++) memcpy(e->y + (size_t)i * C, e->x + (size_t)sel[i] * C, sizeof(float) * C);
+        first = e->y;
+    }
+    float *out = sel || all ? e->logits_all : e->logits;
     if (gpt2) layernorm_forward(e->h, e->mean, e->rstd, first, e->lnf_w, e->lnf_b, rows, C, eps);
     else rmsnorm_forward(e->h, e->rstd, first, e->lnf_w, rows, C, eps);
     if ((st = wmat_apply(e, &e->head, e->h, rows, out, err)) != HLM_OK) return st;
@@ -947,9 +952,7 @@ static hlm_status prefill(hlm_engine *e, int seq, const int32_t *tokens, int n, 
         e->rseq[i] = seq;
         e->rpos[i] = pos + i;
     }
-    st = forward(e, tokens, n, all, 1, logits, err);
-    if (st != HLM_OK) e->seq_pos[seq] = pos; /* entries past pos may be half-written: not in the cache */
-    return st;
+    return forward(e, tokens, n, all, NULL, 0, 1, logits, err);
 }
 
 hlm_status hlm_engine_prefill(hlm_engine *e, const int32_t *tokens, int n, const float **logits, hlm_error *err)
@@ -973,31 +976,65 @@ hlm_status hlm_engine_decode(hlm_engine *e, int32_t token, const float **logits,
     return prefill(e, 0, &token, 1, 0, logits, err);
 }
 
-hlm_status hlm_engine_decode_batch(hlm_engine *e, const int *seqs, const int32_t *tokens, int n, const float **logits,
-                                   hlm_error *err)
+/* Checks n distinct sequences with room for lens[i] (NULL: 1) more tokens each. */
+static hlm_status check_seqs(const hlm_engine *e, const int *seqs, const int *lens, int n, hlm_error *err)
 {
-    if (logits) *logits = NULL;
-    if (n < 1) return hlm_errorf(err, HLM_ERR_INVALID, "engine: %d sequences in a decode step, expected at least 1", n);
+    if (n < 1) return hlm_errorf(err, HLM_ERR_INVALID, "engine: %d sequences in a batch, expected at least 1", n);
     for (int i = 0; i < n; i++) {
         if (seqs[i] < 0 || seqs[i] >= e->n_seq)
             return hlm_errorf(err, HLM_ERR_INVALID, "engine: sequence %d at index %d, expected 0..%d", seqs[i], i,
                               e->n_seq - 1);
         for (int j = 0; j < i; j++)
             if (seqs[j] == seqs[i])
-                return hlm_errorf(err, HLM_ERR_INVALID, "engine: sequence %d named twice in one decode step", seqs[i]);
-        if (e->seq_pos[seqs[i]] >= e->ctx)
-            return hlm_errorf(err, HLM_ERR_RANGE, "engine: context overflow: sequence %d is full (%d positions)",
-                              seqs[i], e->ctx);
+                return hlm_errorf(err, HLM_ERR_INVALID, "engine: sequence %d named twice in one batch", seqs[i]);
+        int len = lens ? lens[i] : 1;
+        if (len < 1) return hlm_errorf(err, HLM_ERR_INVALID, "engine: prompt %d has %d tokens, expected at least 1", i, len);
+        if (len > e->ctx - e->seq_pos[seqs[i]])
+            return hlm_errorf(err, HLM_ERR_RANGE,
+                              "engine: context overflow: sequence %d is full (%d tokens at position %d, context %d)",
+                              seqs[i], len, e->seq_pos[seqs[i]], e->ctx);
     }
-    hlm_status st = check_tokens(e, tokens, n, err);
+    return HLM_OK;
+}
+
+hlm_status hlm_engine_prefill_batch(hlm_engine *e, const int *seqs, const int32_t *tokens, const int *lens, int n,
+                                    const float **logits, hlm_error *err)
+{
+    if (logits) *logits = NULL;
+    hlm_status st = check_seqs(e, seqs, lens, n, err);
+    long rows = 0;
+    for (int i = 0; st == HLM_OK && i < n; i++) rows += lens[i];
+    if (st == HLM_OK && rows > (1 << 30)) st = hlm_errorf(err, HLM_ERR_RANGE, "engine: %ld rows in one batch", rows);
+    if (st == HLM_OK) st = check_tokens(e, tokens, (int)rows, err);
+    if (st == HLM_OK) st = ensure_rows(e, (int)rows, err);
+    int *last = st == HLM_OK ? malloc(sizeof(int) * (size_t)n) : NULL;
+    if (st == HLM_OK && !last) st = hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory");
+    if (st != HLM_OK) return st;
+    int r = 0;
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < lens[i]; k++, r++) {
+            e->rseq[r] = seqs[i];
+            e->rpos[r] = e->seq_pos[seqs[i]] + k;
+        }
+        last[i] = r - 1;
+    }
+    st = forward(e, tokens, (int)rows, 1, last, n, 0, logits, err);
+    free(last);
+    return st;
+}
+
+hlm_status hlm_engine_decode_batch(hlm_engine *e, const int *seqs, const int32_t *tokens, int n, const float **logits,
+                                   hlm_error *err)
+{
+    if (logits) *logits = NULL;
+    hlm_status st = check_seqs(e, seqs, NULL, n, err);
+    if (st == HLM_OK) st = check_tokens(e, tokens, n, err);
     if (st == HLM_OK) st = ensure_rows(e, n, err);
     if (st != HLM_OK) return st;
     for (int i = 0; i < n; i++) {
         e->rseq[i] = seqs[i];
         e->rpos[i] = e->seq_pos[seqs[i]];
     }
-    st = forward(e, tokens, n, 1, n == 1, logits, err);
-    if (st != HLM_OK)
-        for (int i = 0; i < n; i++) e->seq_pos[seqs[i]] = e->rpos[i];
-    return st;
+    /* every row is the last of its sequence: logits_all in order */
+    return forward(e, tokens, n, 1, NULL, 0, n == 1, logits, err);
 }

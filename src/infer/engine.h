@@ -99,6 +99,12 @@ void hlm_engine_seq_truncate(hlm_engine *e, int seq, int pos);
 /* hlm_engine_prefill on sequence seq. */
 hlm_status hlm_engine_prefill_seq(hlm_engine *e, int seq, const int32_t *tokens, int n,
                                   const float **logits, hlm_error *err);
+/* Prompts for n distinct sequences in one pass (every weight matrix read once for all their
+ * rows): lens[i] tokens of tokens (concatenated, prompt i after prompt i-1) go to seqs[i] at its
+ * next positions. *logits points at (n, vocab_size) floats, row i after the last token of prompt
+ * i. Errors as hlm_engine_decode_batch's, plus HLM_ERR_INVALID for a length below 1. */
+hlm_status hlm_engine_prefill_batch(hlm_engine *e, const int *seqs, const int32_t *tokens, const int *lens, int n,
+                                    const float **logits, hlm_error *err);
 /* One token for each of n distinct sequences: tokens[i] goes to seqs[i] at its next position.
  * *logits points at (n, vocab_size) floats, row i for seqs[i], valid until the next call.
  * HLM_ERR_INVALID: a sequence out of range or named twice; HLM_ERR_RANGE: a full sequence or a

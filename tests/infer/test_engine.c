@@ -229,7 +229,8 @@ static void test_threads(void **state)
     hlm_model_free(m);
 }
 
-/* Several sequences: a batched decode step gives each sequence the logits that its own
+/* Several sequences: a batched prefill gives each prompt the logits of its own prefill (1e-5), a
+ * batched decode step gives each sequence the logits that its own
  * single-sequence decode gives (f32: the gemm over 3 rows against 3 gemms over 1 row, 1e-5 of the
  * largest logit; q8_0: the same dot products row by row, so equal to 1e-6), caches stay apart,
  * truncation continues a sequence as if the cut-off tokens had never been there, and the calls
@@ -254,9 +255,19 @@ static void test_batch(void **state)
             int32_t prompts[3][5] = {{1, 2, 3}, {400, 401, 402, 403, 404}, {7, 9}};
             int plen[3] = {3, 5, 2};
             const float *lg;
+            /* the three prompts in one batched prefill, against each one alone */
+            int seqs0[3] = {0, 1, 2};
+            int32_t cat[10];
+            for (int k = 0, r = 0; k < 3; k++)
+                for (int i = 0; i < plen[k]; i++) cat[r++] = prompts[k][i];
+            assert_int_equal(hlm_engine_prefill_batch(many, seqs0, cat, plen, 3, &lg, &err), HLM_OK);
+            float pre[3][512];
+            memcpy(pre, lg, sizeof pre);
             for (int k = 0; k < 3; k++) {
-                assert_int_equal(hlm_engine_prefill_seq(many, k, prompts[k], plen[k], &lg, &err), HLM_OK);
                 assert_int_equal(hlm_engine_seq_pos(many, k), plen[k]);
+                hlm_engine_reset(one);
+                assert_int_equal(hlm_engine_prefill(one, prompts[k], plen[k], &lg, &err), HLM_OK);
+                assert_true(rel_err(pre[k], lg, c.vocab_size) < 1e-5);
             }
             int32_t next[3] = {11, 12, 13};
             for (int step = 0; step < 4; step++) {
@@ -302,6 +313,12 @@ static void test_batch(void **state)
             assert_int_equal(hlm_engine_seq_pos(many, 0), before);
             assert_int_equal(hlm_engine_seq_pos(many, 3), -1);
             assert_int_equal(hlm_engine_set_seqs(many, 0, &err), HLM_ERR_RANGE);
+            int zero_len[1] = {0};
+            assert_int_equal(hlm_engine_prefill_batch(many, seqs0, two, zero_len, 1, &lg, &err), HLM_ERR_INVALID);
+            int32_t outside[2] = {1, 100000};
+            int len2[1] = {2};
+            assert_int_equal(hlm_engine_prefill_batch(many, seqs0, outside, len2, 1, &lg, &err), HLM_ERR_RANGE);
+            assert_int_equal(hlm_engine_seq_pos(many, 0), before);
             /* a full sequence */
             int32_t fill[32];
             for (int i = 0; i < 32; i++) fill[i] = i;
