@@ -20,6 +20,7 @@
 #include "infer/engine.h"
 #include "infer/gguf.h"
 #include "infer/gguf_model.h"
+#include "infer/quant_kernels.h"
 #include "model/checkpoint.h"
 #include "model/gemm.h"
 #include "model/layers.h"
@@ -76,6 +77,8 @@ struct hlm_engine {
     float *logits_all; /* (logits_rows, V) */
     int logits_rows;
     float *deq;   /* DEQ_TILE floats: a dequantized tile */
+    void *act;    /* DEQ_MIN_ROWS quantized activation rows of up to act_cols values */
+    int act_cols;
     float *scores; /* (score_threads, ctx): one row of attention scores per thread */
     int score_threads;
 };
@@ -139,6 +142,40 @@ static size_t part_bytes(const wpart *p, int cols)
     return p->t == HLM_QT_F32 ? sizeof(float) * (size_t)p->rows * cols : p->row_bytes * (size_t)p->rows;
 }
 
+/* The quantized parts of w for n < DEQ_MIN_ROWS rows: the activations quantized once, then one
+ * parallel loop over the output columns of every quantized part (Llama's q, k, v files or gate
+ * and up: one fork and join, not one per part), each weight row read once for all n rows. */
+static void dot_parts(hlm_engine *e, const wmat *w, const float *x, int n, float *y, float beta)
+{
+    int cols = w->cols, ld = w->rows;
+    int64_t nb = cols / HLM_QBLOCK;
+    hlm_q8_act acts[DEQ_MIN_ROWS];
+    int have = 0;
+    for (int j = 0; j < w->nparts; j++) have |= w->p[j].t != HLM_QT_F32;
+    if (!have) return;
+    for (int i = 0; i < n; i++) {
+        hlm_q8_act_bind(&acts[i], e->act, cols, n, i);
+        hlm_quantize_act(x + (size_t)i * cols, &acts[i]);
+    }
+    hlm_qdot_fn fns[3];
+    for (int j = 0; j < w->nparts; j++) fns[j] = w->p[j].t == HLM_QT_F32 ? NULL : hlm_qdot_kernel(w->p[j].t);
+    long work = (long)w->rows * cols;
+    (void)work; /* unused where OpenMP is off */
+#pragma omp parallel for schedule(static) if (work >= (1 << 16))
+    for (int r = 0; r < w->rows; r++) {
+        int j = 0;
+        while (j + 1 < w->nparts && r >= w->p[j + 1].off) j++;
+        const wpart *p = &w->p[j];
+        if (!fns[j]) continue; /* an f32 part: done by the gemm */
+        const uint8_t *wr = (const uint8_t *)p->w + (size_t)(r - p->off) * p->row_bytes;
+        for (int i = 0; i < n; i++) {
+            float v = fns[j](wr, acts[i].q, acts[i].d, acts[i].s, nb);
+            float *dst = y + (size_t)i * ld + r;
+            *dst = beta != 0.0f ? *dst + v : v;
+        }
+    }
+}
+
 /* y (n, w->rows) = x (n, cols) W^T + b. */
 static hlm_status wmat_apply(hlm_engine *e, const wmat *w, const float *x, int n, float *y, hlm_error *err)
 {
@@ -171,22 +208,9 @@ static hlm_status wmat_apply(hlm_engine *e, const wmat *w, const float *x, int n
                 if (!e->bf16_prefill || !hlm_sgemm_bf16(false, true, n, nr, cols, x, cols, e->deq, cols, beta, yo + r0, ld))
                     hlm_sgemm(false, true, n, nr, cols, 1.0f, x, cols, e->deq, cols, beta, yo + r0, ld);
             }
-        } else if (n == 1 && w->nparts == 1 && !w->bias) {
-            hlm_status st = hlm_matvec_q(p->t, p->w, p->rows, cols, x, yo, err);
-            if (st != HLM_OK) return st;
-        } else {
-            hlm_status st = hlm_matmul_q(p->t, p->w, p->rows, cols, x, n, e->tmp, err);
-            if (st != HLM_OK) return st;
-            for (int i = 0; i < n; i++) {
-                float *dst = yo + (size_t)i * ld;
-                const float *src = e->tmp + (size_t)i * p->rows;
-                if (beta != 0.0f)
-                    for (int r = 0; r < p->rows; r++) dst[r] += src[r];
-                else
-                    memcpy(dst, src, sizeof(float) * (size_t)p->rows);
-            }
         }
     }
+    if (n < DEQ_MIN_ROWS) dot_parts(e, w, x, n, y, beta);
     return HLM_OK;
 }
 
@@ -208,6 +232,7 @@ void hlm_engine_free(hlm_engine *e)
     free(e->rseq);
     free(e->rpos);
     free(e->seq_pos);
+    free(e->act);
     hlm_model_free(e->owned);
     hlm_gguf_close(e->gguf);
     free(e);
@@ -554,8 +579,13 @@ static hlm_status engine_new(const hlm_model_config *c, hlm_qtype wtype, int ctx
     e->layers = calloc((size_t)c->n_layer, sizeof *e->layers);
     e->logits = falloc((size_t)c->vocab_size);
     e->deq = falloc(DEQ_TILE + (size_t)c->d_model + (size_t)c->d_ff); /* a tile is at least one row */
+    int Dq = c->n_head * c->head_dim;
+    e->act_cols = c->d_model > c->d_ff ? c->d_model : c->d_ff;
+    if (Dq > e->act_cols) e->act_cols = Dq;
+    e->act_cols = (e->act_cols + HLM_QBLOCK - 1) / HLM_QBLOCK * HLM_QBLOCK;
+    e->act = malloc(hlm_q8_act_bytes(e->act_cols, DEQ_MIN_ROWS));
     if (c->arch == HLM_ARCH_LLAMA) e->rope = falloc((size_t)ctx * c->head_dim);
-    if (!e->layers || !e->logits || !e->deq || (c->arch == HLM_ARCH_LLAMA && !e->rope)) {
+    if (!e->layers || !e->logits || !e->deq || !e->act || (c->arch == HLM_ARCH_LLAMA && !e->rope)) {
         hlm_engine_free(e);
         return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory");
     }

@@ -540,7 +540,7 @@ hlm_qkernel hlm_qkernel_get(void)
     return (hlm_qkernel)k;
 }
 
-static hlm_qdot_fn dot_fn(hlm_qtype t)
+hlm_qdot_fn hlm_qdot_kernel(hlm_qtype t)
 {
     const hlm_qkernel_table *tab = table_of(hlm_qkernel_get());
     switch (t) {
@@ -580,7 +580,7 @@ hlm_status hlm_qdot(hlm_qtype t, const void *w, const hlm_q8_act *act, float *ou
 {
     hlm_status st = check_product("quantized dot", t, 1, act ? act->n : 0, w, act, out, err);
     if (st) return st;
-    *out = dot_fn(t)(w, act->q, act->d, act->s, act->n / 32);
+    *out = hlm_qdot_kernel(t)(w, act->q, act->d, act->s, act->n / 32);
     return HLM_OK;
 }
 
@@ -602,7 +602,7 @@ hlm_status hlm_matmul_q(hlm_qtype t, const void *W, int64_t rows, int64_t cols, 
     if (!buf)
         return hlm_errorf(err, HLM_ERR_NOMEM, "quantized matmul: no memory for %lld activation rows of %lld",
                           (long long)batch, (long long)cols);
-    hlm_qdot_fn fn = dot_fn(t);
+    hlm_qdot_fn fn = hlm_qdot_kernel(t);
     size_t row_bytes = (size_t)(cols / 32) * (size_t)hlm_qtype_block_bytes(t);
     int64_t nb = cols / 32;
     /* threads pay off once the matrix is past a few L2-sized rows' worth of work */

@@ -20,6 +20,10 @@ typedef struct hlm_qkernel_table {
     hlm_qdot_fn q8_0, q4_0, q4_1, q5_0, q5_1;
 } hlm_qkernel_table;
 
+/* The current kernel set's dot product for t (NULL for a type without one), for callers that run
+ * many rows against activations they quantized once (the inference engine). */
+hlm_qdot_fn hlm_qdot_kernel(hlm_qtype t);
+
 /* Scalar per-block kernels (quant.c): the reference, and the tails of the SIMD loops. */
 float hlm_qdot_q8_0_scalar(const void *w, const int8_t *aq, const float *ad, const float *as, int64_t nb);
 float hlm_qdot_q4_0_scalar(const void *w, const int8_t *aq, const float *ad, const float *as, int64_t nb);
