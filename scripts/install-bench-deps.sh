@@ -9,7 +9,8 @@
 #           last kiwipiepy_model that ships the "sbg" model datatrove asks for),
 #           matplotlib (plots of the results), numpy, safetensors, torch and transformers (the
 #           training engine's references and its benchmark peer), gguf 0.19.0 (gguf-py, the
-#           GGUF reader and writer of llama.cpp's converters: the GGUF fixtures' reference);
+#           GGUF reader and writer of llama.cpp's converters: the GGUF fixtures' reference),
+#           jinja2 (the engine chat templates are written in: the chat fixtures' reference);
 #   Debian: python3-torch (PyTorch 1.13, the second training peer, run with /usr/bin/python3).
 # Python packages go into the interpreter `python3` when pip may install there; where the
 # system's Python refuses (PEP 668 "externally managed"), into .cache/bench-venv, which
@@ -20,7 +21,7 @@ venv=$repo/.cache/bench-venv
 # pip requirement specs; the module imported to check for each is the name before any "=="
 modules=(tiktoken tokenizers regex sentencepiece matplotlib numpy safetensors torch transformers xxhash
          datatrove trafilatura lxml_html_clean spacy "kiwipiepy==0.21.0" "kiwipiepy_model==0.21.0"
-         "gguf==0.19.0")
+         "gguf==0.19.0" jinja2)
 
 pick_python() {
   if [ -x "$venv/bin/python3" ]; then echo "$venv/bin/python3"; else command -v python3 || echo python3; fi

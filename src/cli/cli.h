@@ -22,6 +22,7 @@ int cli_model(int argc, char **argv);
 int cli_train(int argc, char **argv);
 int cli_sample(int argc, char **argv);
 int cli_generate(int argc, char **argv);
+int cli_chat(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_plan(int argc, char **argv);
 int cli_gguf(int argc, char **argv);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/generation.h"
 #include "hyperlm/log.h"
 #include "hyperlm/tokenizer.h"
 #include "infer/engine.h"
@@ -21,41 +22,44 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int parse_float(const char *flag, const char *v, double lo, double hi, double *out)
-{
-    char *end;
-    double x = strtod(v, &end);
-    if (end == v || *end || !(x >= lo && x <= hi)) {
-        fprintf(stderr, "hyperlm: error: %s: expected a number in [%g, %g], got '%s' (see hyperlm generate --help)\n",
-                flag, lo, hi, v);
-        return 0;
-    }
-    *out = x;
-    return 1;
-}
-
 int cli_generate(int argc, char **argv)
 {
-    const char *dir = NULL, *prompt = "", *tok_path = NULL, *quant = "f32";
+    const char *dir = NULL, *prompt = "", *tok_path = NULL, *quant = "f32", *template_name = NULL;
     int quant_set = 0;
-    unsigned long long n = 64, seed = 1337, threads = 0, top_k = 40;
-    double temperature = 0.8, top_p = 0.95;
+    const char *stops[4];
+    int n_stops = 0, ignore_eos = 0;
+    unsigned long long n = 64, threads = 0;
+    hlm_sampler_params sp;
+    hlm_sampler_params_default(&sp);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: hyperlm generate -m DIR|FILE.gguf [-p PROMPT] [-n N] [--temperature T] [--top-k K] [--top-p P]\n"
-                   "                        [--seed S] [--quant f32|q8_0|q4_0] [-t TOKENIZER] [--threads N]\n\n"
+            printf("usage: hyperlm generate -m DIR|FILE.gguf [-p PROMPT] [-n N] [SAMPLING FLAGS] [--stop STR]...\n"
+                   "                        [--ignore-eos] [--chat-template NAME] [--quant f32|q8_0|q4_0]\n"
+                   "                        [-t TOKENIZER] [--threads N]\n\n"
                    "Streams a continuation of PROMPT (N tokens, default 64) from the checkpoint DIR with\n"
-                   "the inference engine: a KV cache, weights as f32 or quantized when loaded. Temperature 0\n"
-                   "is greedy (defaults: 0.8, top-k 40, top-p 0.95, seed 1337). The tokenizer is DIR's\n"
-                   "tokenizer.json unless -t. A GGUF file (llama or gpt2 architecture, e.g. from `hyperlm\n"
-                   "quantize` or llama.cpp's converter) is memory-mapped and runs in the types it stores\n"
-                   "(f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1) unless --quant; it brings its own tokenizer.\n"
-                   "Prefill and decode speeds go to standard error (info level).\n");
+                   "the inference engine: a KV cache, weights as f32 or quantized when loaded. The tokenizer\n"
+                   "is DIR's tokenizer.json unless -t. A GGUF file (llama or gpt2 architecture, e.g. from\n"
+                   "`hyperlm quantize` or llama.cpp's converter) is memory-mapped and runs in the types it\n"
+                   "stores (f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1) unless --quant; it brings its own\n"
+                   "tokenizer. Prefill and decode speeds go to standard error (info level).\n\n"
+                   "Generation stops at the model's end-of-sequence token (<|endoftext|> for checkpoints,\n"
+                   "tokenizer.ggml.eos_token_id for GGUF files) and at the end-of-turn token of its chat\n"
+                   "template (detected from the GGUF file, --chat-template NAME, chatml for checkpoints),\n"
+                   "unless --ignore-eos; and where the text contains a --stop string (up to 4), which is\n"
+                   "not printed.\n\nsampling flags:\n%s",
+                   cli_sampling_help);
             return CLI_OK;
+        }
+        if (!strcmp(a, "--ignore-eos")) {
+            ignore_eos = 1;
+            continue;
         }
         if (!v) return cli_usage_error("generate", "unknown flag or missing value: '%s'", a);
         i++;
+        int r = cli_sampling_flag("generate", a, v, &sp);
+        if (r < 0) return CLI_USAGE;
+        if (r > 0) continue;
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) dir = v;
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) prompt = v;
         else if (!strcmp(a, "-t") || !strcmp(a, "--tokenizer")) tok_path = v;
@@ -63,18 +67,15 @@ int cli_generate(int argc, char **argv)
             quant = v;
             quant_set = 1;
         }
-        else if (!strcmp(a, "-n")) {
+        else if (!strcmp(a, "--chat-template")) template_name = v;
+        else if (!strcmp(a, "--stop")) {
+            if (n_stops == 4) return cli_usage_error("generate", "--stop: at most 4 stop strings, got also '%s'", v);
+            if (!*v) return cli_usage_error("generate", "--stop: expected a non-empty string%s", "");
+            stops[n_stops++] = v;
+        } else if (!strcmp(a, "-n")) {
             if (!cli_parse_u64("-n", v, 1 << 20, &n)) return CLI_USAGE;
-        } else if (!strcmp(a, "--seed")) {
-            if (!cli_parse_u64("--seed", v, ~0ull, &seed)) return CLI_USAGE;
         } else if (!strcmp(a, "--threads")) {
             if (!cli_parse_u64("--threads", v, 4096, &threads)) return CLI_USAGE;
-        } else if (!strcmp(a, "--top-k")) {
-            if (!cli_parse_u64("--top-k", v, 1 << 30, &top_k)) return CLI_USAGE;
-        } else if (!strcmp(a, "--temperature")) {
-            if (!parse_float("--temperature", v, 0, 1e6, &temperature)) return CLI_USAGE;
-        } else if (!strcmp(a, "--top-p")) {
-            if (!parse_float("--top-p", v, 0, 1, &top_p)) return CLI_USAGE;
         } else {
             return cli_usage_error("generate", "unknown flag '%s'", a);
         }
@@ -126,28 +127,47 @@ int cli_generate(int argc, char **argv)
         int tv = (int)hlm_tokenizer_vocab_size(tok);
         vs = c->vocab_size < tv ? c->vocab_size : tv;
     }
-    hlm_sampler sampler = {(float)temperature, (int)top_k, (float)top_p, seed};
+    /* what ends the generation; the sampler and the stop-string filter */
+    hlm_chat_template tmpl = HLM_CHAT_COUNT;
+    hlm_eog eog = {0};
+    hlm_sampler *sampler = NULL;
+    hlm_stop stop = {0};
+    hlm_buf shown = {0};
+    if (s == HLM_OK) s = cli_generation_end(dir, is_gguf, c, tok, template_name, template_name != NULL, &tmpl, &eog, &err);
+    if (s == HLM_OK) s = hlm_stop_init(&stop, stops, n_stops, &err);
+    if (s == HLM_OK) s = hlm_sampler_new(&sp, vs, &sampler, &err);
+    if (s == HLM_OK) hlm_sampler_accept_context(sampler, ctx, (int)len);
     const float *logits = NULL;
     if (s == HLM_OK) s = hlm_engine_prefill(e, ctx, (int)len, &logits, &err);
     double t_prefill = now_s(), t_end = t_prefill;
+    unsigned long long decoded = 0;
     if (s == HLM_OK) {
         hlm_decoder dec;
         hlm_decoder_init(&dec, tok);
         printf("%s", prompt);
         fflush(stdout);
-        for (unsigned long long t = 0; s == HLM_OK && t < n; t++) {
-            int next = hlm_sample(&sampler, logits, vs, scratch);
-            out.len = 0;
+        int stopped = 0;
+        for (unsigned long long t = 0; s == HLM_OK && !stopped && t < n; t++) {
+            int next = hlm_sample(sampler, logits, vs);
+            if (!ignore_eos && hlm_eog_has(&eog, next)) break;
+            hlm_sampler_accept(sampler, next);
+            out.len = shown.len = 0;
             s = hlm_decoder_push(&dec, (uint32_t)next, &out, &err);
-            if (s == HLM_OK && out.len) {
-                fwrite(out.data, 1, out.len, stdout);
+            if (s == HLM_OK) s = hlm_stop_push(&stop, out.data, out.len, &shown, &stopped, &err);
+            if (s == HLM_OK && shown.len) {
+                fwrite(shown.data, 1, shown.len, stdout);
                 fflush(stdout);
             }
-            if (s == HLM_OK && t + 1 < n) s = hlm_engine_decode(e, next, &logits, &err);
+            if (s == HLM_OK && !stopped && t + 1 < n) {
+                s = hlm_engine_decode(e, next, &logits, &err);
+                decoded++;
+            }
         }
-        out.len = 0;
+        out.len = shown.len = 0;
         if (s == HLM_OK) s = hlm_decoder_flush(&dec, &out, &err);
-        if (s == HLM_OK && out.len) fwrite(out.data, 1, out.len, stdout);
+        if (s == HLM_OK) s = hlm_stop_push(&stop, out.data, out.len, &shown, &stopped, &err);
+        if (s == HLM_OK) s = hlm_stop_flush(&stop, &shown, &err);
+        if (s == HLM_OK && shown.len) fwrite(shown.data, 1, shown.len, stdout);
         printf("\n");
         fflush(stdout);
         t_end = now_s();
@@ -155,9 +175,12 @@ int cli_generate(int argc, char **argv)
     if (s == HLM_OK) {
         double pf = t_prefill - t_load, dc = t_end - t_prefill;
         hlm_log(HLM_LOG_INFO, "generate: %s weights, load %.2f s; prefill %zu tokens %.1f tokens/s; decode %llu tokens %.1f tokens/s",
-                hlm_qtype_name(hlm_engine_wtype(e)), t_load - t0, len, pf > 0 ? (double)len / pf : 0.0, n > 1 ? n - 1 : 0,
-                n > 1 && dc > 0 ? (double)(n - 1) / dc : 0.0);
+                hlm_qtype_name(hlm_engine_wtype(e)), t_load - t0, len, pf > 0 ? (double)len / pf : 0.0, decoded,
+                decoded && dc > 0 ? (double)decoded / dc : 0.0);
     }
+    hlm_sampler_free(sampler);
+    hlm_stop_free(&stop);
+    hlm_buf_free(&shown);
     free(ctx);
     free(scratch);
     hlm_ids_free(&ids);

@@ -13,6 +13,7 @@ static const cli_command subcommands[] = {
     {"train", cli_train, "pretrain a GPT-2 or Llama model (checkpoints, metrics, resume)"},
     {"sample", cli_sample, "print sampled continuations from a checkpoint"},
     {"generate", cli_generate, "stream a continuation with the inference engine (KV cache, q8_0/q4_0)"},
+    {"chat", cli_chat, "chat with a model on standard input (chat templates, KV cache kept across turns)"},
     {"eval", cli_eval, "perplexity, bits per byte and task accuracy, f32 against q8_0/q4_0"},
     {"model", cli_model, "inspect model shapes and costs; create initialized models"},
     {"data", cli_data, "token shards: tokenize text into train/validation shards, inspect them"},

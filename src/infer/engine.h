@@ -112,18 +112,4 @@ hlm_status hlm_engine_prefill_batch(hlm_engine *e, const int *seqs, const int32_
 hlm_status hlm_engine_decode_batch(hlm_engine *e, const int *seqs, const int32_t *tokens, int n,
                                    const float **logits, hlm_error *err);
 
-/* ---- sampling ------------------------------------------------------------------------------ */
-
-typedef struct hlm_sampler {
-    float temperature; /* <= 0: greedy (the first largest logit) */
-    int top_k;         /* 0: all */
-    float top_p;       /* nucleus; >= 1: all */
-    uint64_t rng;      /* SplitMix64 state: the seed */
-} hlm_sampler;
-
-/* Chooses a token from logits (V). Greedy when temperature <= 0; otherwise from
- * softmax(logits / temperature) restricted to the top_k largest, then to the smallest prefix (by
- * probability, descending) whose mass reaches top_p. scratch: 2 * V floats. */
-int hlm_sample(hlm_sampler *s, const float *logits, int V, float *scratch);
-
 #endif
