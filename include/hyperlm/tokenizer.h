@@ -1,4 +1,5 @@
-/* Byte-level BPE tokenizer (GPT-2 / cl100k / o200k family).
+/* Byte-level BPE tokenizer (GPT-2 / cl100k / o200k family), and SentencePiece BPE vocabularies
+ * read from GGUF files (infer/gguf_model.h; src/tokenizer/spm.c).
  *
  * Token ids: for tokenizers HyperLM trains, ids 0..255 are the 256 single bytes in GPT-2's
  * bytes_to_unicode order (id 0 is '!', as in OpenAI's rank files), then one id per merge in
@@ -11,7 +12,16 @@
  *
  * Text is split into pre-tokens by one of the three OpenAI patterns before BPE. Bytes that are
  * not part of well-formed UTF-8 are each one unit of the "other" class (neither letter, number nor
- * whitespace), so every byte string encodes and decode(encode(x)) == x. */
+ * whitespace), so every byte string encodes and decode(encode(x)) == x.
+ *
+ * SentencePiece vocabularies (GGUF tokenizer.ggml.model "llama"): encoding is SentencePiece's BPE
+ * (spaces as U+2581, a space in front, highest-score merges, bytes the vocabulary lacks as
+ * <0xXX> pieces); user-defined pieces are always matched, control pieces ("<s>") only with
+ * allow_special. A token's bytes are what it decodes to (U+2581 as ' ', <0xXX> as that byte);
+ * hlm_tokenizer_decode drops the leading space that encoding put in front, so
+ * decode(encode(x)) == x for text with no U+2581 in it (given the 256 byte pieces, which Llama's
+ * vocabularies have; without one, characters needing it encode as <unk>), while the streaming
+ * decoder emits every token's bytes (generation continues a prompt, where that space belongs). */
 #ifndef HYPERLM_TOKENIZER_H
 #define HYPERLM_TOKENIZER_H
 
@@ -54,11 +64,17 @@ int hlm_tokenizer_normalizes(const hlm_tokenizer *tok);
 /* Bytes of one token (special tokens: their text). HLM_ERR_RANGE for an id with no token. */
 hlm_status hlm_tokenizer_token_bytes(const hlm_tokenizer *tok, uint32_t id, const uint8_t **bytes,
                                      size_t *len, hlm_error *err);
-/* Looks up a token (regular or special) by its exact bytes; returns 1 and sets *id if found. */
+/* Looks up a token (regular or special) by its exact bytes; returns 1 and sets *id if found.
+ * SentencePiece vocabularies: by the piece as the vocabulary spells it ("▁the", "<0x0A>", "<s>"). */
 int hlm_tokenizer_token_id(const hlm_tokenizer *tok, const void *bytes, size_t len, uint32_t *id);
 size_t hlm_tokenizer_special_count(const hlm_tokenizer *tok);
 /* i-th special token: its text and id. */
 void hlm_tokenizer_special(const hlm_tokenizer *tok, size_t i, const char **text, uint32_t *id);
+
+/* The token that a text should start with, when the vocabulary asks for one (GGUF
+ * tokenizer.ggml.add_bos_token, true for Llama's SentencePiece vocabularies): returns 1 and sets
+ * *id. Encoding never adds it: a caller that starts a sequence (generation) puts it first. */
+int hlm_tokenizer_bos(const hlm_tokenizer *tok, uint32_t *id);
 
 /* Appends the ids of text[0..len) to out. allow_special: special-token text maps to its id;
  * otherwise it is encoded as plain text (tiktoken's encode_ordinary). Never fails on any bytes
@@ -71,7 +87,8 @@ hlm_status hlm_tokenizer_encode_batch(const hlm_tokenizer *tok, const char *cons
                                       const size_t *lens, size_t n, int allow_special,
                                       int n_threads, hlm_ids *outs, hlm_error *err);
 
-/* Appends the bytes of ids to out. HLM_ERR_RANGE naming the position and id if one is invalid. */
+/* Appends the bytes of ids to out. HLM_ERR_RANGE naming the position and id if one is invalid.
+ * SentencePiece: without the leading space of the first token (see above). */
 hlm_status hlm_tokenizer_decode(const hlm_tokenizer *tok, const uint32_t *ids, size_t n,
                                 hlm_buf *out, hlm_error *err);
 

@@ -103,11 +103,13 @@ int cli_generate(int argc, char **argv)
     const hlm_model_config *c = s == HLM_OK ? hlm_engine_config(e) : NULL;
     size_t len = 0;
     if (s == HLM_OK) {
-        ctx = malloc(sizeof(int32_t) * (ids.len + 1));
+        ctx = malloc(sizeof(int32_t) * (ids.len + 2));
         scratch = malloc(sizeof(float) * 2 * (size_t)c->vocab_size);
         if (!ctx || !scratch) s = hlm_errorf(&err, HLM_ERR_NOMEM, "out of memory");
     }
     if (s == HLM_OK) {
+        uint32_t bos;
+        if (hlm_tokenizer_bos(tok, &bos)) ctx[len++] = (int32_t)bos; /* the vocabulary asks for it (Llama's) */
         for (size_t i = 0; i < ids.len; i++) ctx[len++] = (int32_t)ids.data[i];
         if (len == 0) {
             /* no prompt: start from the end-of-text token when the tokenizer has one */

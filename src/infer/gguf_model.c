@@ -14,6 +14,7 @@
 #include "infer/gguf_model.h"
 #include "tokenizer/bytelevel.h"
 #include "tokenizer/tokenizer_impl.h"
+#include "tokenizer/tokenizer_internal.h"
 
 /* How a file tensor (rows, cols) relates to the parameter. */
 typedef enum map_kind {
@@ -588,6 +589,94 @@ static hlm_status load_weights(const hlm_gguf_file *f, hlm_model *m, hlm_error *
     return s;
 }
 
+/* An optional token id: absent gives dflt; present, it must be an integer below n. */
+static hlm_status get_token_id(const hlm_gguf_file *f, const char *key, size_t n, int64_t dflt, int64_t *out,
+                               hlm_error *err)
+{
+    *out = dflt;
+    if (!hlm_gguf_find(f, key)) return HLM_OK;
+    hlm_status s = hlm_gguf_get_i64(f, key, out, err);
+    if (s) return s;
+    if (*out < 0 || (uint64_t)*out >= n)
+        return hlm_errorf(err, HLM_ERR_FORMAT, "%s: %s: %lld; expected a token id below %zu (the number of tokens)",
+                          hlm_gguf_source(f), key, (long long)*out, n);
+    return HLM_OK;
+}
+
+static hlm_status get_bool_or(const hlm_gguf_file *f, const char *key, int dflt, int *out, hlm_error *err)
+{
+    *out = dflt;
+    return hlm_gguf_find(f, key) ? hlm_gguf_get_bool(f, key, out, err) : HLM_OK;
+}
+
+/* tokenizer.ggml.model "llama": SentencePiece BPE (src/tokenizer/spm.c) from the pieces, their
+ * float32 scores and token types, with llama.cpp's defaults for what is absent (bos 1 when the
+ * vocabulary has that id, add_bos_token and add_space_prefix true; token types normal). The
+ * scores are required: without them BPE has no order to merge in. */
+static hlm_status read_spm_tokenizer(const hlm_gguf_file *f, hlm_tokenizer **out, hlm_error *err)
+{
+    const char *src = hlm_gguf_source(f);
+    const hlm_gguf_kv *tokens, *scores, *types = NULL;
+    hlm_status s = hlm_gguf_get_array(f, "tokenizer.ggml.tokens", HLM_GGUF_STRING, &tokens, err);
+    if (s) return s;
+    size_t n = (size_t)tokens->count;
+    if (!hlm_gguf_find(f, "tokenizer.ggml.scores"))
+        return hlm_errorf(err, HLM_ERR_FORMAT, "%s: tokenizer.ggml.scores: missing; a SentencePiece vocabulary needs one "
+                          "float32 score per token", src);
+    if ((s = hlm_gguf_get_array(f, "tokenizer.ggml.scores", HLM_GGUF_FLOAT32, &scores, err))) return s;
+    if (scores->count != tokens->count)
+        return hlm_errorf(err, HLM_ERR_FORMAT, "%s: tokenizer.ggml.scores: %llu scores; expected one per token (%zu)", src,
+                          (unsigned long long)scores->count, n);
+    if ((types = hlm_gguf_find(f, "tokenizer.ggml.token_type"))) {
+        hlm_gguf_type et = types->elem_type;
+        if (types->type != HLM_GGUF_ARRAY || types->count != tokens->count ||
+            !(et == HLM_GGUF_INT32 || et == HLM_GGUF_UINT32 || et == HLM_GGUF_INT8 || et == HLM_GGUF_UINT8 ||
+              et == HLM_GGUF_INT16 || et == HLM_GGUF_UINT16 || et == HLM_GGUF_INT64 || et == HLM_GGUF_UINT64))
+            return hlm_errorf(err, HLM_ERR_FORMAT, "%s: tokenizer.ggml.token_type: expected an array of %zu integers", src,
+                              n);
+    }
+    int64_t bos, eos, unk, pad;
+    int add_bos, add_prefix;
+    if ((s = get_token_id(f, "tokenizer.ggml.bos_token_id", n, n > 1 ? 1 : -1, &bos, err)) ||
+        (s = get_token_id(f, "tokenizer.ggml.eos_token_id", n, -1, &eos, err)) ||
+        (s = get_token_id(f, "tokenizer.ggml.unknown_token_id", n, -1, &unk, err)) ||
+        (s = get_token_id(f, "tokenizer.ggml.padding_token_id", n, -1, &pad, err)) ||
+        (s = get_bool_or(f, "tokenizer.ggml.add_bos_token", 1, &add_bos, err)) ||
+        (s = get_bool_or(f, "tokenizer.ggml.add_space_prefix", 1, &add_prefix, err)))
+        return s;
+    const char **pieces = malloc((n ? n : 1) * sizeof *pieces);
+    size_t *lens = malloc((n ? n : 1) * sizeof *lens);
+    float *sc = malloc((n ? n : 1) * sizeof *sc);
+    int32_t *ty = types ? malloc((n ? n : 1) * sizeof *ty) : NULL;
+    if (!pieces || !lens || !sc || (types && !ty)) {
+        s = hlm_errorf(err, HLM_ERR_NOMEM, "%s: out of memory for %zu tokens", src, n);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        hlm_gguf_str p = hlm_gguf_arr_str(tokens, i);
+        pieces[i] = p.ptr;
+        lens[i] = (size_t)p.len;
+        sc[i] = (float)hlm_gguf_kv_elem(scores, i).f;
+        if (ty) {
+            hlm_gguf_value tv = hlm_gguf_kv_elem(types, i);
+            int signed_type = tv.type == HLM_GGUF_INT8 || tv.type == HLM_GGUF_INT16 || tv.type == HLM_GGUF_INT32 ||
+                              tv.type == HLM_GGUF_INT64;
+            int64_t v = signed_type ? tv.i : tv.u > INT32_MAX ? INT32_MAX : (int64_t)tv.u;
+            ty[i] = v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : (int32_t)v;
+        }
+    }
+    hlm_spm_vocab v = {n, pieces, lens, sc, ty, bos, unk, add_bos, add_prefix};
+    char what[600];
+    snprintf(what, sizeof what, "%s: tokenizer.ggml", src);
+    s = hlm_tokenizer_from_spm(&v, what, out, err);
+done:
+    free(pieces);
+    free(lens);
+    free(sc);
+    free(ty);
+    return s;
+}
+
 /* tokenizer.ggml.* -> a tokenizer.json text that our loader reads (Hugging Face semantics: the
  * listed merges in order; control and user-defined tokens become added tokens; unused ones, the
  * converters' padding, are left out, so that the tokenizer's vocabulary ends where it really
@@ -598,12 +687,11 @@ hlm_status hlm_gguf_read_tokenizer(const hlm_gguf_file *f, hlm_tokenizer **out, 
     hlm_gguf_str model;
     hlm_status s = hlm_gguf_get_str(f, "tokenizer.ggml.model", &model, err);
     if (s) return s;
-    if (model.len == 5 && !memcmp(model.ptr, "llama", 5))
-        return hlm_errorf(err, HLM_ERR_FORMAT, "%s: tokenizer.ggml.model \"llama\" (SentencePiece) is not supported yet; "
-                          "only \"gpt2\" (byte-level BPE) is", src);
+    if (model.len == 5 && !memcmp(model.ptr, "llama", 5)) return read_spm_tokenizer(f, out, err);
     if (!(model.len == 4 && !memcmp(model.ptr, "gpt2", 4)))
-        return hlm_errorf(err, HLM_ERR_FORMAT, "%s: tokenizer.ggml.model \"%.*s\" is not supported; only \"gpt2\" (byte-level "
-                          "BPE) is", src, (int)(model.len > 40 ? 40 : model.len), model.ptr);
+        return hlm_errorf(err, HLM_ERR_FORMAT, "%s: tokenizer.ggml.model \"%.*s\" is not supported; expected \"gpt2\" "
+                          "(byte-level BPE) or \"llama\" (SentencePiece)", src, (int)(model.len > 40 ? 40 : model.len),
+                          model.ptr);
     const hlm_gguf_kv *tokens, *merges = NULL, *types = NULL;
     if ((s = hlm_gguf_get_array(f, "tokenizer.ggml.tokens", HLM_GGUF_STRING, &tokens, err))) return s;
     if (hlm_gguf_find(f, "tokenizer.ggml.merges") &&

@@ -5,7 +5,8 @@
  * Invariants:
  * - Names and metadata keys are llama.cpp's (convert_hf_to_gguf.py / gguf-py's constants):
  *   `general.architecture` "llama" or "gpt2", `<arch>.*` hyperparameters, `token_embd.weight`,
- *   `blk.N.attn_q.weight`, ..., and `tokenizer.ggml.*` with model "gpt2".
+ *   `blk.N.attn_q.weight`, ..., and `tokenizer.ggml.*` with model "gpt2" (import also reads
+ *   "llama", SentencePiece).
  * - Matrices are written (out, in) row-major, i.e. GGML dims {in, out}: GPT-2's Conv1D (in, out)
  *   weights are transposed on export and back on import.
  * - Llama's q and k rows are permuted per head on export, as llama.cpp's converter does: our RoPE
@@ -33,9 +34,11 @@ hlm_status hlm_gguf_export(hlm_model *m, const char *tokenizer_json, hlm_qtype w
                            const char *path, hlm_error *err);
 
 /* Reads a GGUF file with architecture "llama" or "gpt2" into a new model (gradients freed) and,
- * when tok is not NULL, its tokenizer (tokenizer.ggml.model "gpt2": tokens, merges, token types;
- * "llama" (SentencePiece) is refused as not supported yet). The pre-tokenizer comes from
- * tokenizer.ggml.pre (hlm_gguf_pattern_for_pre). */
+ * when tok is not NULL, its tokenizer: tokenizer.ggml.model "gpt2" (byte-level BPE: tokens,
+ * merges, token types; the pre-tokenizer from tokenizer.ggml.pre, hlm_gguf_pattern_for_pre) or
+ * "llama" (SentencePiece BPE: tokens, scores, token types, bos/eos/unknown/padding ids,
+ * add_bos_token, add_space_prefix; src/tokenizer/spm.c). Malformed tokenizer metadata is an
+ * HLM_ERR_FORMAT naming the key and what was expected. */
 hlm_status hlm_gguf_import(const char *path, hlm_model **model, hlm_tokenizer **tok, hlm_error *err);
 
 /* The parts of hlm_gguf_import, for readers that keep the file open (the inference engine runs

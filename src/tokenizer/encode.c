@@ -1,4 +1,5 @@
 /* Encoding: special tokens -> NFC -> pre-tokenization -> byte-pair merging of each piece.
+ * (SentencePiece vocabularies are encoded by spm.c instead.)
  *
  * Byte-pair merging (tk_bpe) repeatedly joins the adjacent pair with the lowest rank, the leftmost
  * one among equal ranks, until no adjacent pair is in the pair map. This is tiktoken's
@@ -346,6 +347,7 @@ static const tk_special *special_at(const hlm_tokenizer *t, const uint8_t *s, si
 static hlm_status encode_with_cache(const hlm_tokenizer *t, piece_cache *c, const uint8_t *s, size_t len,
                                     int allow_special, hlm_ids *out, hlm_error *err)
 {
+    if (t->spm) return tk_spm_encode(t, s, len, allow_special, out, err);
     if (!allow_special || !t->n_specials) return encode_ordinary(t, c, s, len, out, err);
     size_t start = 0; /* of the ordinary text not yet encoded */
     for (size_t i = 0; i < len; i++) {
@@ -368,7 +370,7 @@ hlm_status hlm_tokenizer_encode(const hlm_tokenizer *t, const void *text, size_t
                                 hlm_ids *out, hlm_error *err)
 {
     piece_cache c = {NULL, NULL};
-    if (len >= CACHE_MIN_INPUT) cache_init(&c); /* without memory for it, encode runs uncached */
+    if (len >= CACHE_MIN_INPUT && !t->spm) cache_init(&c); /* without memory for it, encode runs uncached */
     hlm_status st = encode_with_cache(t, &c, text, len, allow_special, out, err);
     cache_free(&c);
     return st;
@@ -390,7 +392,7 @@ static void batch_task(void *ctx, size_t task, int thread)
 {
     batch_job *job = ctx;
     piece_cache *c = &job->caches[thread];
-    if (!c->slots) cache_init(c);
+    if (!c->slots && !job->tok->spm) cache_init(c);
     size_t end = (task + 1) * job->per_task < job->n ? (task + 1) * job->per_task : job->n;
     for (size_t i = task * job->per_task; i < end; i++) {
         if (atomic_load_explicit(&job->failed, memory_order_relaxed)) return;

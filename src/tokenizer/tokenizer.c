@@ -30,6 +30,7 @@ hlm_status tk_new(uint32_t vocab_size, hlm_pattern pattern, tk_semantics sem, hl
         return hlm_errorf(err, HLM_ERR_NOMEM, "tokenizer: out of memory for %u ids", vocab_size);
     }
     for (int b = 0; b < 256; b++) t->byte_id[b] = TK_NONE;
+    t->bos_id = TK_NONE;
     *out = t;
     return HLM_OK;
 }
@@ -297,6 +298,11 @@ hlm_status tk_finish(hlm_tokenizer *t, const char *what, hlm_error *err)
         hlm_ids_free(&tmp);
     }
 
+    return tk_finish_specials(t, what, err);
+}
+
+hlm_status tk_finish_specials(hlm_tokenizer *t, const char *what, hlm_error *err)
+{
     if (t->n_specials) qsort(t->specials, t->n_specials, sizeof *t->specials, special_cmp);
     memset(t->special_first, 0, sizeof t->special_first);
     for (size_t i = 0; i < t->n_specials; i++) {
@@ -405,6 +411,7 @@ void hlm_tokenizer_free(hlm_tokenizer *t)
     free(t->merges);
     for (size_t i = 0; i < t->n_specials; i++) free(t->specials[i].text);
     free(t->specials);
+    tk_spm_free(t->spm);
     free(t);
 }
 
@@ -470,8 +477,16 @@ hlm_status hlm_tokenizer_token_bytes(const hlm_tokenizer *t, uint32_t id, const 
     return HLM_OK;
 }
 
+int hlm_tokenizer_bos(const hlm_tokenizer *t, uint32_t *id)
+{
+    if (t->bos_id == TK_NONE) return 0;
+    if (id) *id = t->bos_id;
+    return 1;
+}
+
 int hlm_tokenizer_token_id(const hlm_tokenizer *t, const void *bytes, size_t len, uint32_t *id)
 {
+    if (t->spm) return tk_spm_token_id(t, bytes, len, id);
     uint32_t r = tk_lookup(t, bytes, len);
     if (r == TK_NONE) {
         for (size_t i = 0; i < t->n_specials; i++)
@@ -498,11 +513,15 @@ hlm_status hlm_tokenizer_decode(const hlm_tokenizer *t, const uint32_t *ids, siz
                               i, id, t->vocab_size);
         total += t->tok_len[id];
     }
+    /* SentencePiece: the space of the prefix that encoding put in front goes (as DecodeIds does) */
+    size_t skip = n && t->spm ? tk_spm_decode_skip(t, ids[0]) : 0;
+    total -= skip;
     if (hlm_buf_reserve(out, total)) return hlm_errorf(err, HLM_ERR_NOMEM, "decode: out of memory");
     uint8_t *dst = out->data + out->len;
     for (size_t i = 0; i < n; i++) {
-        memcpy(dst, t->blob + t->tok_off[ids[i]], t->tok_len[ids[i]]);
-        dst += t->tok_len[ids[i]];
+        memcpy(dst, t->blob + t->tok_off[ids[i]] + skip, t->tok_len[ids[i]] - skip);
+        dst += t->tok_len[ids[i]] - skip;
+        skip = 0;
     }
     out->len += total;
     return HLM_OK;

@@ -14,7 +14,10 @@
  *    "ignore_merges"; otherwise only if BPE reaches the token, which tk_finish checks once per
  *    token); the token map's slot carries the same flag (TK_WHOLE);
  *  - the Bloom filters over the token map and the pair map hold a bit for every key in them
- *    (no false negatives), so a clear bit proves absence. */
+ *    (no false negatives), so a clear bit proves absence.
+ * A SentencePiece tokenizer (spm != NULL, built by spm.c) keeps only the per-id arrays (what each
+ * id decodes to) and the special tokens; the token and pair maps are not built, and encoding,
+ * token lookup by text and the first token of a decode go to spm.c. */
 #ifndef HLM_TOKENIZER_IMPL_H
 #define HLM_TOKENIZER_IMPL_H
 
@@ -102,6 +105,9 @@ struct hlm_tokenizer {
     tk_special *specials;
     size_t n_specials;
     uint8_t special_first[256]; /* 1 if some special token starts with this byte */
+
+    uint32_t bos_id; /* the id a text starts with (hlm_tokenizer_bos), or TK_NONE */
+    struct tk_spm *spm; /* a SentencePiece model (spm.c), or NULL: byte-level BPE */
 };
 
 /* ---- building (tokenizer.c) ---- */
@@ -118,6 +124,9 @@ hlm_status tk_build_token_map(hlm_tokenizer *t, uint32_t dup[2]);
 /* Builds the token map unless already built, checks that every byte is a token, builds the pair map (tiktoken: from the tokens; HF: from t->merges) and the
  * whole-piece flags. what: the file name for messages. */
 hlm_status tk_finish(hlm_tokenizer *t, const char *what, hlm_error *err);
+/* The part of tk_finish about special tokens: sorts them by id, checks they are non-empty with
+ * distinct ids and texts, fills special_first. */
+hlm_status tk_finish_specials(hlm_tokenizer *t, const char *what, hlm_error *err);
 
 /* Regular token with these bytes, or TK_NONE. */
 uint32_t tk_lookup(const hlm_tokenizer *t, const uint8_t *s, size_t len);
@@ -199,5 +208,17 @@ hlm_status tk_derive_merges(const hlm_tokenizer *t, uint32_t (**merges)[2], size
 
 /* Byte-pair merging of one piece: appends the ids. Only pairs with rank < max_rank merge. */
 hlm_status tk_bpe(const hlm_tokenizer *t, const uint8_t *s, size_t len, uint32_t max_rank, hlm_ids *out);
+
+/* ---- SentencePiece (spm.c) ---- */
+
+hlm_status tk_spm_encode(const hlm_tokenizer *t, const uint8_t *s, size_t len, int allow_special, hlm_ids *out,
+                         hlm_error *err);
+/* hlm_tokenizer_token_id: by the piece as the vocabulary spells it ("▁the", "<0x0A>", "<s>"). */
+int tk_spm_token_id(const hlm_tokenizer *t, const uint8_t *s, size_t len, uint32_t *id);
+/* Bytes that hlm_tokenizer_decode drops from the text of the first id: 1 (the space of the prefix
+ * that encoding adds) when it is a piece that starts with U+2581 and the vocabulary adds the
+ * prefix, else 0. */
+size_t tk_spm_decode_skip(const hlm_tokenizer *t, uint32_t first);
+void tk_spm_free(struct tk_spm *m);
 
 #endif

@@ -583,6 +583,9 @@ hlm_status tk_to_json(const hlm_tokenizer *t, hlm_buf *out, const char *path, hl
     const uint32_t(*merges)[2] = (const uint32_t(*)[2])t->merges;
     size_t n_merges = t->n_merges;
     int ignore_merges = t->ignore_merges;
+    if (t->spm)
+        return hlm_errorf(err, HLM_ERR_INVALID, "%s: a SentencePiece vocabulary (from a GGUF file) cannot be saved as a "
+                          "byte-level BPE tokenizer.json", path);
     if (t->semantics == TK_SEM_TIKTOKEN) {
         hlm_status st = tk_derive_merges(t, &derived, &n_merges, err);
         if (st) {

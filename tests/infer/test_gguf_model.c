@@ -12,7 +12,8 @@
  *   the original whose matrices went through quant.c's quantize/dequantize along the file's rows;
  *   the logits' distance from the f32 model's is printed (f16 within 1%, q8_0 within 5% of the
  *   largest logit, the same order as the engine test's budget).
- * - Refusals: a SentencePiece tokenizer, a missing tensor, an unknown architecture, a weight type
+ * - Refusals: a SentencePiece tokenizer without scores (a gpt2 vocabulary relabelled "llama";
+ *   SentencePiece itself is tested in tests/tokenizer/test_spm.c), a missing tensor, an unknown architecture, a weight type
  *   without an export, a tokenizer larger than the model's vocabulary.
  * A real llama.cpp file (SmolLM2) is tested in test_gguf_smollm2.c. */
 #include <setjmp.h>
@@ -651,7 +652,7 @@ static void test_refusals(void **state)
     export_model(m, HLM_QT_F32, src);
     snprintf(dst, sizeof dst, "%s", tmp_path("bad.gguf"));
     rewrite(src, dst, "tokenizer.ggml.model", "tokenizer.ggml.model", "llama", NULL);
-    expect_import_error(dst, 1, "SentencePiece");
+    expect_import_error(dst, 1, "tokenizer.ggml.scores: missing");
     hlm_model *ok = import_model(dst, NULL); /* the weights alone still load */
     hlm_model_free(ok);
     rewrite(src, dst, NULL, NULL, NULL, "blk.1.ffn_up.weight");
