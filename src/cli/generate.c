@@ -11,6 +11,11 @@
 #include "cli/generation.h"
 #include "hyperlm/log.h"
 #include "hyperlm/tokenizer.h"
+#include <cjson/cJSON.h>
+
+#include "hyperlm/file.h"
+#include "infer/batch.h"
+#include "text/record.h"
 #include "infer/engine.h"
 #include "infer/gguf_model.h"
 #include "model/gemm.h"
@@ -22,10 +27,175 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* ---- --prompts: many requests through the batch scheduler ----------------------------------- */
+
+typedef struct prompt_req {
+    char *id_json;   /* the request's "id" as JSON text, or NULL */
+    hlm_ids ids;
+    hlm_decoder dec;
+    hlm_stop stop;
+    hlm_buf text;
+    int tokens, done;
+    hlm_finish reason;
+} prompt_req;
+
+typedef struct prompts_run {
+    prompt_req *r;
+    int n, printed;
+    hlm_status st; /* the first error inside the callback */
+    hlm_error *err;
+    hlm_buf piece, shown;
+} prompts_run;
+
+static void print_done(prompts_run *p)
+{
+    while (p->printed < p->n && p->r[p->printed].done) {
+        prompt_req *q = &p->r[p->printed];
+        hlm_buf line = {0};
+        int ok = hlm_buf_appendf(&line, "{\"index\": %d, \"id\": %s, \"text\": ", p->printed, q->id_json ? q->id_json : "null") == HLM_OK &&
+                 hlm_json_escape_append(&line, q->text.data, q->text.len) == HLM_OK &&
+                 hlm_buf_appendf(&line, ", \"tokens\": %d, \"finish_reason\": \"%s\"}\n", q->tokens,
+                                 q->reason == HLM_FINISH_LENGTH ? "length" : "stop") == HLM_OK;
+        if (ok) fwrite(line.data, 1, line.len, stdout);
+        else if (p->st == HLM_OK) p->st = hlm_errorf(p->err, HLM_ERR_NOMEM, "out of memory");
+        fflush(stdout);
+        hlm_buf_free(&line);
+        p->printed++;
+    }
+}
+
+static int on_token(void *user, int request, int32_t token, hlm_finish reason)
+{
+    prompts_run *p = user;
+    prompt_req *q = &p->r[request];
+    int stopped = 0;
+    p->piece.len = p->shown.len = 0;
+    if (reason == HLM_FINISH_NONE) {
+        q->tokens++;
+        if (p->st == HLM_OK) p->st = hlm_decoder_push(&q->dec, (uint32_t)token, &p->piece, p->err);
+        if (p->st == HLM_OK) p->st = hlm_stop_push(&q->stop, p->piece.data, p->piece.len, &p->shown, &stopped, p->err);
+        if (p->st == HLM_OK && hlm_buf_append(&q->text, p->shown.data, p->shown.len))
+            p->st = hlm_errorf(p->err, HLM_ERR_NOMEM, "out of memory");
+        return stopped || p->st != HLM_OK;
+    }
+    if (reason != HLM_FINISH_STOP) { /* what the decoder and the stop filter still hold */
+        if (p->st == HLM_OK) p->st = hlm_decoder_flush(&q->dec, &p->piece, p->err);
+        if (p->st == HLM_OK) p->st = hlm_stop_push(&q->stop, p->piece.data, p->piece.len, &p->shown, &stopped, p->err);
+        if (p->st == HLM_OK && !stopped) p->st = hlm_stop_flush(&q->stop, &p->shown, p->err);
+        if (p->st == HLM_OK && hlm_buf_append(&q->text, p->shown.data, p->shown.len))
+            p->st = hlm_errorf(p->err, HLM_ERR_NOMEM, "out of memory");
+    }
+    q->reason = reason;
+    q->done = 1;
+    print_done(p);
+    return 0;
+}
+
+/* Reads the JSONL requests, runs them, prints the results; everything is checked before any runs. */
+static hlm_status run_prompts(hlm_engine *e, const hlm_tokenizer *tok, const char *path, int parallel, int n_default,
+                              const hlm_sampler_params *sp, const char *const *stops, int n_stops, const hlm_eog *eog,
+                              int vocab, hlm_error *err)
+{
+    hlm_buf file = {0};
+    hlm_status st = hlm_file_read_all(path, &file, err);
+    prompts_run p = {.err = err};
+    hlm_batch_request *reqs = NULL;
+    hlm_sampler **samplers = NULL;
+    int cap = 0;
+    size_t at = 0, line_no = 0;
+    while (st == HLM_OK && at < file.len) {
+        const char *line = (const char *)file.data + at;
+        const char *nl = memchr(line, '\n', file.len - at);
+        size_t len = nl ? (size_t)(nl - line) : file.len - at;
+        at += len + (nl ? 1 : 0);
+        line_no++;
+        size_t k = 0;
+        while (k < len && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r')) k++;
+        if (k == len) continue; /* blank line */
+        cJSON *o = cJSON_ParseWithLength(line, len);
+        const cJSON *pr = o ? cJSON_GetObjectItemCaseSensitive(o, "prompt") : NULL;
+        const cJSON *mt = o ? cJSON_GetObjectItemCaseSensitive(o, "max_tokens") : NULL;
+        const cJSON *id = o ? cJSON_GetObjectItemCaseSensitive(o, "id") : NULL;
+        if (!o || !cJSON_IsObject(o))
+            st = hlm_errorf(err, HLM_ERR_FORMAT, "%s:%zu: expected a JSON object", path, line_no);
+        else if (!cJSON_IsString(pr))
+            st = hlm_errorf(err, HLM_ERR_FORMAT, "%s:%zu: \"prompt\": expected a string", path, line_no);
+        else if (mt && (!cJSON_IsNumber(mt) || mt->valuedouble < 1 || mt->valuedouble > (1 << 20) ||
+                        mt->valuedouble != (double)(int)mt->valuedouble))
+            st = hlm_errorf(err, HLM_ERR_FORMAT, "%s:%zu: \"max_tokens\": expected an integer in [1, %d]", path, line_no,
+                            1 << 20);
+        if (st == HLM_OK && p.n == cap) {
+            cap = cap ? 2 * cap : 16;
+            prompt_req *r = realloc(p.r, sizeof *r * (size_t)cap);
+            if (r) p.r = r;
+            if (!r) st = hlm_errorf(err, HLM_ERR_NOMEM, "out of memory");
+        }
+        if (st == HLM_OK) {
+            prompt_req *q = &p.r[p.n++];
+            memset(q, 0, sizeof *q);
+            q->tokens = mt ? (int)mt->valuedouble : n_default; /* max tokens until the run; then the count */
+            if (id && !(q->id_json = cJSON_PrintUnformatted(id))) st = hlm_errorf(err, HLM_ERR_NOMEM, "out of memory");
+            if (st == HLM_OK) st = hlm_tokenizer_encode(tok, pr->valuestring, strlen(pr->valuestring), 1, &q->ids, err);
+            if (st == HLM_OK && q->ids.len == 0) {
+                uint32_t eot = 0;
+                if (!hlm_tokenizer_token_id(tok, "<|endoftext|>", 13, &eot)) eot = 0;
+                if (hlm_ids_append(&q->ids, &eot, 1)) st = hlm_errorf(err, HLM_ERR_NOMEM, "out of memory");
+            }
+            if (st != HLM_OK) hlm_error_prefix(err, "%s:%zu", path, line_no);
+        }
+        cJSON_Delete(o);
+    }
+    if (st == HLM_OK && p.n == 0) st = hlm_errorf(err, HLM_ERR_FORMAT, "%s: no requests", path);
+    if (st == HLM_OK) {
+        reqs = calloc((size_t)p.n, sizeof *reqs);
+        samplers = calloc((size_t)p.n, sizeof *samplers);
+        if (!reqs || !samplers) st = hlm_errorf(err, HLM_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; st == HLM_OK && i < p.n; i++) {
+        prompt_req *q = &p.r[i];
+        hlm_sampler_params spi = *sp;
+        spi.seed = sp->seed + (uint64_t)i;
+        st = hlm_sampler_new(&spi, vocab, &samplers[i], err);
+        if (st == HLM_OK) st = hlm_stop_init(&q->stop, stops, n_stops, err);
+        hlm_decoder_init(&q->dec, tok);
+        if (st == HLM_OK && q->ids.len > (size_t)hlm_engine_ctx(e))
+            st = hlm_errorf(err, HLM_ERR_RANGE, "%s: request %d: a prompt of %zu tokens exceeds the context of %d", path,
+                            i, q->ids.len, hlm_engine_ctx(e));
+        reqs[i] = (hlm_batch_request){(const int32_t *)q->ids.data, (int)q->ids.len, q->tokens, samplers[i]};
+        q->tokens = 0;
+    }
+    double t0 = now_s();
+    if (st == HLM_OK) st = hlm_batch_generate(e, reqs, p.n, parallel, vocab, eog, on_token, &p, err);
+    if (st == HLM_OK) st = p.st;
+    if (st == HLM_OK) {
+        long total = 0;
+        for (int i = 0; i < p.n; i++) total += p.r[i].tokens;
+        double dt = now_s() - t0;
+        hlm_log(HLM_LOG_INFO, "generate: %d requests, %d at a time: %ld tokens in %.2f s, %.1f tokens/s", p.n,
+                parallel < p.n ? parallel : p.n, total, dt, dt > 0 ? (double)total / dt : 0.0);
+    }
+    for (int i = 0; i < p.n; i++) {
+        free(p.r[i].id_json);
+        hlm_ids_free(&p.r[i].ids);
+        hlm_stop_free(&p.r[i].stop);
+        hlm_buf_free(&p.r[i].text);
+        if (samplers) hlm_sampler_free(samplers[i]);
+    }
+    free(p.r);
+    free(reqs);
+    free(samplers);
+    hlm_buf_free(&p.piece);
+    hlm_buf_free(&p.shown);
+    hlm_buf_free(&file);
+    return st;
+}
+
 int cli_generate(int argc, char **argv)
 {
     const char *dir = NULL, *prompt = "", *tok_path = NULL, *quant = "f32", *template_name = NULL;
     int quant_set = 0;
+    const char *prompts_path = NULL;
+    unsigned long long parallel = 8;
     const char *stops[4];
     int n_stops = 0, ignore_eos = 0;
     unsigned long long n = 64, threads = 0;
@@ -34,7 +204,8 @@ int cli_generate(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: hyperlm generate -m DIR|FILE.gguf [-p PROMPT] [-n N] [SAMPLING FLAGS] [--stop STR]...\n"
+            printf("usage: hyperlm generate -m DIR|FILE.gguf [-p PROMPT | --prompts FILE.jsonl [--parallel N]] [-n N]\n"
+                   "                        [SAMPLING FLAGS] [--stop STR]...\n"
                    "                        [--ignore-eos] [--chat-template NAME] [--quant f32|q8_0|q4_0]\n"
                    "                        [-t TOKENIZER] [--threads N]\n\n"
                    "Streams a continuation of PROMPT (N tokens, default 64) from the checkpoint DIR with\n"
@@ -47,7 +218,13 @@ int cli_generate(int argc, char **argv)
                    "tokenizer.ggml.eos_token_id for GGUF files) and at the end-of-turn token of its chat\n"
                    "template (detected from the GGUF file, --chat-template NAME, chatml for checkpoints),\n"
                    "unless --ignore-eos; and where the text contains a --stop string (up to 4), which is\n"
-                   "not printed.\n\nsampling flags:\n%s",
+                   "not printed.\n\n"
+                   "--prompts FILE.jsonl: one request per line, {\"prompt\": TEXT} with optional \"max_tokens\"\n"
+                   "(default -n) and \"id\" (echoed); up to --parallel (default 8) run together, their prompts\n"
+                   "prefilled in one pass and one token of each decoded per pass over the weights; a finished\n"
+                   "request makes room for the next. Prints one JSON line per request, in input order:\n"
+                   "{\"index\", \"id\", \"text\", \"tokens\", \"finish_reason\": \"stop\"|\"length\"}. Request i\n"
+                   "samples with seed + i.\n\nsampling flags:\n%s",
                    cli_sampling_help);
             return CLI_OK;
         }
@@ -74,6 +251,11 @@ int cli_generate(int argc, char **argv)
             stops[n_stops++] = v;
         } else if (!strcmp(a, "-n")) {
             if (!cli_parse_u64("-n", v, 1 << 20, &n)) return CLI_USAGE;
+        } else if (!strcmp(a, "--prompts")) {
+            prompts_path = v;
+        } else if (!strcmp(a, "--parallel")) {
+            if (!cli_parse_u64("--parallel", v, 1024, &parallel) || parallel == 0)
+                return cli_usage_error("generate", "--parallel: expected 1..1024, got '%s'", v);
         } else if (!strcmp(a, "--threads")) {
             if (!cli_parse_u64("--threads", v, 4096, &threads)) return CLI_USAGE;
         } else {
@@ -81,6 +263,7 @@ int cli_generate(int argc, char **argv)
         }
     }
     if (!dir) return cli_usage_error("generate", "%s is required", "-m DIR");
+    if (prompts_path && *prompt) return cli_usage_error("generate", "%s: give one of them", "-p and --prompts");
     hlm_qtype wt;
     hlm_error err = {0};
     if (hlm_qtype_from_name(quant, &wt, &err) != HLM_OK || (wt != HLM_QT_F32 && wt != HLM_QT_Q8_0 && wt != HLM_QT_Q4_0))
@@ -136,6 +319,14 @@ int cli_generate(int argc, char **argv)
     hlm_stop stop = {0};
     hlm_buf shown = {0};
     if (s == HLM_OK) s = cli_generation_end(dir, is_gguf, c, tok, template_name, template_name != NULL, &tmpl, &eog, &err);
+    if (s == HLM_OK && prompts_path) {
+        /* many prompts: the batch scheduler, results as JSON lines; the single-prompt path below is skipped */
+        s = run_prompts(e, tok, prompts_path, (int)parallel, (int)n, &sp, stops, n_stops, ignore_eos ? NULL : &eog, vs,
+                        &err);
+        hlm_tokenizer_free(tok);
+        hlm_engine_free(e);
+        return s == HLM_OK ? CLI_OK : cli_report(&err);
+    }
     if (s == HLM_OK) s = hlm_stop_init(&stop, stops, n_stops, &err);
     if (s == HLM_OK) s = hlm_sampler_new(&sp, vs, &sampler, &err);
     if (s == HLM_OK) hlm_sampler_accept_context(sampler, ctx, (int)len);

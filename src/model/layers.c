@@ -191,7 +191,8 @@ static inline void layernorm_row(float *restrict out, float *mean, float *rstd,
 void layernorm_forward(float *out, float *mean, float *rstd, const float *x, const float *w,
                        const float *b, int N, int C, float eps)
 {
-#pragma omp parallel for schedule(static)
+    /* one row (an inference decode step) is not worth waking the team */
+#pragma omp parallel for schedule(static) if (N > 1)
     for (int i = 0; i < N; i++)
         layernorm_row(out + (size_t)i * C, mean ? mean + i : NULL, rstd ? rstd + i : NULL,
                       x + (size_t)i * C, w, b, C, eps);
@@ -202,7 +203,7 @@ void residual_layernorm_forward(float *res, float *out, float *mean, float *rstd
                                 const float *b, const float *w, const float *bias, int N, int C,
                                 float eps)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
     for (int i = 0; i < N; i++) {
         float *r = res + (size_t)i * C;
         const float *ai = a + (size_t)i * C, *bi = b + (size_t)i * C;
@@ -277,7 +278,7 @@ static inline void rmsnorm_row(float *restrict out, float *rstd, const float *re
 void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int C,
                      float eps)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
     for (int i = 0; i < N; i++)
         rmsnorm_row(out + (size_t)i * C, rstd ? rstd + i : NULL, x + (size_t)i * C, w, C, eps);
 }
@@ -392,7 +393,7 @@ static void gelu_backward_block(float *dx, const float *x, const float *dout, in
 void gelu_forward(float *out, const float *x, size_t n)
 {
     size_t nblocks = (n + ELEM_BLOCK - 1) / ELEM_BLOCK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (nblocks > 1)
     for (size_t k = 0; k < nblocks; k++) {
         size_t i0 = k * ELEM_BLOCK;
         gelu_forward_block(out + i0, x + i0, (int)(n - i0 < ELEM_BLOCK ? n - i0 : ELEM_BLOCK));
@@ -416,7 +417,7 @@ void gelu_backward(float *dx, const float *x, const float *dout, size_t n)
  * dgate += dout u s (1 + g (1 - s)),  dup += dout g s. */
 void swiglu_forward(float *out, const float *gu, int N, int F)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
     for (int r = 0; r < N; r++) {
         const float *g = gu + (size_t)r * 2 * F, *u = g + F;
         float *o = out + (size_t)r * F;

@@ -55,7 +55,7 @@ static void rope_apply(float *qkv, const float *cos_sin, int B, int T, int H, in
 {
     size_t row = (size_t)(H + 2 * KV) * hd;
     long N = (long)B * T;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
     for (long n = 0; n < N; n++) {
         const float *cs = cos_sin + (size_t)(n % T) * (size_t)(hd / 2) * 2;
         rotate_heads(qkv + (size_t)n * row, cs, H + KV, hd, sign);
