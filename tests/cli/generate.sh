@@ -35,6 +35,53 @@ for arch in llama gpt2; do
     contains "$tmp/q1" "Line 3: the" "$arch $q: prompt echoed"
   done
 done
+# --prompts: many requests through the batch scheduler, 2 at a time. Greedy, each request's text
+# equals a single-prompt generate of the same prompt (f32: the batched rows run the same
+# functions), in input order, with ids echoed and max_tokens honoured. A random model emits
+# invalid UTF-8, which the JSON output carries as U+FFFD: runs of U+FFFD count as one on both sides.
+for arch in llama gpt2; do
+  prompts=("Line 3: the" "다람쥐" "Line 12: the quick brown fox jumps over" "x" "Line 5")
+  : >"$tmp/p.jsonl"
+  for i in "${!prompts[@]}"; do
+    n=$((10 + 3 * i))
+    printf '{"id": "r%d", "prompt": "%s", "max_tokens": %d}\n' "$i" "${prompts[$i]}" "$n" >>"$tmp/p.jsonl"
+    run 0 generate -m "$tmp/$arch" -p "${prompts[$i]}" -n "$n" --temperature 0 --ignore-eos
+    PYTHONIOENCODING=utf-8 python3 - "$tmp/out" "${prompts[$i]}" >"$tmp/want$i" <<'PY'
+import re, sys
+t = open(sys.argv[1], "rb").read()
+p = sys.argv[2].encode()
+assert t.startswith(p) and t.endswith(b"\n"), t
+sys.stdout.write(re.sub("\ufffd+", "\ufffd", t[len(p):-1].decode("utf-8", errors="replace")))
+PY
+  done
+  run 0 generate -m "$tmp/$arch" --prompts "$tmp/p.jsonl" --parallel 2 --temperature 0 --ignore-eos && cp "$tmp/out" "$tmp/batch"
+  checks=$((checks + 1))
+  python3 - "$tmp/batch" "$tmp" "${#prompts[@]}" <<'PY' || fail "$arch: --prompts results differ from single generates"
+import json, re, sys
+lines = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+n = int(sys.argv[3])
+assert [l["index"] for l in lines] == list(range(n)), lines
+for i, l in enumerate(lines):
+    want = open(f"{sys.argv[2]}/want{i}", encoding="utf-8").read()
+    assert l["id"] == f"r{i}", l
+    assert re.sub("\ufffd+", "\ufffd", l["text"]) == want, (i, l["text"], want)
+    assert l["tokens"] == 10 + 3 * i and l["finish_reason"] == "length", l
+PY
+done
+# --prompts errors name the line and field
+printf '{"prompt": "a"}\n{"prompt": 3}\n' >"$tmp/bad.jsonl"
+run 1 generate -m "$tmp/llama" --prompts "$tmp/bad.jsonl"
+contains "$tmp/err" "bad.jsonl:2" "--prompts: the bad line is named"
+contains "$tmp/err" '"prompt"' "--prompts: the bad field is named"
+printf '{"prompt": "a", "max_tokens": 0}\n' >"$tmp/bad.jsonl"
+run 1 generate -m "$tmp/llama" --prompts "$tmp/bad.jsonl"
+contains "$tmp/err" "max_tokens" "--prompts: max_tokens range"
+printf 'not json\n' >"$tmp/bad.jsonl"
+run 1 generate -m "$tmp/llama" --prompts "$tmp/bad.jsonl"
+run 2 generate -m "$tmp/llama" --prompts "$tmp/bad.jsonl" -p "x"
+run 2 generate -m "$tmp/llama" --prompts "$tmp/p.jsonl" --parallel 0
+run 1 generate -m "$tmp/llama" --prompts "$tmp/nowhere.jsonl"
+
 # info-level speed report on standard error
 "$bin" generate -m "$tmp/llama" -p "Line" -n 8 --temperature 0 >/dev/null 2>"$tmp/err"
 contains "$tmp/err" "tokens/s" "speed report"
