@@ -385,7 +385,7 @@ static hlm_status gg_vector(hlm_engine *e, int l, const char *name, size_t n, in
     if (t->n_elems != n)
         return hlm_errorf(err, HLM_ERR_FORMAT, "%s: tensor %s has %llu values, expected %zu", hlm_gguf_source(f),
                           t->name, (unsigned long long)t->n_elems, n);
-    if ((hlm_qtype)t->type == HLM_QT_F32) {
+    if ((hlm_qtype)t->type == HLM_QT_F32 && (uintptr_t)t->data % sizeof(float) == 0) {
         *out = t->data;
         return HLM_OK;
     }
@@ -411,7 +411,8 @@ static hlm_status gg_part(hlm_engine *e, const hlm_gguf_tensor *t, int rows, int
                           t->name, (unsigned long long)t->dims[0], (unsigned long long)t->dims[1], t->n_dims, cols,
                           rows);
     hlm_qtype qt = (hlm_qtype)t->type;
-    if (qt == HLM_QT_F32) {
+    /* f32 in place when the mapping is aligned for it (a file's alignment key may say 1) */
+    if (qt == HLM_QT_F32 && (uintptr_t)t->data % sizeof(float) == 0) {
         part_f32(p, t->data, rows, off, 1);
         return HLM_OK;
     }
@@ -650,9 +651,16 @@ hlm_status hlm_engine_open_gguf(const char *path, int ctx, hlm_engine **out, hlm
     if (tok) *tok = NULL;
     hlm_gguf_file *f = NULL;
     hlm_status st = hlm_gguf_open(path, &f, err);
-    if (st != HLM_OK) return st;
+    return st == HLM_OK ? hlm_engine_from_gguf(f, ctx, out, tok, err) : st;
+}
+
+hlm_status hlm_engine_from_gguf(hlm_gguf_file *f, int ctx, hlm_engine **out, hlm_tokenizer **tok, hlm_error *err)
+{
+    *out = NULL;
+    if (tok) *tok = NULL;
     hlm_model_config cfg;
-    if ((st = hlm_gguf_read_config(f, &cfg, err)) != HLM_OK) {
+    hlm_status st = hlm_gguf_read_config(f, &cfg, err);
+    if (st != HLM_OK) {
         hlm_gguf_close(f);
         return st;
     }
@@ -815,6 +823,7 @@ static void attention_cached(hlm_engine *e, const eng_layer *L, int n)
     long work = (long)n * H;
     long span = 0;
     for (int i = 0; i < n; i++) span += e->rpos[i] + 1;
+    (void)span; /* unused where OpenMP is off (the fuzz build) */
 #pragma omp parallel for schedule(dynamic, 1) if (span * H * hd >= (1 << 15))
     for (long w = 0; w < work; w++) {
         int i = (int)(w / H), h = (int)(w % H), kvh = h / group, len = e->rpos[i] + 1;

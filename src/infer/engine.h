@@ -30,6 +30,7 @@
 #include "hyperlm/error.h"
 #include "hyperlm/model.h"
 #include "hyperlm/tokenizer.h"
+#include "infer/gguf.h"
 #include "infer/quant.h"
 
 typedef struct hlm_engine hlm_engine;
@@ -46,6 +47,10 @@ hlm_status hlm_engine_load(const char *dir, hlm_qtype wtype, int ctx, hlm_engine
 /* Over a GGUF file (architecture llama or gpt2), memory-mapped for the engine's lifetime; the
  * weights run in their stored types. tok (NULL: not wanted) receives the file's tokenizer. */
 hlm_status hlm_engine_open_gguf(const char *path, int ctx, hlm_engine **out, hlm_tokenizer **tok,
+                                hlm_error *err);
+/* The same over a GGUF file already open (from a file or memory), which the engine takes over:
+ * it is closed with the engine, or at once when this fails. */
+hlm_status hlm_engine_from_gguf(hlm_gguf_file *f, int ctx, hlm_engine **out, hlm_tokenizer **tok,
                                 hlm_error *err);
 /* Either of the two, a GGUF file or a checkpoint folder. wtype HLM_ENGINE_STORED: a GGUF file runs
  * in its stored types (hlm_engine_open_gguf), a checkpoint in f32; another wtype: the weights are
