@@ -70,7 +70,7 @@ def main():
              "ours then llama.cpp's in each. Ratio = ours / llama.cpp (>= 1 meets the issue's floor).",
              f"tg bound = {bw / 1e9:.1f} GB/s ({bw_how}) / the file's weight bytes per token "
              "(every matrix once, one embedding row; token_embd whole when it is also the head). "
-             "\"ours\" MB/token is what the engine reads today (a tied head stays f32; Q4_1 runs as f32). "
+             "\"ours\" MB/token is what the engine reads (the same tensors as stored). "
              "Weights that fit in the last-level cache can run above the DRAM bound."]
     if extra:
         notes.append(f"Machine: {extra[0]} ({os.cpu_count()} CPUs); 2-thread runs slow down many-fold when "

@@ -79,16 +79,14 @@ static hlm_status read_file_info(const char *path, file_info *fi, hlm_error *err
     return HLM_OK;
 }
 
-/* The one place a file becomes an engine. Today: the file dequantized to an f32 model, and the
- * engine re-quantizing it to the stored type where it can (f32, q8_0, q4_0; anything else runs
- * as f32). *model must outlive the engine; it is NULL once the engine runs the file itself. */
+/* The one place a file becomes an engine: the file memory-mapped, its matrices run in their
+ * stored types (hlm_engine_open_gguf). *model stays NULL (kept for the interface). */
 static hlm_status load_engine(const char *path, hlm_ggml_type stored, int ctx, hlm_engine **e,
                               hlm_model **model, hlm_error *err)
 {
-    hlm_qtype wtype = stored == HLM_GGML_Q8_0 ? HLM_QT_Q8_0 : stored == HLM_GGML_Q4_0 ? HLM_QT_Q4_0 : HLM_QT_F32;
-    hlm_status s = hlm_gguf_import(path, model, NULL, err);
-    if (s == HLM_OK) s = hlm_engine_create(*model, wtype, ctx, e, err);
-    return s;
+    (void)stored;
+    *model = NULL;
+    return hlm_engine_open_gguf(path, ctx, e, NULL, err);
 }
 
 static int export_gguf(const char *in, const char *out, const char *type, const char *tok_path)

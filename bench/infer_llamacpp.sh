@@ -22,8 +22,8 @@
 #       sampled.
 #   The ids are drawn from the vocabulary with a fixed seed by bench_infer and handed to llama.cpp
 #   in a file, so both run the same tokens. Each process warms up with one untimed pp.
-#   Ours: bench/bench_infer.c (the file loaded as hlm_gguf_import + hlm_engine_create, the engine
-#   running the stored type where it can: f32/q8_0/q4_0; Q4_1 runs as f32 for now). Peer:
+#   Ours: bench/bench_infer.c (the file memory-mapped by hlm_engine_open_gguf, every matrix run in
+#   its stored type). Peer:
 #   bench/_llamacpp_bench.py, llama-cpp-python's llama_decode (n_batch = n_ubatch = 512,
 #   llama.cpp's default f16 KV cache).
 #   For each file, R (3) rounds of ours then llama.cpp's, each a fresh process; the best of the R

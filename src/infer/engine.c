@@ -30,6 +30,7 @@
  * dot products, which read each weight byte once per call. */
 #define DEQ_MIN_ROWS 16
 #define DEQ_TILE (1 << 18)
+#define KBLK 16 /* keys per block of the K cache: one 512-bit vector of scores */
 
 /* A block of output columns of a matrix product: y[:, off..off+rows) = x W^T. */
 typedef struct wpart {
@@ -50,7 +51,9 @@ typedef struct wmat {
 typedef struct eng_layer {
     const float *ln1_w, *ln1_b, *ln2_w, *ln2_b;
     wmat qkv, proj, fc, fcproj; /* Llama: fc = [gate | up] (2F, C) */
-    float *k_cache, *v_cache;   /* (n_seq, ctx, KV, hd) */
+    float *k_cache, *v_cache;   /* per sequence: K as (KV, ctx/KBLK, hd, KBLK): blocks of KBLK keys,
+                                 * each stored dimension-major, so that a query's scores are
+                                 * vertical FMAs over contiguous memory; V (ctx, KV, hd) */
 } eng_layer;
 
 struct hlm_engine {
@@ -84,6 +87,8 @@ struct hlm_engine {
 };
 
 static float *falloc(size_t n) { return malloc(sizeof(float) * (n ? n : 1)); }
+
+static int ctx_blocks(const hlm_engine *e) { return (e->ctx + KBLK - 1) / KBLK; }
 
 /* Keeps p (NULL: out of memory) on the engine's list of allocations. */
 static void *own(hlm_engine *e, void *p)
@@ -528,12 +533,14 @@ static hlm_status alloc_caches(hlm_engine *e, int n_seq, hlm_error *err)
 {
     const hlm_model_config *c = &e->cfg;
     size_t kv = (size_t)n_seq * e->ctx * c->n_kv_head * c->head_dim;
+    size_t kk = (size_t)n_seq * ctx_blocks(e) * KBLK * c->n_kv_head * c->head_dim;
     int *pos = calloc((size_t)n_seq, sizeof *pos);
     if (!pos) return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory");
     float **k = calloc((size_t)c->n_layer, sizeof *k), **v = calloc((size_t)c->n_layer, sizeof *v);
     int ok = k && v;
     for (int l = 0; ok && l < c->n_layer; l++) {
-        k[l] = falloc(kv);
+        /* zeroed (pages mapped lazily): the lanes past a sequence's end are read, never used */
+        k[l] = calloc(kk ? kk : 1, sizeof(float));
         v[l] = falloc(kv);
         ok = k[l] && v[l];
     }
@@ -771,7 +778,7 @@ static hlm_status ensure_rows(hlm_engine *e, int n, hlm_error *err)
 #endif
     if (threads > e->score_threads) {
         free(e->scores);
-        e->scores = falloc((size_t)threads * e->ctx);
+        e->scores = falloc((size_t)threads * ctx_blocks(e) * KBLK);
         e->score_threads = e->scores ? threads : 0;
         if (!e->scores) return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory for attention scores");
     }
@@ -802,15 +809,6 @@ static hlm_status ensure_rows(hlm_engine *e, int n, hlm_error *err)
     return HLM_OK;
 }
 
-/* Dot product of hd floats, in independent lanes (the compiler vectorizes the simd loop). */
-static inline float dot_hd(const float *a, const float *b, int hd)
-{
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (int d = 0; d < hd; d++) s += a[d] * b[d];
-    return s;
-}
-
 /* Causal attention of each row against its sequence's cache [0, rpos[i]] (the row's own K and V
  * are already there): for query head h (kv head h / (H/KV)), out = softmax(q k^T / sqrt(hd)) v.
  * att (n, Dq), q read from qkv (n, Dqkv). */
@@ -828,19 +826,57 @@ static void attention_cached(hlm_engine *e, const eng_layer *L, int n)
     for (long w = 0; w < work; w++) {
         int i = (int)(w / H), h = (int)(w % H), kvh = h / group, len = e->rpos[i] + 1;
         const float *q = e->qkv + (size_t)i * Dqkv + (size_t)h * hd;
-        const float *kc = L->k_cache + (size_t)e->rseq[i] * seq_floats + (size_t)kvh * hd;
+        size_t kv_head_floats = (size_t)ctx_blocks(e) * KBLK * hd;
+        const float *kt = L->k_cache + ((size_t)e->rseq[i] * KV + kvh) * kv_head_floats;
         const float *vc = L->v_cache + (size_t)e->rseq[i] * seq_floats + (size_t)kvh * hd;
         float *out = e->att + (size_t)i * H * hd + (size_t)h * hd;
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        float *s = e->scores + (size_t)tid * e->ctx;
-        for (int t = 0; t < len; t++) s[t] = dot_hd(q, kc + (size_t)t * Dkv, hd) * scale;
+        float *s = e->scores + (size_t)tid * ctx_blocks(e) * KBLK;
+        /* scores KBLK keys at a time, each block read front to back: vertical FMAs only (the
+         * lanes past len in the last block hold whatever the cache holds and are not kept) */
+        for (int b = 0; b * KBLK < len; b++) {
+            const float *blk = kt + (size_t)b * hd * KBLK;
+            /* four independent sums over the dimensions: an add's latency, not its throughput,
+             * would bound a single chain */
+            float a0[KBLK] = {0}, a1[KBLK] = {0}, a2[KBLK] = {0}, a3[KBLK] = {0};
+            int d = 0;
+            for (; d + 4 <= hd; d += 4) {
+                const float *r = blk + (size_t)d * KBLK;
+                float q0 = q[d] * scale, q1 = q[d + 1] * scale, q2 = q[d + 2] * scale, q3 = q[d + 3] * scale;
+#pragma omp simd
+                for (int j = 0; j < KBLK; j++) {
+                    a0[j] += q0 * r[j];
+                    a1[j] += q1 * r[KBLK + j];
+                    a2[j] += q2 * r[2 * KBLK + j];
+                    a3[j] += q3 * r[3 * KBLK + j];
+                }
+            }
+            for (; d < hd; d++) {
+                float qd = q[d] * scale;
+#pragma omp simd
+                for (int j = 0; j < KBLK; j++) a0[j] += qd * blk[(size_t)d * KBLK + j];
+            }
+            float acc[KBLK];
+#pragma omp simd
+            for (int j = 0; j < KBLK; j++) acc[j] = (a0[j] + a1[j]) + (a2[j] + a3[j]);
+            int m = len - b * KBLK < KBLK ? len - b * KBLK : KBLK;
+            memcpy(s + (size_t)b * KBLK, acc, sizeof(float) * (size_t)m);
+        }
         float mx = vec_max(s, len);
         float inv = 1.0f / vec_exp_sum(s, s, mx, len);
         for (int d = 0; d < hd; d++) out[d] = 0.0f;
-        for (int t = 0; t < len; t++) {
+        /* four keys per pass over out: a quarter of the read-modify-write chains through memory */
+        int t = 0;
+        for (; t + 4 <= len; t += 4) {
+            const float *v0 = vc + (size_t)t * Dkv, *v1 = v0 + Dkv, *v2 = v1 + Dkv, *v3 = v2 + Dkv;
+            float p0 = s[t] * inv, p1 = s[t + 1] * inv, p2 = s[t + 2] * inv, p3 = s[t + 3] * inv;
+#pragma omp simd
+            for (int d = 0; d < hd; d++) out[d] += (p0 * v0[d] + p1 * v1[d]) + (p2 * v2[d] + p3 * v3[d]);
+        }
+        for (; t < len; t++) {
             const float *v = vc + (size_t)t * Dkv;
             float p = s[t] * inv;
 #pragma omp simd
@@ -906,7 +942,8 @@ static hlm_status forward(hlm_engine *e, const int32_t *tokens, int n, int all, 
     int gpt2 = c->arch == HLM_ARCH_GPT2;
     int C = c->d_model, F = c->d_ff, H = c->n_head, KV = c->n_kv_head, hd = c->head_dim;
     size_t Dq = (size_t)H * hd, Dkv = (size_t)KV * hd, Dqkv = Dq + 2 * Dkv, NC = (size_t)n * C;
-    size_t seq_floats = (size_t)e->ctx * Dkv;
+    size_t seq_floats = (size_t)e->ctx * Dkv, kv_head_floats = (size_t)ctx_blocks(e) * KBLK * hd;
+    size_t kseq_floats = kv_head_floats * KV;
     float eps = c->norm_eps;
     /* a prefill from an empty cache is the training engine's causal attention over these rows */
     int flash = contiguous && e->rpos[0] == 0 && n > 1;
@@ -929,8 +966,12 @@ static hlm_status forward(hlm_engine *e, const int32_t *tokens, int n, int all, 
         for (int i = 0; i < n; i++) {
             const float *r = e->qkv + (size_t)i * Dqkv;
             size_t at = (size_t)e->rseq[i] * seq_floats + (size_t)e->rpos[i] * Dkv;
-            memcpy(L->k_cache + at, r + Dq, sizeof(float) * Dkv);
             memcpy(L->v_cache + at, r + Dq + Dkv, sizeof(float) * Dkv);
+            /* K in key blocks of KBLK, each (hd, KBLK): see eng_layer */
+            int t = e->rpos[i];
+            float *kb = L->k_cache + (size_t)e->rseq[i] * kseq_floats + (size_t)(t / KBLK) * hd * KBLK + t % KBLK;
+            for (int h = 0; h < KV; h++)
+                for (int d = 0; d < hd; d++) kb[(size_t)h * kv_head_floats + (size_t)d * KBLK] = r[Dq + (size_t)h * hd + d];
         }
         if (flash) attention_forward(e->att, e->lse, e->qkv, 1, n, H, KV, hd);
         else attention_cached(e, L, n);
