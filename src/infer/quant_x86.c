@@ -8,6 +8,7 @@
  * exact, so every kernel returns the scalar kernel's value up to the order of fp32 sums. */
 #include "infer/quant_kernels.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -153,17 +154,30 @@ static int has_f16c(void)
     return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
 }
 
-const hlm_qkernel_table *hlm_qkernel_x86(hlm_qkernel k)
+/* What the CPU supports, asked once: CPUID traps to the hypervisor in a VM (microseconds), and
+ * the engine asks for its kernels at every matrix product. Bits: 1 AVX2, 2 AVX-512, 4 VNNI. */
+static int cpu_features(void)
 {
+    static _Atomic int cached = -1;
+    int f = atomic_load(&cached);
+    if (f >= 0) return f;
     __builtin_cpu_init();
     int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
     int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                  __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    int vnni = avx512 && __builtin_cpu_supports("avx512vnni");
+    f = avx2 | avx512 << 1 | vnni << 2;
+    atomic_store(&cached, f);
+    return f;
+}
+
+const hlm_qkernel_table *hlm_qkernel_x86(hlm_qkernel k)
+{
+    int f = cpu_features();
     switch (k) {
-    case HLM_QK_AVX2: return avx2 ? &avx2_table : NULL;
-    case HLM_QK_AVX512: return avx512 ? &avx512_table : NULL;
-    case HLM_QK_AVX512_VNNI:
-        return avx512 && __builtin_cpu_supports("avx512vnni") ? &avx512_vnni_table : NULL;
+    case HLM_QK_AVX2: return f & 1 ? &avx2_table : NULL;
+    case HLM_QK_AVX512: return f & 2 ? &avx512_table : NULL;
+    case HLM_QK_AVX512_VNNI: return f & 4 ? &avx512_vnni_table : NULL;
     default: return NULL;
     }
 }
