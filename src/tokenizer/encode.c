@@ -333,8 +333,7 @@ static hlm_status encode_ordinary(const hlm_tokenizer *t, piece_cache *c, const 
     return HLM_OK;
 }
 
-/* The special token that starts at s (the longest if several do), or NULL. */
-static const tk_special *special_at(const hlm_tokenizer *t, const uint8_t *s, size_t len)
+const tk_special *tk_special_at(const hlm_tokenizer *t, const uint8_t *s, size_t len)
 {
     const tk_special *best = NULL;
     for (size_t i = 0; i < t->n_specials; i++) {
@@ -352,7 +351,7 @@ static hlm_status encode_with_cache(const hlm_tokenizer *t, piece_cache *c, cons
     size_t start = 0; /* of the ordinary text not yet encoded */
     for (size_t i = 0; i < len; i++) {
         if (!t->special_first[s[i]]) continue;
-        const tk_special *sp = special_at(t, s + i, len - i);
+        const tk_special *sp = tk_special_at(t, s + i, len - i);
         if (!sp) continue;
         hlm_status st = encode_ordinary(t, c, s + start, i - start, out, err);
         if (st) return st;

@@ -440,17 +440,6 @@ done:
     return rc;
 }
 
-/* The control or unknown piece at s (the longest), or NULL. */
-static const tk_special *special_at(const hlm_tokenizer *t, const uint8_t *s, size_t len)
-{
-    const tk_special *best = NULL;
-    for (size_t i = 0; i < t->n_specials; i++) {
-        const tk_special *sp = &t->specials[i];
-        if (sp->len <= len && (!best || sp->len > best->len) && !memcmp(sp->text, s, sp->len)) best = sp;
-    }
-    return best;
-}
-
 hlm_status tk_spm_encode(const hlm_tokenizer *t, const uint8_t *s, size_t len, int allow_special, hlm_ids *out,
                          hlm_error *err)
 {
@@ -459,7 +448,7 @@ hlm_status tk_spm_encode(const hlm_tokenizer *t, const uint8_t *s, size_t len, i
     if (allow_special && t->n_specials) {
         for (size_t i = 0; i < len; i++) {
             if (!t->special_first[s[i]]) continue;
-            const tk_special *sp = special_at(t, s + i, len - i);
+            const tk_special *sp = tk_special_at(t, s + i, len - i);
             if (!sp) continue;
             if (encode_stretch(m, s + start, i - start, out) || hlm_ids_push(out, sp->id))
                 return hlm_errorf(err, HLM_ERR_NOMEM, "encode: out of memory");

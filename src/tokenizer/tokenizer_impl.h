@@ -209,6 +209,10 @@ hlm_status tk_derive_merges(const hlm_tokenizer *t, uint32_t (**merges)[2], size
 /* Byte-pair merging of one piece: appends the ids. Only pairs with rank < max_rank merge. */
 hlm_status tk_bpe(const hlm_tokenizer *t, const uint8_t *s, size_t len, uint32_t max_rank, hlm_ids *out);
 
+/* The special token whose text starts at s (the longest if several do), or NULL (encode.c; the
+ * BPE and SentencePiece encoders both split the input at these). */
+const tk_special *tk_special_at(const hlm_tokenizer *t, const uint8_t *s, size_t len);
+
 /* ---- SentencePiece (spm.c) ---- */
 
 hlm_status tk_spm_encode(const hlm_tokenizer *t, const uint8_t *s, size_t len, int allow_special, hlm_ids *out,
