@@ -24,6 +24,7 @@
 #include "model/checkpoint.h"
 #include "model/gemm.h"
 #include "model/layers.h"
+#include "model/safetensors.h"
 
 /* From this many rows, a quantized matrix is multiplied by dequantizing tiles of DEQ_TILE floats
  * to f32 for the gemm (the dequantization is paid once for all rows); below, by the quantized
@@ -64,6 +65,7 @@ struct hlm_engine {
     hlm_model_config cfg;
     hlm_model *owned;     /* hlm_engine_load's model, while its f32 arrays are in use */
     hlm_gguf_file *gguf;  /* hlm_engine_open_gguf's mapping */
+    hlm_st_file *st;      /* hlm_engine_load's mapping of model.safetensors (f32 weights) */
     void **allocs;        /* engine-owned arrays (quantized copies, converted tensors) */
     int n_allocs, cap_allocs;
     hlm_qtype wtype;
@@ -246,6 +248,7 @@ void hlm_engine_free(hlm_engine *e)
     free(e->act);
     hlm_model_free(e->owned);
     hlm_gguf_close(e->gguf);
+    hlm_st_close(e->st);
     free(e);
 }
 
@@ -516,6 +519,137 @@ static hlm_status build_from_gguf(hlm_engine *e, hlm_error *err)
     return HLM_OK;
 }
 
+/* ---- weights from a mapped checkpoint (f32) ------------------------------------------------- */
+
+/* A tensor of the checkpoint with the shape the configuration gives: in place when stored f32
+ * at an aligned offset, else converted to f32 once (f16, bf16, ...). */
+static hlm_status st_tensor(hlm_engine *e, const char *name, int ndim, int64_t d0, int64_t d1, const float **out,
+                            hlm_error *err)
+{
+    const hlm_st_tensor *t = hlm_st_find(e->st, name);
+    *out = NULL;
+    if (!t) return hlm_errorf(err, HLM_ERR_FORMAT, "model.safetensors: no tensor %s", name);
+    int64_t shape[2] = {d0, d1};
+    if (t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1))
+        return hlm_errorf(err, HLM_ERR_FORMAT, "model.safetensors: tensor %s has %d dims [%lld, %lld], expected [%lld%s%lld]",
+                          name, t->ndim, (long long)t->shape[0], (long long)(t->ndim > 1 ? t->shape[1] : 0), (long long)d0,
+                          ndim == 2 ? ", " : "", (long long)(ndim == 2 ? d1 : 0));
+    if (t->dtype == HLM_DT_F32 && (uintptr_t)t->data % sizeof(float) == 0) {
+        *out = t->data;
+        return HLM_OK;
+    }
+    size_t n = (size_t)d0 * (size_t)(ndim == 2 ? d1 : 1);
+    float *d = own(e, falloc(n));
+    if (!d) return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory converting %s", name);
+    *out = d;
+    return hlm_st_read_f32(e->st, name, ndim, shape, d, err);
+}
+
+/* Up to three consecutive row blocks of one matrix ((rows, cols) each, out_in) as one part when
+ * the file holds them back to back (HyperLM's checkpoints do: model.h's parameter order), else
+ * as separate parts; the same products either way. */
+static hlm_status st_wmat(hlm_engine *e, wmat *w, int cols, int n, const char *const *names, const int *rows,
+                          int out_in, const char *bias, hlm_error *err)
+{
+    memset(w, 0, sizeof *w);
+    w->cols = cols;
+    const float *ptr[3];
+    for (int j = 0; j < n; j++) {
+        hlm_status st = out_in ? st_tensor(e, names[j], 2, rows[j], cols, &ptr[j], err)
+                               : st_tensor(e, names[j], 2, cols, rows[j], &ptr[j], err);
+        if (st != HLM_OK) return st;
+    }
+    for (int j = 0; j < n; j++) {
+        if (j > 0 && out_in && ptr[j] == ptr[j - 1] + (size_t)rows[j - 1] * cols) {
+            w->p[w->nparts - 1].rows += rows[j]; /* contiguous with the previous block */
+        } else {
+            part_f32(&w->p[w->nparts], ptr[j], rows[j], w->rows, out_in);
+            w->nparts++;
+        }
+        w->rows += rows[j];
+    }
+    return bias ? st_tensor(e, bias, 1, w->rows, 0, &w->bias, err) : HLM_OK;
+}
+
+static hlm_status build_from_st(hlm_engine *e, hlm_error *err)
+{
+    const hlm_model_config *c = &e->cfg;
+    int gpt2 = c->arch == HLM_ARCH_GPT2;
+    int C = c->d_model, F = c->d_ff, V = c->vocab_size, Dq = c->n_head * c->head_dim, Dkv = c->n_kv_head * c->head_dim;
+    hlm_status st;
+    const float *wte;
+    if ((st = st_tensor(e, gpt2 ? "transformer.wte.weight" : "model.embed_tokens.weight", 2, V, C, &wte, err)) != HLM_OK)
+        return st;
+    part_f32(&e->emb, wte, V, 0, 1);
+    if (gpt2) {
+        if ((st = st_tensor(e, "transformer.wpe.weight", 2, c->max_seq, C, &e->wpe, err)) != HLM_OK ||
+            (st = st_tensor(e, "transformer.ln_f.weight", 1, C, 0, &e->lnf_w, err)) != HLM_OK ||
+            (st = st_tensor(e, "transformer.ln_f.bias", 1, C, 0, &e->lnf_b, err)) != HLM_OK)
+            return st;
+    } else if ((st = st_tensor(e, "model.norm.weight", 1, C, 0, &e->lnf_w, err)) != HLM_OK) {
+        return st;
+    }
+    const char *head[] = {"lm_head.weight"};
+    if (gpt2 || c->tie_embeddings) {
+        memset(&e->head, 0, sizeof e->head);
+        e->head.rows = V;
+        e->head.cols = C;
+        e->head.nparts = 1;
+        part_f32(&e->head.p[0], wte, V, 0, 1);
+    } else if ((st = st_wmat(e, &e->head, C, 1, head, &V, 1, NULL, err)) != HLM_OK) {
+        return st;
+    }
+    char nm[8][96];
+    for (int l = 0; l < c->n_layer; l++) {
+        eng_layer *L = &e->layers[l];
+        if (gpt2) {
+            const char *h = "transformer.h";
+            snprintf(nm[0], 96, "%s.%d.ln_1.weight", h, l);
+            snprintf(nm[1], 96, "%s.%d.ln_1.bias", h, l);
+            snprintf(nm[2], 96, "%s.%d.ln_2.weight", h, l);
+            snprintf(nm[3], 96, "%s.%d.ln_2.bias", h, l);
+            if ((st = st_tensor(e, nm[0], 1, C, 0, &L->ln1_w, err)) != HLM_OK ||
+                (st = st_tensor(e, nm[1], 1, C, 0, &L->ln1_b, err)) != HLM_OK ||
+                (st = st_tensor(e, nm[2], 1, C, 0, &L->ln2_w, err)) != HLM_OK ||
+                (st = st_tensor(e, nm[3], 1, C, 0, &L->ln2_b, err)) != HLM_OK)
+                return st;
+            /* Conv1D: (in, out) */
+            const char *mats[4] = {"attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"};
+            wmat *ws[4] = {&L->qkv, &L->proj, &L->fc, &L->fcproj};
+            int ins[4] = {C, Dq, C, F}, outs[4] = {Dq + 2 * Dkv, C, F, C};
+            for (int k = 0; k < 4; k++) {
+                char w_name[96], b_name[96];
+                snprintf(w_name, sizeof w_name, "%s.%d.%s.weight", h, l, mats[k]);
+                snprintf(b_name, sizeof b_name, "%s.%d.%s.bias", h, l, mats[k]);
+                const char *names[1] = {w_name};
+                if ((st = st_wmat(e, ws[k], ins[k], 1, names, &outs[k], 0, b_name, err)) != HLM_OK) return st;
+            }
+        } else {
+            const char *h = "model.layers";
+            snprintf(nm[0], 96, "%s.%d.input_layernorm.weight", h, l);
+            snprintf(nm[1], 96, "%s.%d.post_attention_layernorm.weight", h, l);
+            snprintf(nm[2], 96, "%s.%d.self_attn.q_proj.weight", h, l);
+            snprintf(nm[3], 96, "%s.%d.self_attn.k_proj.weight", h, l);
+            snprintf(nm[4], 96, "%s.%d.self_attn.v_proj.weight", h, l);
+            snprintf(nm[5], 96, "%s.%d.self_attn.o_proj.weight", h, l);
+            snprintf(nm[6], 96, "%s.%d.mlp.gate_proj.weight", h, l);
+            snprintf(nm[7], 96, "%s.%d.mlp.up_proj.weight", h, l);
+            char down[96];
+            snprintf(down, sizeof down, "%s.%d.mlp.down_proj.weight", h, l);
+            const char *qkv[3] = {nm[2], nm[3], nm[4]}, *o[1] = {nm[5]}, *gu[2] = {nm[6], nm[7]}, *dn[1] = {down};
+            int r_qkv[3] = {Dq, Dkv, Dkv}, r_gu[2] = {F, F};
+            if ((st = st_tensor(e, nm[0], 1, C, 0, &L->ln1_w, err)) != HLM_OK ||
+                (st = st_tensor(e, nm[1], 1, C, 0, &L->ln2_w, err)) != HLM_OK ||
+                (st = st_wmat(e, &L->qkv, C, 3, qkv, r_qkv, 1, NULL, err)) != HLM_OK ||
+                (st = st_wmat(e, &L->proj, Dq, 1, o, &C, 1, NULL, err)) != HLM_OK ||
+                (st = st_wmat(e, &L->fc, C, 2, gu, r_gu, 1, NULL, err)) != HLM_OK ||
+                (st = st_wmat(e, &L->fcproj, F, 1, dn, &C, 1, NULL, err)) != HLM_OK)
+                return st;
+        }
+    }
+    return HLM_OK;
+}
+
 /* ---- construction --------------------------------------------------------------------------- */
 
 static void for_each_part(const hlm_engine *e, void (*fn)(const wpart *, int cols, void *), void *arg)
@@ -653,6 +787,24 @@ static hlm_status adopt(hlm_model *m, hlm_qtype wtype, int ctx, hlm_engine **out
 hlm_status hlm_engine_load(const char *dir, hlm_qtype wtype, int ctx, hlm_engine **out, hlm_error *err)
 {
     *out = NULL;
+    if (wtype == HLM_QT_F32) {
+        /* f32: the engine reads model.safetensors' mapping in place */
+        hlm_model_config cfg;
+        hlm_status st = hlm_config_resolve(dir, &cfg, err);
+        if (st != HLM_OK) return st;
+        char path[4200];
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        hlm_engine *e;
+        if ((st = engine_new(&cfg, HLM_QT_F32, ctx, &e, err)) != HLM_OK) return st;
+        if ((st = hlm_st_open(path, &e->st, err)) == HLM_OK && (st = build_from_st(e, err)) == HLM_OK)
+            st = engine_finish(e, err);
+        if (st != HLM_OK) {
+            hlm_engine_free(e);
+            return st;
+        }
+        *out = e;
+        return HLM_OK;
+    }
     hlm_model *m = NULL;
     hlm_status st = hlm_checkpoint_load_model(dir, &m, err);
     return st == HLM_OK ? adopt(m, wtype, ctx, out, err) : st;

@@ -1,7 +1,8 @@
 /* The inference engine: a GPT-2 or Llama model run over a KV cache, for one sequence or a batch of
  * sequences, with weight matrices in f32 or a GGUF block format (src/infer/quant.h).
  *
- * Two sources of weights:
+ * Sources of weights:
+ * - a checkpoint folder in f32 (hlm_engine_load): model.safetensors memory-mapped, read in place;
  * - an hlm_model (the training engine's f32 parameters): matrices are read in place (f32) or
  *   copied once into quantized rows (Q8_0 / Q4_0), oriented (out, in); GPT-2's Conv1D (in, out)
  *   matrices are transposed first. A matrix whose K is not a multiple of 32 stays f32. A tied
@@ -39,8 +40,9 @@ typedef struct hlm_engine hlm_engine;
  * or HLM_QT_Q4_0. ctx: cache length in positions (0: the model's max_seq; at most max_seq). */
 hlm_status hlm_engine_create(const hlm_model *m, hlm_qtype wtype, int ctx, hlm_engine **out,
                              hlm_error *err);
-/* The same over a checkpoint folder (config.json + model.safetensors). With a quantized wtype the
- * f32 parameters are released once the engine has its copies (only norms, biases and embeddings
+/* The same over a checkpoint folder (config.json + model.safetensors). f32: the engine runs on
+ * the file's mapping (f16/bf16 tensors converted once). A quantized wtype reads the model, and
+ * releases its f32 parameters once the engine has its copies (only norms, biases and embeddings
  * are kept in f32). */
 hlm_status hlm_engine_load(const char *dir, hlm_qtype wtype, int ctx, hlm_engine **out,
                            hlm_error *err);

@@ -22,10 +22,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "hyperlm/model.h"
 #include "infer/engine.h"
+#include "model/checkpoint.h"
 #include "model/gemm.h"
+#include "tmpdir.h"
 
 static int argmax(const float *x, int n)
 {
@@ -370,6 +373,64 @@ static void test_prefill_paths(void **state)
     hlm_model_free(m);
 }
 
+/* hlm_engine_load with f32 weights runs on model.safetensors' mapping (q/k/v and gate/up found
+ * back to back there, so the same products as over the model): its logits equal, bit for bit,
+ * those of the engine over the model the checkpoint was saved from; and a checkpoint whose
+ * tensor has the wrong shape is refused with the tensor named. */
+static void test_load_mapped(void **state)
+{
+    (void)state;
+    const char *presets[3] = {"tiny-llama", "tiny-gpt2", "tiny-llama-tied"};
+    for (int p = 0; p < 3; p++) {
+        hlm_error err = {0};
+        hlm_model_config c = preset(p == 2 ? "tiny-llama" : presets[p]);
+        if (p == 2) c.tie_embeddings = 1;
+        hlm_model *m = make_model(&c, 21);
+        char dir[400];
+        snprintf(dir, sizeof dir, "%s/%s", tmpdir, presets[p]);
+        assert_int_equal(mkdir(dir, 0755), 0);
+        assert_int_equal(hlm_checkpoint_save_model(m, dir, &err), HLM_OK);
+        hlm_engine *a = NULL, *b = NULL;
+        assert_int_equal(hlm_engine_create(m, HLM_QT_F32, 0, &a, &err), HLM_OK);
+        hlm_status st = hlm_engine_load(dir, HLM_QT_F32, 0, &b, &err);
+        if (st) fprintf(stderr, "%s\n", err.msg);
+        assert_int_equal(st, HLM_OK);
+        int32_t toks[10] = {3, 14, 15, 92, 65, 35, 89, 79, 32, 38};
+        const float *la, *lb;
+        assert_int_equal(hlm_engine_prefill(a, toks, 8, &la, &err), HLM_OK);
+        assert_int_equal(hlm_engine_prefill(b, toks, 8, &lb, &err), HLM_OK);
+        assert_memory_equal(la, lb, sizeof(float) * (size_t)c.vocab_size);
+        assert_int_equal(hlm_engine_decode(a, toks[8], &la, &err), HLM_OK);
+        assert_int_equal(hlm_engine_decode(b, toks[8], &lb, &err), HLM_OK);
+        assert_memory_equal(la, lb, sizeof(float) * (size_t)c.vocab_size);
+        hlm_engine_free(a);
+        hlm_engine_free(b);
+        hlm_model_free(m);
+    }
+    /* a checkpoint saved from another shape, behind this one's config.json */
+    hlm_error err = {0};
+    hlm_model_config c = preset("tiny-llama"), c2 = c;
+    c2.d_ff = 160;
+    hlm_model *m2 = make_model(&c2, 1);
+    char dir[400], cmd[1000];
+    snprintf(dir, sizeof dir, "%s/wrong", tmpdir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(hlm_checkpoint_save_model(m2, dir, &err), HLM_OK);
+    hlm_model *m = make_model(&c, 1);
+    char good[400];
+    snprintf(good, sizeof good, "%s/good", tmpdir);
+    assert_int_equal(mkdir(good, 0755), 0);
+    assert_int_equal(hlm_checkpoint_save_model(m, good, &err), HLM_OK);
+    snprintf(cmd, sizeof cmd, "cp %s/config.json %s/config.json", good, dir);
+    assert_int_equal(system(cmd), 0);
+    hlm_engine *e = (hlm_engine *)1;
+    assert_int_equal(hlm_engine_load(dir, HLM_QT_F32, 0, &e, &err), HLM_ERR_FORMAT);
+    assert_null(e);
+    assert_non_null(strstr(err.msg, "mlp."));
+    hlm_model_free(m);
+    hlm_model_free(m2);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -414,7 +475,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gpt2),     cmocka_unit_test(test_llama),    cmocka_unit_test(test_matrix_counts),
         cmocka_unit_test(test_chunking), cmocka_unit_test(test_threads),  cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_batch),    cmocka_unit_test(test_prefill_paths),
+        cmocka_unit_test(test_batch),    cmocka_unit_test(test_prefill_paths), cmocka_unit_test(test_load_mapped),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup, teardown);
 }
