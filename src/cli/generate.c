@@ -323,6 +323,10 @@ int cli_generate(int argc, char **argv)
         /* many prompts: the batch scheduler, results as JSON lines; the single-prompt path below is skipped */
         s = run_prompts(e, tok, prompts_path, (int)parallel, (int)n, &sp, stops, n_stops, ignore_eos ? NULL : &eog, vs,
                         &err);
+        free(ctx);
+        free(scratch);
+        hlm_ids_free(&ids);
+        hlm_buf_free(&out);
         hlm_tokenizer_free(tok);
         hlm_engine_free(e);
         return s == HLM_OK ? CLI_OK : cli_report(&err);
