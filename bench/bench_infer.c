@@ -79,16 +79,6 @@ static hlm_status read_file_info(const char *path, file_info *fi, hlm_error *err
     return HLM_OK;
 }
 
-/* The one place a file becomes an engine: the file memory-mapped, its matrices run in their
- * stored types (hlm_engine_open_gguf). *model stays NULL (kept for the interface). */
-static hlm_status load_engine(const char *path, hlm_ggml_type stored, int ctx, hlm_engine **e,
-                              hlm_model **model, hlm_error *err)
-{
-    (void)stored;
-    *model = NULL;
-    return hlm_engine_open_gguf(path, ctx, e, NULL, err);
-}
-
 static int export_gguf(const char *in, const char *out, const char *type, const char *tok_path)
 {
     hlm_error err = {0};
@@ -147,15 +137,14 @@ int main(int argc, char **argv)
     hlm_error err = {0};
     file_info fi;
     hlm_engine *e = NULL;
-    hlm_model *model = NULL;
     int ctx = pp > prompt + tg ? pp : prompt + tg;
     double t0 = now_s();
     hlm_status s = read_file_info(path, &fi, &err);
-    if (s == HLM_OK) s = load_engine(path, fi.weights, ctx, &e, &model, &err);
+    /* the file memory-mapped, its matrices run in their stored types */
+    if (s == HLM_OK) s = hlm_engine_open_gguf(path, ctx, &e, NULL, &err);
     double load_s = now_s() - t0;
     if (s != HLM_OK) {
         fprintf(stderr, "bench_infer: %s: %s\n", path, err.msg);
-        hlm_model_free(model);
         return 1;
     }
     int V = hlm_engine_config(e)->vocab_size;
@@ -205,6 +194,5 @@ int main(int argc, char **argv)
     }
     free(ids);
     hlm_engine_free(e);
-    hlm_model_free(model);
     return rc;
 }

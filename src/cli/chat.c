@@ -159,7 +159,7 @@ int cli_chat(int argc, char **argv)
     hlm_sampler *sampler = NULL;
     hlm_stop stop = {0};
     int vs = 0;
-    if (s == HLM_OK) s = cli_generation_end(dir, is_gguf, c, tok, template_name, 1, &tmpl, &eog, &err);
+    if (s == HLM_OK) s = cli_generation_end(dir, e, tok, template_name, 1, &tmpl, &eog, &err);
     if (s == HLM_OK) {
         int tv = (int)hlm_tokenizer_vocab_size(tok);
         vs = c->vocab_size < tv ? c->vocab_size : tv;

@@ -27,6 +27,26 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The tokens a prompt runs as: the vocabulary's BOS when it asks for one (Llama's SentencePiece
+ * files), the text's tokens, and for an empty prompt <|endoftext|> (id 0 without one), so that
+ * there is always a position to predict from. */
+static hlm_status prompt_tokens(const hlm_tokenizer *tok, const char *text, hlm_ids *out, hlm_error *err)
+{
+    uint32_t id;
+    out->len = 0;
+    if (hlm_tokenizer_bos(tok, &id) && hlm_ids_append(out, &id, 1)) return hlm_errorf(err, HLM_ERR_NOMEM, "out of memory");
+    hlm_ids text_ids = {0};
+    hlm_status st = hlm_tokenizer_encode(tok, text, strlen(text), 1, &text_ids, err);
+    if (st == HLM_OK && hlm_ids_append(out, text_ids.data, text_ids.len))
+        st = hlm_errorf(err, HLM_ERR_NOMEM, "out of memory");
+    hlm_ids_free(&text_ids);
+    if (st == HLM_OK && out->len == 0) {
+        if (!hlm_tokenizer_token_id(tok, "<|endoftext|>", 13, &id)) id = 0;
+        if (hlm_ids_append(out, &id, 1)) st = hlm_errorf(err, HLM_ERR_NOMEM, "out of memory");
+    }
+    return st;
+}
+
 /* ---- --prompts: many requests through the batch scheduler ----------------------------------- */
 
 typedef struct prompt_req {
@@ -135,12 +155,7 @@ static hlm_status run_prompts(hlm_engine *e, const hlm_tokenizer *tok, const cha
             memset(q, 0, sizeof *q);
             q->tokens = mt ? (int)mt->valuedouble : n_default; /* max tokens until the run; then the count */
             if (id && !(q->id_json = cJSON_PrintUnformatted(id))) st = hlm_errorf(err, HLM_ERR_NOMEM, "out of memory");
-            if (st == HLM_OK) st = hlm_tokenizer_encode(tok, pr->valuestring, strlen(pr->valuestring), 1, &q->ids, err);
-            if (st == HLM_OK && q->ids.len == 0) {
-                uint32_t eot = 0;
-                if (!hlm_tokenizer_token_id(tok, "<|endoftext|>", 13, &eot)) eot = 0;
-                if (hlm_ids_append(&q->ids, &eot, 1)) st = hlm_errorf(err, HLM_ERR_NOMEM, "out of memory");
-            }
+            if (st == HLM_OK) st = prompt_tokens(tok, pr->valuestring, &q->ids, err);
             if (st != HLM_OK) hlm_error_prefix(err, "%s:%zu", path, line_no);
         }
         cJSON_Delete(o);
@@ -188,6 +203,76 @@ static hlm_status run_prompts(hlm_engine *e, const hlm_tokenizer *tok, const cha
     hlm_buf_free(&p.shown);
     hlm_buf_free(&file);
     return st;
+}
+
+/* One prompt, streamed to stdout (the prompt echoed first, a newline at the end); speeds to the
+ * log. t0: when loading began. */
+static hlm_status generate_one(hlm_engine *e, const hlm_tokenizer *tok, const char *prompt, unsigned long long n,
+                               const hlm_sampler_params *sp, const char *const *stops, int n_stops, const hlm_eog *eog,
+                               int vs, double t0, hlm_error *err)
+{
+    hlm_ids ids = {0};
+    hlm_buf out = {0}, shown = {0};
+    hlm_sampler *sampler = NULL;
+    hlm_stop stop = {0};
+    hlm_status s = prompt_tokens(tok, prompt, &ids, err);
+    const int32_t *ctx = (const int32_t *)ids.data;
+    size_t len = ids.len;
+    /* the last generated token is never fed back, so len + n - 1 positions are needed */
+    if (s == HLM_OK && len + n - 1 > (size_t)hlm_engine_ctx(e))
+        s = hlm_errorf(err, HLM_ERR_RANGE, "generate: the prompt (%zu tokens) and %llu new tokens exceed the model's context of %d",
+                       len, n, hlm_engine_ctx(e));
+    double t_load = now_s();
+    if (s == HLM_OK) s = hlm_stop_init(&stop, stops, n_stops, err);
+    if (s == HLM_OK) s = hlm_sampler_new(sp, vs, &sampler, err);
+    if (s == HLM_OK) hlm_sampler_accept_context(sampler, ctx, (int)len);
+    const float *logits = NULL;
+    if (s == HLM_OK) s = hlm_engine_prefill(e, ctx, (int)len, &logits, err);
+    double t_prefill = now_s(), t_end = t_prefill;
+    unsigned long long decoded = 0;
+    if (s == HLM_OK) {
+        hlm_decoder dec;
+        hlm_decoder_init(&dec, tok);
+        printf("%s", prompt);
+        fflush(stdout);
+        int stopped = 0;
+        for (unsigned long long t = 0; s == HLM_OK && !stopped && t < n; t++) {
+            int next = hlm_sample(sampler, logits, vs);
+            if (eog && hlm_eog_has(eog, next)) break;
+            hlm_sampler_accept(sampler, next);
+            out.len = shown.len = 0;
+            s = hlm_decoder_push(&dec, (uint32_t)next, &out, err);
+            if (s == HLM_OK) s = hlm_stop_push(&stop, out.data, out.len, &shown, &stopped, err);
+            if (s == HLM_OK && shown.len) {
+                fwrite(shown.data, 1, shown.len, stdout);
+                fflush(stdout);
+            }
+            if (s == HLM_OK && !stopped && t + 1 < n) {
+                s = hlm_engine_decode(e, next, &logits, err);
+                decoded++;
+            }
+        }
+        out.len = shown.len = 0;
+        if (s == HLM_OK) s = hlm_decoder_flush(&dec, &out, err);
+        if (s == HLM_OK) s = hlm_stop_push(&stop, out.data, out.len, &shown, &stopped, err);
+        if (s == HLM_OK) s = hlm_stop_flush(&stop, &shown, err);
+        if (s == HLM_OK && shown.len) fwrite(shown.data, 1, shown.len, stdout);
+        printf("\n");
+        fflush(stdout);
+        t_end = now_s();
+    }
+    if (s == HLM_OK) {
+        double pf = t_prefill - t_load, dc = t_end - t_prefill;
+        hlm_log(HLM_LOG_INFO, "generate: %s weights, load %.2f s; prefill %zu tokens %.1f tokens/s; decode %llu tokens %.1f tokens/s",
+                hlm_qtype_name(hlm_engine_wtype(e)), t_load - t0, len, pf > 0 ? (double)len / pf : 0.0, decoded,
+                decoded && dc > 0 ? (double)decoded / dc : 0.0);
+    }
+    hlm_sampler_free(sampler);
+    hlm_stop_free(&stop);
+    hlm_buf_free(&shown);
+    hlm_buf_free(&out);
+    hlm_ids_free(&ids);
+    return s;
 }
 
 int cli_generate(int argc, char **argv)
@@ -275,113 +360,23 @@ int cli_generate(int argc, char **argv)
     int is_gguf = hlm_gguf_is_file(dir);
     hlm_tokenizer *tok = NULL;
     hlm_engine *e = NULL;
-    hlm_ids ids = {0};
-    hlm_buf out = {0};
-    int32_t *ctx = NULL;
-    float *scratch = NULL;
     double t0 = now_s();
     hlm_status s = hlm_engine_open(dir, is_gguf && !quant_set ? HLM_ENGINE_STORED : wt, 0, &e, tok_path ? NULL : &tok, &err);
     if (s == HLM_OK && !tok) s = hlm_tokenizer_load(tok_path, -1, &tok, &err);
-    if (s == HLM_OK) s = hlm_tokenizer_encode(tok, prompt, strlen(prompt), 1, &ids, &err);
-    const hlm_model_config *c = s == HLM_OK ? hlm_engine_config(e) : NULL;
-    size_t len = 0;
-    if (s == HLM_OK) {
-        ctx = malloc(sizeof(int32_t) * (ids.len + 2));
-        scratch = malloc(sizeof(float) * 2 * (size_t)c->vocab_size);
-        if (!ctx || !scratch) s = hlm_errorf(&err, HLM_ERR_NOMEM, "out of memory");
-    }
-    if (s == HLM_OK) {
-        uint32_t bos;
-        if (hlm_tokenizer_bos(tok, &bos)) ctx[len++] = (int32_t)bos; /* the vocabulary asks for it (Llama's) */
-        for (size_t i = 0; i < ids.len; i++) ctx[len++] = (int32_t)ids.data[i];
-        if (len == 0) {
-            /* no prompt: start from the end-of-text token when the tokenizer has one */
-            uint32_t eot = 0;
-            if (!hlm_tokenizer_token_id(tok, "<|endoftext|>", 13, &eot)) eot = 0;
-            ctx[len++] = (int32_t)eot;
-        }
-        /* the last generated token is never fed back, so len + n - 1 positions are needed */
-        if (len + n - 1 > (size_t)hlm_engine_ctx(e))
-            s = hlm_errorf(&err, HLM_ERR_RANGE,
-                           "generate: the prompt (%zu tokens) and %llu new tokens exceed the model's context of %d",
-                           len, n, hlm_engine_ctx(e));
-    }
-    double t_load = now_s();
     int vs = 0;
-    if (s == HLM_OK) {
+    if (s == HLM_OK) { /* sample only ids the tokenizer can decode */
         int tv = (int)hlm_tokenizer_vocab_size(tok);
-        vs = c->vocab_size < tv ? c->vocab_size : tv;
+        vs = hlm_engine_config(e)->vocab_size < tv ? hlm_engine_config(e)->vocab_size : tv;
     }
-    /* what ends the generation; the sampler and the stop-string filter */
+    /* what ends the generation */
     hlm_chat_template tmpl = HLM_CHAT_COUNT;
     hlm_eog eog = {0};
-    hlm_sampler *sampler = NULL;
-    hlm_stop stop = {0};
-    hlm_buf shown = {0};
-    if (s == HLM_OK) s = cli_generation_end(dir, is_gguf, c, tok, template_name, template_name != NULL, &tmpl, &eog, &err);
-    if (s == HLM_OK && prompts_path) {
-        /* many prompts: the batch scheduler, results as JSON lines; the single-prompt path below is skipped */
-        s = run_prompts(e, tok, prompts_path, (int)parallel, (int)n, &sp, stops, n_stops, ignore_eos ? NULL : &eog, vs,
-                        &err);
-        free(ctx);
-        free(scratch);
-        hlm_ids_free(&ids);
-        hlm_buf_free(&out);
-        hlm_tokenizer_free(tok);
-        hlm_engine_free(e);
-        return s == HLM_OK ? CLI_OK : cli_report(&err);
-    }
-    if (s == HLM_OK) s = hlm_stop_init(&stop, stops, n_stops, &err);
-    if (s == HLM_OK) s = hlm_sampler_new(&sp, vs, &sampler, &err);
-    if (s == HLM_OK) hlm_sampler_accept_context(sampler, ctx, (int)len);
-    const float *logits = NULL;
-    if (s == HLM_OK) s = hlm_engine_prefill(e, ctx, (int)len, &logits, &err);
-    double t_prefill = now_s(), t_end = t_prefill;
-    unsigned long long decoded = 0;
-    if (s == HLM_OK) {
-        hlm_decoder dec;
-        hlm_decoder_init(&dec, tok);
-        printf("%s", prompt);
-        fflush(stdout);
-        int stopped = 0;
-        for (unsigned long long t = 0; s == HLM_OK && !stopped && t < n; t++) {
-            int next = hlm_sample(sampler, logits, vs);
-            if (!ignore_eos && hlm_eog_has(&eog, next)) break;
-            hlm_sampler_accept(sampler, next);
-            out.len = shown.len = 0;
-            s = hlm_decoder_push(&dec, (uint32_t)next, &out, &err);
-            if (s == HLM_OK) s = hlm_stop_push(&stop, out.data, out.len, &shown, &stopped, &err);
-            if (s == HLM_OK && shown.len) {
-                fwrite(shown.data, 1, shown.len, stdout);
-                fflush(stdout);
-            }
-            if (s == HLM_OK && !stopped && t + 1 < n) {
-                s = hlm_engine_decode(e, next, &logits, &err);
-                decoded++;
-            }
-        }
-        out.len = shown.len = 0;
-        if (s == HLM_OK) s = hlm_decoder_flush(&dec, &out, &err);
-        if (s == HLM_OK) s = hlm_stop_push(&stop, out.data, out.len, &shown, &stopped, &err);
-        if (s == HLM_OK) s = hlm_stop_flush(&stop, &shown, &err);
-        if (s == HLM_OK && shown.len) fwrite(shown.data, 1, shown.len, stdout);
-        printf("\n");
-        fflush(stdout);
-        t_end = now_s();
-    }
-    if (s == HLM_OK) {
-        double pf = t_prefill - t_load, dc = t_end - t_prefill;
-        hlm_log(HLM_LOG_INFO, "generate: %s weights, load %.2f s; prefill %zu tokens %.1f tokens/s; decode %llu tokens %.1f tokens/s",
-                hlm_qtype_name(hlm_engine_wtype(e)), t_load - t0, len, pf > 0 ? (double)len / pf : 0.0, decoded,
-                decoded && dc > 0 ? (double)decoded / dc : 0.0);
-    }
-    hlm_sampler_free(sampler);
-    hlm_stop_free(&stop);
-    hlm_buf_free(&shown);
-    free(ctx);
-    free(scratch);
-    hlm_ids_free(&ids);
-    hlm_buf_free(&out);
+    if (s == HLM_OK) s = cli_generation_end(dir, e, tok, template_name, template_name != NULL, &tmpl, &eog, &err);
+    const hlm_eog *ends = ignore_eos ? NULL : &eog;
+    if (s == HLM_OK && prompts_path)
+        s = run_prompts(e, tok, prompts_path, (int)parallel, (int)n, &sp, stops, n_stops, ends, vs, &err);
+    else if (s == HLM_OK)
+        s = generate_one(e, tok, prompt, n, &sp, stops, n_stops, ends, vs, t0, &err);
     hlm_tokenizer_free(tok);
     hlm_engine_free(e);
     return s == HLM_OK ? CLI_OK : cli_report(&err);

@@ -69,16 +69,20 @@ static void add_token_text(hlm_eog *eog, const hlm_tokenizer *tok, const char *t
     if (text && *text && hlm_tokenizer_token_id(tok, text, strlen(text), &id)) hlm_eog_add(eog, (int32_t)id);
 }
 
-hlm_status cli_generation_end(const char *model_path, int is_gguf, const hlm_model_config *c,
-                              const hlm_tokenizer *tok, const char *template_name, int need_template,
-                              hlm_chat_template *tmpl, hlm_eog *eog, hlm_error *err)
+hlm_status cli_generation_end(const char *model_path, const hlm_engine *e, const hlm_tokenizer *tok,
+                              const char *template_name, int need_template, hlm_chat_template *tmpl, hlm_eog *eog,
+                              hlm_error *err)
 {
+    const hlm_model_config *c = hlm_engine_config(e);
+    const hlm_gguf_file *mapped = hlm_engine_gguf(e);
+    int is_gguf = mapped || hlm_gguf_is_file(model_path);
     memset(eog, 0, sizeof *eog);
     *tmpl = HLM_CHAT_CHATML;
     hlm_gguf_chat_info info = {0};
     info.eos_id = info.eot_id = -1;
     hlm_status st = HLM_OK;
-    if (is_gguf) st = hlm_gguf_read_chat_info_path(model_path, &info, err);
+    if (mapped) st = hlm_gguf_read_chat_info(mapped, &info, err);
+    else if (is_gguf) st = hlm_gguf_read_chat_info_path(model_path, &info, err);
     if (!st && template_name) {
         st = hlm_chat_template_from_name(template_name, tmpl, err);
     } else if (!st && info.template_text) {

@@ -7,6 +7,7 @@
 #include "hyperlm/model.h"
 #include "hyperlm/tokenizer.h"
 #include "infer/chat.h"
+#include "infer/engine.h"
 #include "infer/sample.h"
 #include "infer/stop.h"
 
@@ -22,14 +23,15 @@ int cli_sampling_flag(const char *command, const char *flag, const char *value, 
 /* The model configuration of a GGUF file (its metadata only; the file is closed again). */
 hlm_status cli_gguf_config(const char *path, hlm_model_config *c, hlm_error *err);
 
-/* The end of generation for a model loaded from model_path (a GGUF file or a checkpoint folder):
- * *tmpl from template_name when not NULL, else from the GGUF's tokenizer.chat_template, else
- * chatml (a checkpoint, or a GGUF without a template). When the GGUF's template is not recognized:
- * an error if need_template, else *tmpl = HLM_CHAT_COUNT (no template). *eog: the model's EOS
+/* The end of generation for the model in e, loaded from model_path (a GGUF file or a checkpoint
+ * folder): *tmpl from template_name when not NULL, else from the GGUF's tokenizer.chat_template
+ * (read from the engine's mapping, or from the file when the engine converted it), else chatml
+ * (a checkpoint, or a GGUF without a template). When the GGUF's template is not recognized: an
+ * error if need_template, else *tmpl = HLM_CHAT_COUNT (no template). *eog: the model's EOS
  * (config; tokenizer.ggml.eos_token_id and eot_token_id for GGUF), <|endoftext|> for checkpoints,
  * and the template's end-of-turn text when the tokenizer has it as one token. */
-hlm_status cli_generation_end(const char *model_path, int is_gguf, const hlm_model_config *c,
-                              const hlm_tokenizer *tok, const char *template_name, int need_template,
-                              hlm_chat_template *tmpl, hlm_eog *eog, hlm_error *err);
+hlm_status cli_generation_end(const char *model_path, const hlm_engine *e, const hlm_tokenizer *tok,
+                              const char *template_name, int need_template, hlm_chat_template *tmpl, hlm_eog *eog,
+                              hlm_error *err);
 
 #endif

@@ -80,9 +80,8 @@ struct hlm_engine {
     float *rope; /* (ctx, hd/2, 2) */
     /* scratch for up to cap rows */
     int cap;
-    float *x, *h, *qkv, *att, *f1, *f2, *y, *mean, *rstd, *logits, *lse, *tmp;
+    float *x, *h, *qkv, *att, *f1, *f2, *y, *mean, *rstd, *logits, *lse;
     int *rseq, *rpos;
-    size_t tmp_floats;
     float *logits_all; /* (logits_rows, V) */
     int logits_rows;
     float *deq;   /* DEQ_TILE floats: a dequantized tile */
@@ -240,7 +239,7 @@ void hlm_engine_free(hlm_engine *e)
     for (int i = 0; i < e->n_allocs; i++) free(e->allocs[i]);
     free(e->allocs);
     float *bufs[] = {e->rope, e->x, e->h, e->qkv, e->att, e->f1, e->f2, e->y, e->mean, e->rstd, e->logits,
-                     e->lse, e->tmp, e->logits_all, e->deq, e->scores};
+                     e->lse, e->logits_all, e->deq, e->scores};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(e->rseq);
     free(e->rpos);
@@ -881,6 +880,7 @@ hlm_status hlm_engine_open(const char *path, hlm_qtype wtype, int ctx, hlm_engin
 
 const hlm_model_config *hlm_engine_config(const hlm_engine *e) { return &e->cfg; }
 hlm_qtype hlm_engine_wtype(const hlm_engine *e) { return e->wtype; }
+const hlm_gguf_file *hlm_engine_gguf(const hlm_engine *e) { return e->gguf; }
 int hlm_engine_ctx(const hlm_engine *e) { return e->ctx; }
 int hlm_engine_pos(const hlm_engine *e) { return e->seq_pos[0]; }
 void hlm_engine_reset(hlm_engine *e) { e->seq_pos[0] = 0; }
@@ -944,11 +944,8 @@ static hlm_status ensure_rows(hlm_engine *e, int n, hlm_error *err)
     const hlm_model_config *c = &e->cfg;
     size_t C = c->d_model, F = c->d_ff, Dq = (size_t)c->n_head * c->head_dim;
     size_t Dqkv = Dq + 2 * (size_t)c->n_kv_head * c->head_dim, N = (size_t)n;
-    size_t widest = Dqkv > 2 * F ? Dqkv : 2 * F;
-    if ((size_t)c->vocab_size > widest) widest = (size_t)c->vocab_size;
-    size_t tmp_rows = N < DEQ_MIN_ROWS ? N : DEQ_MIN_ROWS;
-    float **bufs[] = {&e->x, &e->h, &e->qkv, &e->att, &e->f1, &e->f2, &e->y, &e->mean, &e->rstd, &e->lse, &e->tmp};
-    size_t sizes[] = {N * C, N * C, N * Dqkv, N * Dq, N * 2 * F, N * F, N * C, N, N, N * c->n_head, tmp_rows * widest};
+    float **bufs[] = {&e->x, &e->h, &e->qkv, &e->att, &e->f1, &e->f2, &e->y, &e->mean, &e->rstd, &e->lse};
+    size_t sizes[] = {N * C, N * C, N * Dqkv, N * Dq, N * 2 * F, N * F, N * C, N, N, N * c->n_head};
     free(e->rseq);
     free(e->rpos);
     e->rseq = malloc(sizeof(int) * N);

@@ -65,6 +65,9 @@ void hlm_engine_free(hlm_engine *e);
 const hlm_model_config *hlm_engine_config(const hlm_engine *e);
 /* The type most matrices run in (a GGUF file: the most common stored type among the matrices). */
 hlm_qtype hlm_engine_wtype(const hlm_engine *e);
+/* The mapped GGUF file the engine runs on (its metadata: chat template, special tokens), or NULL
+ * when the weights came from elsewhere. */
+const hlm_gguf_file *hlm_engine_gguf(const hlm_engine *e);
 int hlm_engine_ctx(const hlm_engine *e);
 int hlm_engine_pos(const hlm_engine *e); /* positions in sequence 0's cache */
 /* Number of weight matrices held quantized, and of those left f32 (K not a multiple of 32, or a
