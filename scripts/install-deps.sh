@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libutf8proc-dev libzstd-dev zlib1g-dev libcjson-dev libxxhash-dev libcmocka-dev zstd
       libpcre2-dev python3 libdnnl-dev libomp-14-dev libgumbo-dev libbrotli-dev
-      openmpi-bin libopenmpi-dev)
+      openmpi-bin libopenmpi-dev libmicrohttpd-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
