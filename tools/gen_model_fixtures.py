@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the model's PyTorch reference fixtures into tests/fixtures/model/ (tests/model/test_torch_ref.c).
 
-usage: gen_model_fixtures.py [--hyperlm BIN] [--only-hf-compat]
+usage: gen_model_fixtures.py [--hyperlm BIN] [--only-hf-compat] [--only-embed]
 
 Part 1 (always): for two tiny models built by Hugging Face `transformers` (GPT2LMHeadModel and
 LlamaForCausalLM, attn_implementation="eager", float32, HF's own initialization under a fixed
@@ -20,6 +20,10 @@ torch seed), tests/fixtures/model/<name>/ gets
                          clip_grad_norm_(params, 1.0) before each step, loss and the total norm
                          before clipping recorded at each step; final.<name>: parameters after
                          STEPS updates. __metadata__ holds the versions.
+  embed.safetensors      sentence embeddings (tests/infer/test_engine_embed.c): for prompts of
+                         EMBED_LENS tokens (seeded), tokens.<i> (int32) and embedding.<i> (d_model):
+                         the base model's last_hidden_state (after the final norm, what the lm
+                         head reads) averaged over the positions, then scaled to unit L2 length.
   README                 what the files are, versions, and how far a float64 run of the same
                          computation is from the float32 one (the scale of rounding error that the
                          test's tolerances must admit).
@@ -29,6 +33,9 @@ d_model 32 the attention scores are ~0.01, and a wrong RoPE or softmax scale wou
 by less than rounding); then every norm weight is set to 1 + 0.1 N(0,1) and every bias (norms and
 GPT-2's linear biases) to 0.05 N(0,1), so that their gradients are tested through non-trivial
 values.
+
+--only-embed writes only embed.safetensors (and its README line), from the models that
+build() makes again, after checking that their parameters are those of weights.safetensors.
 
 Part 2 (--hyperlm BIN): `BIN model init --model tiny-gpt2|tiny-llama --seed 7 --out DIR`, then
 transformers' AutoModelForCausalLM.from_pretrained(DIR, attn_implementation="eager") runs on fixed
@@ -54,6 +61,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausa
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(REPO, "tests", "fixtures", "model")
 B, T, STEPS = 2, 16, 10
+EMBED_LENS = (1, 7, 32)  # one position (no averaging), a few, the whole context (n_positions)
 LR, BETAS, EPS, WD, CLIP = 1e-3, (0.9, 0.95), 1e-8, 0.1, 1.0
 EMBEDDINGS = ("transformer.wte.weight", "transformer.wpe.weight", "model.embed_tokens.weight")
 
@@ -237,6 +245,52 @@ def write_model(name, seed):
     with open(os.path.join(folder, "README"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
+    write_embeddings(name, seed)  # fresh models: reference() has trained the ones above
+
+
+def embeddings(model, prompts):
+    """Mean over the positions of the base model's last_hidden_state (GPT2Model: after ln_f;
+    LlamaModel: after the final RMSNorm), scaled to unit L2 length, for each prompt (T,)."""
+    out = []
+    with torch.no_grad():
+        for p in prompts:
+            h = model.base_model(input_ids=p.unsqueeze(0)).last_hidden_state[0]  # (T, C)
+            m = h.mean(dim=0)
+            out.append(m / m.norm())
+    return out
+
+
+def write_embeddings(name, seed):
+    """embed.safetensors, from the untrained model, checked to be the one in weights.safetensors."""
+    folder = os.path.join(OUT, name)
+    model = build(name, seed)[1]
+    model64 = build(name, seed)[1].double()
+    stored = load_file(os.path.join(folder, "weights.safetensors"))
+    params = dict(params_of(model))
+    assert stored.keys() == params.keys(), f"{name}: weights.safetensors has other tensors"
+    for n, p in params.items():
+        assert torch.equal(stored[n], p.detach()), f"{name}: {n} differs from weights.safetensors"
+    gen = torch.Generator().manual_seed(seed + 3)
+    vocab = model.config.vocab_size
+    prompts = [torch.randint(0, vocab, (n,), generator=gen) for n in EMBED_LENS]
+    emb = embeddings(model, prompts)
+    emb64 = embeddings(model64, prompts)
+    tensors = {}
+    for i, (p, e) in enumerate(zip(prompts, emb)):
+        tensors[f"tokens.{i}"] = p.int().contiguous()
+        tensors[f"embedding.{i}"] = e.float().contiguous()
+    path = os.path.join(folder, "embed.safetensors")
+    save_file(tensors, path, metadata=st_metadata(f"; embeddings of {len(prompts)} prompts"))
+    os.chmod(path, 0o644)
+    worst = max((e.double() - e64).abs().max().item() for e, e64 in zip(emb, emb64))
+    line = (f"embed.safetensors: prompts of {', '.join(map(str, EMBED_LENS))} tokens; unit vectors,"
+            f" max |f32 - f64| {worst:.3e}")
+    readme = os.path.join(folder, "README")
+    with open(readme) as f:
+        lines = [l for l in f.read().splitlines() if not l.startswith("embed.safetensors")]
+    with open(readme, "w") as f:
+        f.write("\n".join(lines + [line]) + "\n")
+    print(line)
 
 
 def hf_compat(binary):
@@ -274,10 +328,15 @@ def main():
     ap.add_argument("--hyperlm", default=default_bin if os.path.exists(default_bin) else None,
                     help="hyperlm binary: also write hf_compat_*.safetensors (default: $HLM_BIN or build/hyperlm)")
     ap.add_argument("--only-hf-compat", action="store_true", help="skip part 1")
+    ap.add_argument("--only-embed", action="store_true", help="only embed.safetensors")
     args = ap.parse_args()
     torch.set_num_threads(1)  # one summation order, the same bytes every run
     torch.use_deterministic_algorithms(True)
     os.makedirs(OUT, exist_ok=True)
+    if args.only_embed:
+        write_embeddings("gpt2", 1234)
+        write_embeddings("llama", 4321)
+        return
     if not args.only_hf_compat:
         write_model("gpt2", 1234)
         write_model("llama", 4321)

@@ -1077,17 +1077,23 @@ static void add_rows(float *x, const float *y, size_t n)
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
 
+/* What forward leaves after the layers. */
+typedef enum fwd_out {
+    OUT_LAST,  /* the last row's logits in logits */
+    OUT_ROWS,  /* logits_all: the rows sel names (n_sel), or every row when sel is NULL */
+    OUT_NORMED /* no logits: every row after the final norm in h (n, C), the lm head's input */
+} fwd_out;
+
 /* Runs rows described by e->rseq/e->rpos (already checked); the caches of their sequences grow
- * only when the whole call succeeds. Logits: sel (n_sel row indices) of those rows into
- * logits_all (n_sel, V); sel NULL and all: every row into logits_all (n, V); else the last row
- * into logits. contiguous: the rows are one sequence's consecutive positions. */
-static hlm_status forward(hlm_engine *e, const int32_t *tokens, int n, int all, const int *sel, int n_sel,
+ * only when the whole call succeeds. contiguous: the rows are one sequence's consecutive
+ * positions. */
+static hlm_status forward(hlm_engine *e, const int32_t *tokens, int n, fwd_out what, const int *sel, int n_sel,
                           int contiguous, const float **logits, hlm_error *err)
 {
     const hlm_model_config *c = &e->cfg;
     hlm_status st;
-    int rows = sel ? n_sel : all ? n : 1;
-    if ((sel || all) && rows > e->logits_rows) {
+    int rows = what == OUT_LAST ? 1 : sel ? n_sel : n;
+    if (what == OUT_ROWS && rows > e->logits_rows) {
         free(e->logits_all);
         e->logits_all = falloc((size_t)rows * c->vocab_size);
         e->logits_rows = e->logits_all ? rows : 0;
@@ -1144,16 +1150,19 @@ static hlm_status forward(hlm_engine *e, const int32_t *tokens, int n, int all, 
         if ((st = wmat_apply(e, &L->fcproj, e->f2, n, e->y, err)) != HLM_OK) return st;
         add_rows(e->x, e->y, NC);
     }
-    /* the head runs over the rows whose logits are asked for */
+    /* the final norm and the head run over the rows whose output is asked for */
     const float *first = e->x + (size_t)(n - rows) * C;
     if (sel) {
         for (int i = 0; i < n_sel; i++) memcpy(e->y + (size_t)i * C, e->x + (size_t)sel[i] * C, sizeof(float) * C);
         first = e->y;
     }
-    float *out = sel || all ? e->logits_all : e->logits;
     if (gpt2) layernorm_forward(e->h, e->mean, e->rstd, first, e->lnf_w, e->lnf_b, rows, C, eps);
     else rmsnorm_forward(e->h, e->rstd, first, e->lnf_w, rows, C, eps);
-    if ((st = wmat_apply(e, &e->head, e->h, rows, out, err)) != HLM_OK) return st;
+    float *out = NULL;
+    if (what != OUT_NORMED) {
+        out = what == OUT_ROWS ? e->logits_all : e->logits;
+        if ((st = wmat_apply(e, &e->head, e->h, rows, out, err)) != HLM_OK) return st;
+    }
     for (int i = 0; i < n; i++)
         if (e->rpos[i] + 1 > e->seq_pos[e->rseq[i]]) e->seq_pos[e->rseq[i]] = e->rpos[i] + 1;
     if (logits) *logits = out;
@@ -1169,46 +1178,86 @@ static hlm_status check_tokens(const hlm_engine *e, const int32_t *tokens, int n
     return HLM_OK;
 }
 
-static hlm_status prefill(hlm_engine *e, int seq, const int32_t *tokens, int n, int all, const float **logits,
-                          hlm_error *err)
+/* Checks n tokens for sequence seq at position pos (-1: its next one); makes room for the rows. */
+static hlm_status check_prefill(hlm_engine *e, int seq, int pos, const int32_t *tokens, int n, hlm_error *err)
 {
-    if (logits) *logits = NULL;
     if (seq < 0 || seq >= e->n_seq)
         return hlm_errorf(err, HLM_ERR_INVALID, "engine: sequence %d, expected 0..%d", seq, e->n_seq - 1);
-    int pos = e->seq_pos[seq];
+    if (pos < 0) pos = e->seq_pos[seq];
     if (n < 1) return hlm_errorf(err, HLM_ERR_INVALID, "engine: %d tokens, expected at least 1", n);
     if (n > e->ctx - pos)
         return hlm_errorf(err, HLM_ERR_RANGE, "engine: context overflow: %d tokens at position %d exceed the context of %d",
                           n, pos, e->ctx);
     hlm_status st = check_tokens(e, tokens, n, err);
     if (st == HLM_OK) st = ensure_rows(e, n, err);
-    if (st != HLM_OK) return st;
+    return st;
+}
+
+static void contiguous_rows(hlm_engine *e, int seq, int pos, int n)
+{
     for (int i = 0; i < n; i++) {
         e->rseq[i] = seq;
         e->rpos[i] = pos + i;
     }
-    return forward(e, tokens, n, all, NULL, 0, 1, logits, err);
+}
+
+static hlm_status prefill(hlm_engine *e, int seq, const int32_t *tokens, int n, fwd_out what, const float **logits,
+                          hlm_error *err)
+{
+    if (logits) *logits = NULL;
+    hlm_status st = check_prefill(e, seq, -1, tokens, n, err);
+    if (st != HLM_OK) return st;
+    contiguous_rows(e, seq, e->seq_pos[seq], n);
+    return forward(e, tokens, n, what, NULL, 0, 1, logits, err);
 }
 
 hlm_status hlm_engine_prefill(hlm_engine *e, const int32_t *tokens, int n, const float **logits, hlm_error *err)
 {
-    return prefill(e, 0, tokens, n, 0, logits, err);
+    return prefill(e, 0, tokens, n, OUT_LAST, logits, err);
 }
 
 hlm_status hlm_engine_prefill_seq(hlm_engine *e, int seq, const int32_t *tokens, int n, const float **logits,
                                   hlm_error *err)
 {
-    return prefill(e, seq, tokens, n, 0, logits, err);
+    return prefill(e, seq, tokens, n, OUT_LAST, logits, err);
 }
 
 hlm_status hlm_engine_prefill_all(hlm_engine *e, const int32_t *tokens, int n, const float **logits, hlm_error *err)
 {
-    return prefill(e, 0, tokens, n, 1, logits, err);
+    return prefill(e, 0, tokens, n, OUT_ROWS, logits, err);
 }
 
 hlm_status hlm_engine_decode(hlm_engine *e, int32_t token, const float **logits, hlm_error *err)
 {
-    return prefill(e, 0, &token, 1, 0, logits, err);
+    return prefill(e, 0, &token, 1, OUT_LAST, logits, err);
+}
+
+hlm_status hlm_engine_embed(hlm_engine *e, int seq, const int32_t *tokens, int n, float *out, hlm_error *err)
+{
+    int C = e->cfg.d_model;
+    /* from position 0 whatever seq holds: the checks see an empty sequence */
+    hlm_status st = check_prefill(e, seq, 0, tokens, n, err);
+    double *sum = st == HLM_OK ? calloc((size_t)C, sizeof *sum) : NULL;
+    if (st == HLM_OK && !sum) st = hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory");
+    if (st != HLM_OK) return st;
+    e->seq_pos[seq] = 0;
+    contiguous_rows(e, seq, 0, n);
+    st = forward(e, tokens, n, OUT_NORMED, NULL, 0, 1, NULL, err);
+    e->seq_pos[seq] = 0;
+    if (st == HLM_OK) {
+        /* summed in double over up to ctx rows; the mean's 1/n vanishes in the scaling to unit
+         * length */
+        for (int i = 0; i < n; i++) {
+            const float *h = e->h + (size_t)i * C;
+            for (int j = 0; j < C; j++) sum[j] += h[j];
+        }
+        double sq = 0;
+        for (int j = 0; j < C; j++) sq += sum[j] * sum[j];
+        double inv = sq > 0 ? 1.0 / sqrt(sq) : 0.0;
+        for (int j = 0; j < C; j++) out[j] = (float)(sum[j] * inv);
+    }
+    free(sum);
+    return st;
 }
 
 /* Checks n distinct sequences with room for lens[i] (NULL: 1) more tokens each. */
@@ -1253,7 +1302,7 @@ hlm_status hlm_engine_prefill_batch(hlm_engine *e, const int *seqs, const int32_
         }
         last[i] = r - 1;
     }
-    st = forward(e, tokens, (int)rows, 1, last, n, 0, logits, err);
+    st = forward(e, tokens, (int)rows, OUT_ROWS, last, n, 0, logits, err);
     free(last);
     return st;
 }
@@ -1271,5 +1320,5 @@ hlm_status hlm_engine_decode_batch(hlm_engine *e, const int *seqs, const int32_t
         e->rpos[i] = e->seq_pos[seqs[i]];
     }
     /* every row is the last of its sequence: logits_all in order */
-    return forward(e, tokens, n, 1, NULL, 0, n == 1, logits, err);
+    return forward(e, tokens, n, OUT_ROWS, NULL, 0, n == 1, logits, err);
 }

@@ -122,4 +122,15 @@ hlm_status hlm_engine_prefill_batch(hlm_engine *e, const int *seqs, const int32_
 hlm_status hlm_engine_decode_batch(hlm_engine *e, const int *seqs, const int32_t *tokens, int n,
                                    const float **logits, hlm_error *err);
 
+/* ---- embeddings -------------------------------------------------------------------------------
+ * The embedding of tokens[0..n) (for /v1/embeddings): the final hidden states (after the model's
+ * final norm: what the lm head reads; the head itself is not run) averaged over the n positions,
+ * then scaled to unit L2 length (an all-zero average stays zero), d_model floats into out. The
+ * tokens run on sequence seq from position 0: whatever seq held is discarded, and seq is empty
+ * afterwards; other sequences are untouched. Errors as hlm_engine_prefill_seq's, with the
+ * context counted from 0 (HLM_ERR_RANGE: a token outside the vocabulary, or n > ctx); a call
+ * refused by those checks leaves seq as it was. */
+hlm_status hlm_engine_embed(hlm_engine *e, int seq, const int32_t *tokens, int n, float *out,
+                            hlm_error *err);
+
 #endif
