@@ -27,6 +27,7 @@ int cli_eval(int argc, char **argv);
 int cli_plan(int argc, char **argv);
 int cli_gguf(int argc, char **argv);
 int cli_quantize(int argc, char **argv);
+int cli_serve(int argc, char **argv);
 
 /* Prints "hyperlm: error: MSG" and returns CLI_FAIL (or CLI_USAGE for HLM_ERR_INVALID). */
 int cli_report(const hlm_error *err);

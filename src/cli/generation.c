@@ -113,3 +113,30 @@ hlm_status cli_gguf_config(const char *path, hlm_model_config *c, hlm_error *err
     hlm_gguf_close(f);
     return s;
 }
+
+hlm_status cli_open_model(const char *model_path, const char *tok_path, hlm_qtype wt, int quant_set, int ctx_len,
+                          hlm_engine **e, hlm_tokenizer **tok, hlm_error *err)
+{
+    *e = NULL;
+    *tok = NULL;
+    int is_gguf = hlm_gguf_is_file(model_path);
+    char tp[4200];
+    if (!tok_path && !is_gguf) {
+        snprintf(tp, sizeof tp, "%s/tokenizer.json", model_path);
+        tok_path = tp;
+    }
+    hlm_model_config probe;
+    hlm_status s = is_gguf ? cli_gguf_config(model_path, &probe, err) : hlm_config_resolve(model_path, &probe, err);
+    if (s == HLM_OK && !ctx_len) ctx_len = probe.max_seq < 4096 ? probe.max_seq : 4096;
+    if (s == HLM_OK)
+        s = hlm_engine_open(model_path, is_gguf && !quant_set ? HLM_ENGINE_STORED : wt, ctx_len, e, tok_path ? NULL : tok,
+                            err);
+    if (s == HLM_OK && !*tok) s = hlm_tokenizer_load(tok_path, -1, tok, err);
+    if (s != HLM_OK) {
+        hlm_engine_free(*e);
+        hlm_tokenizer_free(*tok);
+        *e = NULL;
+        *tok = NULL;
+    }
+    return s;
+}

@@ -20,6 +20,13 @@ extern const char cli_sampling_help[];
  * and its range (command: for the "(see hyperlm COMMAND --help)" hint). */
 int cli_sampling_flag(const char *command, const char *flag, const char *value, hlm_sampler_params *p);
 
+/* The engine and tokenizer of model_path (a GGUF file, or a checkpoint folder with
+ * tokenizer.json), as generate, chat and serve load them: a GGUF file runs in its stored types
+ * unless quant_set; tok_path (NULL: the model's own) overrides the tokenizer; ctx_len 0: the
+ * model's context, at most 4096. */
+hlm_status cli_open_model(const char *model_path, const char *tok_path, hlm_qtype wt, int quant_set, int ctx_len,
+                          hlm_engine **e, hlm_tokenizer **tok, hlm_error *err);
+
 /* The model configuration of a GGUF file (its metadata only; the file is closed again). */
 hlm_status cli_gguf_config(const char *path, hlm_model_config *c, hlm_error *err);
 

@@ -19,6 +19,7 @@ static const cli_command subcommands[] = {
     {"data", cli_data, "token shards: tokenize text into train/validation shards, inspect them"},
     {"plan", cli_plan, "plan training on a GPU cluster: FLOPs, memory per GPU, fastest layout, days"},
     {"gguf", cli_gguf, "GGUF files (llama.cpp): inspect their metadata and tensors"},
+    {"serve", cli_serve, "serve a model over HTTP with OpenAI's API (continuous batching, chat page)"},
     {"quantize", cli_quantize, "export a checkpoint to GGUF for llama.cpp (f32, f16, q8_0, q4_0)"},
 };
 
