@@ -6,7 +6,7 @@ BUILD_FUZZ ?= build-fuzz
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure test test-asan fuzz fuzz-smoke demo bench bench-deps fixtures clean
+.PHONY: all deps test-deps configure test test-asan fuzz fuzz-smoke demo bench bench-deps fixtures clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -14,13 +14,17 @@ all: configure
 deps:
 	bash scripts/install-deps.sh
 
+# What the server's tests drive it with (chromium, openai, schemathesis, playwright).
+test-deps:
+	bash scripts/install-test-deps.sh
+
 configure: deps
 	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
 
-test: all
+test: all test-deps
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-test-asan: deps
+test-asan: deps test-deps
 	@test -f $(BUILD_ASAN)/CMakeCache.txt || cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DHLM_SANITIZE=ON -DHLM_NATIVE=OFF
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
