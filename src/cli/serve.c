@@ -48,6 +48,8 @@ static const char usage[] =
     "  --max-connections N     open connections at most; default 256\n"
     "  --idle-timeout S        close a connection silent this long; default 30\n"
     "  --read-timeout S        a request body must arrive within S seconds (408); default 30\n"
+    "  --header-timeout S      a request's headers must arrive within S seconds, and a kept-alive\n"
+    "                          connection may wait this long for its next request; default 20\n"
     "  --page-dir DIR          the chat page's folder; default: the one built in\n"
     "  --chat-template NAME    the chat template (%s);\n"
     "                          default: the GGUF's tokenizer.chat_template, chatml for a checkpoint\n"
@@ -110,7 +112,7 @@ int cli_serve(int argc, char **argv)
     so.api_key = getenv("HYPERLM_API_KEY");
     if (so.api_key && !*so.api_key) so.api_key = NULL;
     unsigned long long parallel = 4, ctx_len = 0, max_queue = 64, chunk = 512, threads = 0, port = 8080, timeout = 600,
-                       grace = 10, max_body = 1 << 20, max_conn = 256, idle = 30, read_to = 30;
+                       grace = 10, max_body = 1 << 20, max_conn = 256, idle = 30, read_to = 30, header_to = 20;
     char name_buf[256];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -133,7 +135,8 @@ int cli_serve(int argc, char **argv)
                     {"--threads", &threads, 0, 4096},       {"--port", &port, 0, 65535},
                     {"--timeout", &timeout, 1, 1 << 20},    {"--grace", &grace, 0, 3600},
                     {"--max-body", &max_body, 64, 1ull << 32}, {"--max-connections", &max_conn, 1, 65536},
-                    {"--idle-timeout", &idle, 1, 86400},    {"--read-timeout", &read_to, 1, 86400}};
+                    {"--idle-timeout", &idle, 1, 86400},    {"--read-timeout", &read_to, 1, 86400},
+                    {"--header-timeout", &header_to, 1, 86400}};
         int matched = 0;
         for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++) {
             if (strcmp(a, nums[k].flag)) continue;
@@ -172,6 +175,7 @@ int cli_serve(int argc, char **argv)
     so.max_connections = (int)max_conn;
     so.idle_timeout_s = (int)idle;
     so.read_timeout_s = (int)read_to;
+    so.header_timeout_s = (int)header_to;
     if (!so.model_name || !strcmp(so.model_name, "hyperlm")) so.model_name = base_name(model, name_buf, sizeof name_buf);
 
     /* Signals go to the waiting main thread only: blocked here, before any thread starts. */

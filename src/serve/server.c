@@ -29,8 +29,22 @@
 #include "serve/api.h"
 #include "serve/metrics.h"
 
+/* A connection, watched for the header deadline: libmicrohttpd's idle timeout restarts at every
+ * byte, so a client that trickles its headers (slowloris) would hold a thread for ever. */
+typedef struct conn_watch {
+    struct conn_watch *prev, *next;
+    int fd;
+    int in_request;  /* headers received, the request is being answered */
+    double t_wait;   /* since when the connection waits for a request's headers */
+} conn_watch;
+
 struct hlm_server {
     struct MHD_Daemon *d;
+    pthread_mutex_t watch_mu;
+    pthread_cond_t watch_cond;
+    pthread_t watchdog;
+    int watchdog_started, watchdog_stop;
+    conn_watch *watched;
     hlm_engine *e;
     const hlm_tokenizer *tok;
     hlm_sched *s;
@@ -52,6 +66,7 @@ void hlm_server_opts_default(hlm_server_opts *o)
                            .max_connections = 256,
                            .idle_timeout_s = 30,
                            .read_timeout_s = 30,
+                           .header_timeout_s = 20,
                            .max_body = 1 << 20,
                            .request_timeout_s = 600};
 }
@@ -1101,6 +1116,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     hlm_server *srv = cls;
     req_ctx *r = *con_cls;
     if (!r) { /* the headers are in */
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        if (ci && ci->socket_context) {
+            pthread_mutex_lock(&srv->watch_mu);
+            ((conn_watch *)ci->socket_context)->in_request = 1;
+            pthread_mutex_unlock(&srv->watch_mu);
+        }
         r = calloc(1, sizeof *r);
         if (!r) return MHD_NO;
         r->srv = srv;
@@ -1143,9 +1164,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)c;
     (void)toe;
+    hlm_server *srv = cls;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (ci && ci->socket_context) { /* a kept-alive connection now waits for its next request */
+        pthread_mutex_lock(&srv->watch_mu);
+        conn_watch *w = ci->socket_context;
+        w->in_request = 0;
+        w->t_wait = hlm_sched_now();
+        pthread_mutex_unlock(&srv->watch_mu);
+    }
     req_ctx *r = *con_cls;
     if (!r) return;
     hlm_buf_free(&r->body);
@@ -1153,13 +1181,62 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     *con_cls = NULL;
 }
 
+/* Connections come and go: counted, and watched for the header deadline. libmicrohttpd closes a
+ * connection's socket after telling us it closed, so the watchdog never touches a reused fd. */
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx, enum MHD_ConnectionNotificationCode code)
 {
-    (void)c;
-    (void)socket_ctx;
     hlm_server *srv = cls;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) atomic_fetch_add(&srv->connections, 1);
-    else atomic_fetch_sub(&srv->connections, 1);
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_add(&srv->connections, 1);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn_watch *w = ci ? calloc(1, sizeof *w) : NULL;
+        if (!w) return;
+        w->fd = ci->connect_fd;
+        w->t_wait = hlm_sched_now();
+        pthread_mutex_lock(&srv->watch_mu);
+        w->next = srv->watched;
+        if (w->next) w->next->prev = w;
+        srv->watched = w;
+        pthread_mutex_unlock(&srv->watch_mu);
+        *socket_ctx = w;
+        return;
+    }
+    atomic_fetch_sub(&srv->connections, 1);
+    conn_watch *w = *socket_ctx;
+    if (!w) return;
+    pthread_mutex_lock(&srv->watch_mu);
+    if (w->prev) w->prev->next = w->next;
+    else srv->watched = w->next;
+    if (w->next) w->next->prev = w->prev;
+    pthread_mutex_unlock(&srv->watch_mu);
+    free(w);
+    *socket_ctx = NULL;
+}
+
+/* Every half second: a connection that has waited longer than the header deadline for a
+ * request's headers is shut down (its thread then sees the socket fail and closes it). */
+static void *watchdog_main(void *arg)
+{
+    hlm_server *srv = arg;
+    pthread_mutex_lock(&srv->watch_mu);
+    while (!srv->watchdog_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 500000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&srv->watch_cond, &srv->watch_mu, &ts);
+        double now = hlm_sched_now();
+        for (conn_watch *w = srv->watched; w; w = w->next)
+            if (!w->in_request && w->fd >= 0 && now - w->t_wait > srv->o.header_timeout_s) {
+                shutdown(w->fd, SHUT_RDWR);
+                w->fd = -1;
+            }
+    }
+    pthread_mutex_unlock(&srv->watch_mu);
+    return NULL;
 }
 
 static void on_mhd_error(void *cls, const char *fmt, va_list ap)
@@ -1176,6 +1253,15 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 
 static void server_free(hlm_server *srv)
 {
+    if (srv->watchdog_started) {
+        pthread_mutex_lock(&srv->watch_mu);
+        srv->watchdog_stop = 1;
+        pthread_cond_signal(&srv->watch_cond);
+        pthread_mutex_unlock(&srv->watch_mu);
+        pthread_join(srv->watchdog, NULL);
+    }
+    pthread_mutex_destroy(&srv->watch_mu);
+    pthread_cond_destroy(&srv->watch_cond);
     hlm_metrics_destroy(&srv->metrics);
     free(srv->api_key);
     free(srv->model_name);
@@ -1223,6 +1309,8 @@ hlm_status hlm_server_start(hlm_engine *e, const hlm_tokenizer *tok, hlm_sched *
     srv->model_name = strdup(o->model_name ? o->model_name : "hyperlm");
     srv->page_dir = strdup(o->page_dir ? o->page_dir : ".");
     hlm_metrics_init(&srv->metrics);
+    pthread_mutex_init(&srv->watch_mu, NULL);
+    pthread_cond_init(&srv->watch_cond, NULL);
     if ((o->api_key && !srv->api_key) || !srv->model_name || !srv->page_dir) {
         server_free(srv);
         return hlm_errorf(err, HLM_ERR_NOMEM, "server: out of memory");
@@ -1243,6 +1331,12 @@ hlm_status hlm_server_start(hlm_engine *e, const hlm_tokenizer *tok, hlm_sched *
         return hlm_errorf(err, HLM_ERR_IO, "cannot listen on %s port %d: %s", host, o->port,
                           e2 ? strerror(e2) : "address in use or not available");
     }
+    if (pthread_create(&srv->watchdog, NULL, watchdog_main, srv) != 0) {
+        MHD_stop_daemon(srv->d);
+        server_free(srv);
+        return hlm_errorf(err, HLM_ERR_NOMEM, "server: cannot start the connection watchdog");
+    }
+    srv->watchdog_started = 1;
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : o->port;
     *out = srv;
@@ -1264,6 +1358,6 @@ int hlm_server_active(hlm_server *srv) { return atomic_load(&srv->active); }
 void hlm_server_stop(hlm_server *srv)
 {
     if (!srv) return;
-    MHD_stop_daemon(srv->d);
+    MHD_stop_daemon(srv->d); /* joins the connection threads: the watch list is empty after */
     server_free(srv);
 }

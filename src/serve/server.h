@@ -4,8 +4,8 @@
  * (docs/serving.md). Generation runs on the scheduler (sched.h); the connection threads parse,
  * validate, tokenize, wait and format.
  *
- * Defences: a cap on connections, an idle timeout (slow or silent clients), a deadline for
- * receiving a request's body, a body size limit (413), the API key compared in constant time,
+ * Defences: a cap on connections, an idle timeout (silent clients), deadlines for receiving a
+ * request's headers (slowloris: a watchdog shuts such connections) and its body, a body size limit (413), the API key compared in constant time,
  * static files only from the page folder (one path component, no dot files, no links). */
 #ifndef HYPERLM_SERVE_SERVER_H
 #define HYPERLM_SERVE_SERVER_H
@@ -28,6 +28,7 @@ typedef struct hlm_server_opts {
     int max_connections;     /* open connections at most */
     int idle_timeout_s;      /* a connection silent this long is closed */
     int read_timeout_s;      /* a request's body must arrive within this */
+    int header_timeout_s;    /* a request's headers must arrive within this (also: keep-alive) */
     size_t max_body;         /* bytes of a request body at most */
     double request_timeout_s; /* a generation's deadline from its arrival (0: none) */
     int quiet;               /* no per-request log lines */
