@@ -6,6 +6,8 @@
  * end) is kept in the job's scratch and published at once, so a reader never sees half a step. */
 #include "serve/sched.h"
 
+#include "model/gemm.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -512,6 +514,7 @@ static void *sched_main(void *arg)
 {
     hlm_sched *s = arg;
     int P = s->o.parallel;
+    hlm_set_threads(s->o.threads); /* OpenMP's thread count is per calling thread */
     pthread_mutex_lock(&s->mu);
     for (;;) {
         double now = hlm_sched_now();

@@ -100,6 +100,7 @@ typedef struct hlm_sched_opts {
     int max_queue;     /* jobs waiting at most (>= 1) */
     int prefill_chunk; /* prompt tokens prefilled per step at most (>= 1) */
     int vocab;         /* logits sampled from (the tokenizer's vocabulary when smaller) */
+    int threads;       /* compute threads of the engine's calls (0: all cores) */
     hlm_eog eog;
 } hlm_sched_opts;
 
