@@ -137,21 +137,9 @@ int cli_chat(int argc, char **argv)
 
     /* loading: as `hyperlm generate` does (a GGUF file with its tokenizer, or a checkpoint folder
      * with tokenizer.json), with the cache length of --ctx */
-    int is_gguf = hlm_gguf_is_file(dir);
-    char tp[4200];
-    if (!tok_path && !is_gguf) {
-        snprintf(tp, sizeof tp, "%s/tokenizer.json", dir);
-        tok_path = tp;
-    }
     hlm_tokenizer *tok = NULL;
     hlm_engine *e = NULL;
-    hlm_model_config probe;
-    hlm_status s = is_gguf ? cli_gguf_config(dir, &probe, &err) : hlm_config_resolve(dir, &probe, &err);
-    if (s == HLM_OK && !ctx_len) ctx_len = probe.max_seq < 4096 ? (unsigned long long)probe.max_seq : 4096;
-    if (s == HLM_OK)
-        s = hlm_engine_open(dir, is_gguf && !quant_set ? HLM_ENGINE_STORED : wt, (int)ctx_len, &e,
-                            tok_path ? NULL : &tok, &err);
-    if (s == HLM_OK && !tok) s = hlm_tokenizer_load(tok_path, -1, &tok, &err);
+    hlm_status s = cli_open_model(dir, tok_path, wt, quant_set, (int)ctx_len, &e, &tok, &err);
 
     const hlm_model_config *c = s == HLM_OK ? hlm_engine_config(e) : NULL;
     hlm_chat_template tmpl = HLM_CHAT_CHATML;
