@@ -5,7 +5,8 @@
  * Every failure is reported the way OpenAI reports it: an HTTP status (400 almost always) and a
  * message naming the offending parameter ("param", with a JSON path for nested ones such as
  * "messages[2].content"). A parameter the server does not implement is rejected by name, never
- * ignored; a key whose value is JSON null counts as absent (clients send nulls for defaults).
+ * ignored; a key whose value is JSON null counts as absent (clients send nulls for defaults),
+ * and a key given twice (with non-null values) is refused rather than resolved.
  *
  * Invariants: the parser never reads past len, accepts any bytes (invalid UTF-8 or JSON is a
  * 400), and on failure leaves *out empty (nothing to free, though freeing it is allowed). */
@@ -30,7 +31,8 @@ typedef enum hlm_api_kind {
 /* One input: text, or token ids (completions' prompt and embeddings' input also take ids). */
 typedef struct hlm_api_input {
     char *text;      /* NUL-terminated (may hold no NUL inside: JSON "\u0000" is rejected), or NULL */
-    int32_t *ids;    /* when text is NULL: n_ids token ids, each in [0, vocab_size) */
+    int32_t *ids;    /* when text is NULL: n_ids token ids, each in [0, vocab_size); never NULL
+                      * then, even for detokenize's empty "tokens" (n_ids 0, the only empty one) */
     int n_ids;
 } hlm_api_input;
 
@@ -58,7 +60,8 @@ typedef struct hlm_api_request {
     hlm_sampler_params sampling;  /* OpenAI's defaults: temperature 1, top_p 1, no top-k, no
                                    * min-p, penalties 0, repeat_penalty 1; extensions accepted:
                                    * "top_k", "min_p", "repetition_penalty" (vLLM's names) */
-    int has_seed;                 /* "seed" given (sampling.seed then holds it) */
+    int has_seed;                 /* "seed" given (sampling.seed then holds it; a negative seed as
+                                   * its two's complement) */
     char *stop[HLM_API_MAX_STOP]; /* "stop": a string or up to 4 non-empty strings */
     int n_stop;
     int n;                        /* "n", 1..16 (default 1) */
@@ -85,7 +88,7 @@ typedef struct hlm_api_request {
 
 typedef struct hlm_api_error {
     int status;          /* HTTP status: 400 (invalid), 413 (too many inputs or tokens), ... */
-    const char *type;    /* "invalid_request_error" */
+    const char *type;    /* "invalid_request_error"; "server_error" with status 500 */
     char param[96];      /* the parameter's name or path; "" when none applies (invalid JSON) */
     char message[320];
 } hlm_api_error;
@@ -97,8 +100,9 @@ hlm_status hlm_api_parse(const char *body, size_t len, hlm_api_kind kind, int vo
                          hlm_api_error *aerr);
 void hlm_api_request_free(hlm_api_request *r);
 
-/* The error as OpenAI's JSON body: {"error": {"message", "type", "param", "code"}} (malloc'd,
- * NUL-terminated; NULL when out of memory). */
+/* The error as OpenAI's JSON body: {"error": {"message", "type", "param", "code"}}, param null
+ * when empty and code always null (malloc'd, NUL-terminated, to free with free(); NULL when out
+ * of memory). */
 char *hlm_api_error_json(const hlm_api_error *aerr);
 
 #endif
