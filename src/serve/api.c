@@ -182,7 +182,8 @@ static hlm_status get_int(api_ctx *c, const cJSON *v, const char *name, int64_t 
 {
     double x = cJSON_IsNumber(v) ? v->valuedouble : 0.5;
     if (!isfinite(x) || x != floor(x)) return fail(c, name, "'%s' must be an integer", name);
-    if (x < (double)lo) return fail(c, name, "'%s': %s is less than the minimum of %s", name, num(x).s, num((double)lo).s);
+    if (x < (double)lo)
+        return fail(c, name, "'%s': %s is less than the minimum of %s", name, num(x).s, num((double)lo).s);
     if (x > (double)hi)
         return fail(c, name, "'%s': %s is greater than the maximum of %s", name, num(x).s, num((double)hi).s);
     *out = (int64_t)x;
@@ -197,16 +198,13 @@ static hlm_status get_int32(api_ctx *c, const cJSON *v, const char *name, int lo
     return st;
 }
 
-/* A token id: an integer in [0, vocab_size). */
-static hlm_status get_token_id(api_ctx *c, const cJSON *v, const char *path, int32_t *out)
+/* The refusal of v at path, which is not a token id: an integer in [0, vocab_size). */
+static hlm_status bad_token_id(api_ctx *c, const cJSON *v, const char *path)
 {
     double x = cJSON_IsNumber(v) ? v->valuedouble : 0.5;
     if (!isfinite(x) || x != floor(x)) return fail(c, path, "'%s' must be an integer token id", path);
-    if (x < 0 || x >= (double)c->vocab_size)
-        return fail(c, path, "'%s': %s is not a token id of this model (expected 0 to %d)", path, num(x).s,
-                    c->vocab_size - 1);
-    *out = (int32_t)x;
-    return HLM_OK;
+    return fail(c, path, "'%s': %s is not a token id of this model (expected 0 to %d)", path, num(x).s,
+                c->vocab_size - 1);
 }
 
 /* The number of items of an array or object, counted up to cap (the caller's limit + 1 is
@@ -239,11 +237,15 @@ static hlm_status parse_ids(api_ctx *c, const cJSON *arr, const char *path, int 
     if (!in->ids) return out_of_memory(c);
     int i = 0;
     for (const cJSON *e = arr->child; e; e = e->next, i++) {
-        char elem[PATH_CAP];
+        double x = cJSON_IsNumber(e) ? e->valuedouble : -1;
+        if (x >= 0 && x < (double)c->vocab_size && x == floor(x)) {
+            in->ids[i] = (int32_t)x;
+            in->n_ids = i + 1;
+            continue;
+        }
+        char elem[PATH_CAP]; /* the path only for the message: prompts can hold many ids */
         pathf(elem, "%s[%d]", path, i);
-        hlm_status st = get_token_id(c, e, elem, &in->ids[i]);
-        if (st) return st;
-        in->n_ids = i + 1;
+        return bad_token_id(c, e, elem);
     }
     return HLM_OK;
 }
@@ -506,9 +508,15 @@ static hlm_status key_temperature(api_ctx *c, const cJSON *v)
     return get_real(c, v, v->string, 0, 2, 0, &c->r->sampling.temperature);
 }
 
-static hlm_status key_top_p(api_ctx *c, const cJSON *v) { return get_real(c, v, v->string, 0, 1, 0, &c->r->sampling.top_p); }
+static hlm_status key_top_p(api_ctx *c, const cJSON *v)
+{
+    return get_real(c, v, v->string, 0, 1, 0, &c->r->sampling.top_p);
+}
 
-static hlm_status key_min_p(api_ctx *c, const cJSON *v) { return get_real(c, v, v->string, 0, 1, 0, &c->r->sampling.min_p); }
+static hlm_status key_min_p(api_ctx *c, const cJSON *v)
+{
+    return get_real(c, v, v->string, 0, 1, 0, &c->r->sampling.min_p);
+}
 
 /* vLLM's -1 and 0 both mean "no top-k", as top_k <= 0 does in hlm_sampler_params. */
 static hlm_status key_top_k(api_ctx *c, const cJSON *v)
@@ -716,7 +724,10 @@ static hlm_status key_add_special(api_ctx *c, const cJSON *v)
     return get_bool(c, v, "add_special_tokens", &c->r->add_special);
 }
 
-static hlm_status key_with_pieces(api_ctx *c, const cJSON *v) { return get_bool(c, v, "with_pieces", &c->r->with_pieces); }
+static hlm_status key_with_pieces(api_ctx *c, const cJSON *v)
+{
+    return get_bool(c, v, "with_pieces", &c->r->with_pieces);
+}
 
 /* ---- the key table --------------------------------------------------------------------- */
 

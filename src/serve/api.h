@@ -5,7 +5,8 @@
  * Every failure is reported the way OpenAI reports it: an HTTP status (400 almost always) and a
  * message naming the offending parameter ("param", with a JSON path for nested ones such as
  * "messages[2].content"). A parameter the server does not implement is rejected by name, never
- * ignored; a key whose value is JSON null counts as absent (clients send nulls for defaults).
+ * ignored; a key whose value is JSON null counts as absent (clients send nulls for defaults),
+ * and a key given twice (with non-null values) is refused rather than resolved.
  *
  * Invariants: the parser never reads past len, accepts any bytes (invalid UTF-8 or JSON is a
  * 400), and on failure leaves *out empty (nothing to free, though freeing it is allowed). */
