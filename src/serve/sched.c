@@ -156,6 +156,9 @@ void hlm_job_release(hlm_sched *s, hlm_job *j)
 {
     if (!j) return;
     pthread_mutex_lock(&s->mu);
+    /* The owner of the condition variable lets go and may destroy it at once, while a cancelled
+     * job stays with the scheduler until its next step ends it: nothing may signal it after this. */
+    j->notify = NULL;
     job_unref(j);
     pthread_mutex_unlock(&s->mu);
 }

@@ -147,6 +147,7 @@ typedef struct req_ctx {
     int too_big;
     char method[8];
     char path[96];
+    const char *allow; /* the endpoint's methods, for the Allow header of a 405 (RFC 9110) */
 } req_ctx;
 
 static void log_request(hlm_server *srv, const req_ctx *r, int status, const char *extra)
@@ -156,14 +157,15 @@ static void log_request(hlm_server *srv, const req_ctx *r, int status, const cha
     if (!srv->o.quiet) HLM_INFO("%s %s %d %.3fs%s%s", r->method, r->path, status, dt, extra ? " " : "", extra ? extra : "");
 }
 
+/* header: one more response header (name, value), or NULL. */
 static enum MHD_Result send_bytes(struct MHD_Connection *c, int status, const char *type, const void *data, size_t n,
-                                  const char *retry_after)
+                                  const char *header, const char *value)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(n, (void *)data, MHD_RESPMEM_MUST_COPY);
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    if (retry_after) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, retry_after);
+    if (header && value) MHD_add_response_header(resp, header, value);
     if (status == MHD_HTTP_UNAUTHORIZED) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
@@ -178,10 +180,10 @@ static enum MHD_Result send_json(hlm_server *srv, struct MHD_Connection *c, req_
     if (!text) {
         static const char oom[] = "{\"error\":{\"message\":\"out of memory\",\"type\":\"server_error\",\"param\":null,\"code\":null}}";
         log_request(srv, r, 500, "out of memory");
-        return send_bytes(c, 500, "application/json", oom, sizeof oom - 1, NULL);
+        return send_bytes(c, 500, "application/json", oom, sizeof oom - 1, NULL, NULL);
     }
     log_request(srv, r, status, extra);
-    enum MHD_Result ret = send_bytes(c, status, "application/json", text, strlen(text), NULL);
+    enum MHD_Result ret = send_bytes(c, status, "application/json", text, strlen(text), NULL, NULL);
     free(text);
     return ret;
 }
@@ -214,12 +216,19 @@ static enum MHD_Result send_error(hlm_server *srv, struct MHD_Connection *c, req
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    const char *retry = status == MHD_HTTP_TOO_MANY_REQUESTS ? "1" : NULL;
+    const char *header = NULL, *value = NULL;
+    if (status == MHD_HTTP_TOO_MANY_REQUESTS) {
+        header = MHD_HTTP_HEADER_RETRY_AFTER;
+        value = "1";
+    } else if (status == MHD_HTTP_METHOD_NOT_ALLOWED) {
+        header = MHD_HTTP_HEADER_ALLOW;
+        value = r->allow;
+    }
     cJSON *j = error_json(msg, type, param, code);
     char *text = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
     log_request(srv, r, status, msg);
-    enum MHD_Result ret = text ? send_bytes(c, status, "application/json", text, strlen(text), retry) : MHD_NO;
+    enum MHD_Result ret = text ? send_bytes(c, status, "application/json", text, strlen(text), header, value) : MHD_NO;
     free(text);
     return ret;
 }
@@ -597,7 +606,7 @@ static enum MHD_Result api_error(hlm_server *srv, struct MHD_Connection *c, req_
 {
     char *text = hlm_api_error_json(ae);
     log_request(srv, r, ae->status, ae->message);
-    enum MHD_Result ret = text ? send_bytes(c, ae->status, "application/json", text, strlen(text), NULL) : MHD_NO;
+    enum MHD_Result ret = text ? send_bytes(c, ae->status, "application/json", text, strlen(text), NULL, NULL) : MHD_NO;
     free(text);
     return ret;
 }
@@ -995,7 +1004,7 @@ static enum MHD_Result metrics(hlm_server *srv, struct MHD_Connection *c, req_ct
         return send_error(srv, c, r, 500, "server_error", NULL, NULL, "out of memory");
     }
     log_request(srv, r, 200, NULL);
-    enum MHD_Result ret = send_bytes(c, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len, NULL);
+    enum MHD_Result ret = send_bytes(c, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len, NULL, NULL);
     hlm_buf_free(&out);
     return ret;
 }
@@ -1076,6 +1085,7 @@ static enum MHD_Result answer(hlm_server *srv, struct MHD_Connection *c, req_ctx
                      ep == HLM_EP_DETOKENIZE;
     if (ep == HLM_EP_OTHER)
         return send_error(srv, c, r, MHD_HTTP_NOT_FOUND, "invalid_request_error", NULL, NULL, "no endpoint %.100s", url);
+    r->allow = needs_post ? "POST" : "GET, HEAD";
     if (needs_post ? !post : !get)
         return send_error(srv, c, r, MHD_HTTP_METHOD_NOT_ALLOWED, "invalid_request_error", NULL, NULL,
                           "%s is not allowed on %.100s (use %s)", method, url, needs_post ? "POST" : "GET");
