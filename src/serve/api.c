@@ -537,7 +537,11 @@ static hlm_status key_frequency_penalty(api_ctx *c, const cJSON *v)
 /* vLLM's "repetition_penalty" is the CTRL penalty the sampler calls repeat_penalty. */
 static hlm_status key_repetition_penalty(api_ctx *c, const cJSON *v)
 {
-    return get_real(c, v, v->string, 0, FLT_MAX, 1, &c->r->sampling.repeat_penalty);
+    hlm_status st = get_real(c, v, v->string, 0, FLT_MAX, 1, &c->r->sampling.repeat_penalty);
+    /* a positive double can round to a float 0, which the sampler would refuse without a name */
+    if (st == HLM_OK && !(c->r->sampling.repeat_penalty > 0))
+        return fail(c, "repetition_penalty", "'repetition_penalty' must be greater than 0 (as a 32-bit float)");
+    return st;
 }
 
 static hlm_status key_n(api_ctx *c, const cJSON *v) { return get_int32(c, v, v->string, 1, API_MAX_N, &c->r->n); }

@@ -588,14 +588,13 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void stream_free(void *cls)
 {
     gen *g = cls;
-    int status = g->done_sent && !g->failed ? 200 : 499;
     record_tokens(g);
     char extra[96];
     long long toks = 0;
     for (int i = 0; i < g->n_jobs; i++) toks += g->jobs[i]->n_generated;
     snprintf(extra, sizeof extra, "stream prompt=%d generated=%lld%s", g->prompt_tokens, toks,
-             status == 499 ? " (ended early)" : "");
-    log_request(g->srv, &g->r, status == 499 ? 200 : 200, extra);
+             g->done_sent ? "" : " (client left before the end)");
+    log_request(g->srv, &g->r, 200, extra); /* the status went out with the first bytes */
     atomic_fetch_sub(&g->srv->active, 1);
     gen_free(g);
 }
