@@ -188,7 +188,8 @@ int cli_serve(int argc, char **argv)
     hlm_sched *sched = NULL;
     hlm_server *srv = NULL;
     hlm_status s = cli_open_model(model, tok_path, wt, quant_set, (int)ctx_len, &e, &tok, &err);
-    hlm_sched_opts o = {.parallel = (int)parallel, .max_queue = (int)max_queue, .prefill_chunk = (int)chunk};
+    hlm_sched_opts o = {.parallel = (int)parallel, .max_queue = (int)max_queue, .prefill_chunk = (int)chunk,
+                        .threads = (int)threads};
     if (s == HLM_OK) s = cli_generation_end(model, e, tok, template_name, 0, &so.tmpl, &o.eog, &err);
     if (s == HLM_OK) {
         o.vocab = (int)hlm_tokenizer_vocab_size(tok);

@@ -6,6 +6,8 @@
  * end) is kept in the job's scratch and published at once, so a reader never sees half a step. */
 #include "serve/sched.h"
 
+#include "model/gemm.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -154,6 +156,9 @@ void hlm_job_release(hlm_sched *s, hlm_job *j)
 {
     if (!j) return;
     pthread_mutex_lock(&s->mu);
+    /* A job cancelled but not yet ended is still the scheduler's, and the submitter may destroy
+     * its condition variable as soon as this returns: nothing may signal it from now on. */
+    j->notify = NULL;
     job_unref(j);
     pthread_mutex_unlock(&s->mu);
 }
@@ -512,6 +517,7 @@ static void *sched_main(void *arg)
 {
     hlm_sched *s = arg;
     int P = s->o.parallel;
+    hlm_set_threads(s->o.threads); /* OpenMP's thread count is per calling thread */
     pthread_mutex_lock(&s->mu);
     for (;;) {
         double now = hlm_sched_now();

@@ -100,6 +100,7 @@ typedef struct hlm_sched_opts {
     int max_queue;     /* jobs waiting at most (>= 1) */
     int prefill_chunk; /* prompt tokens prefilled per step at most (>= 1) */
     int vocab;         /* logits sampled from (the tokenizer's vocabulary when smaller) */
+    int threads;       /* compute threads of the engine's calls (0: all cores) */
     hlm_eog eog;
 } hlm_sched_opts;
 
@@ -126,7 +127,8 @@ hlm_status hlm_job_new_embed(const int32_t *prompt, int n, double timeout_s, pth
 hlm_status hlm_sched_submit(hlm_sched *s, hlm_job **jobs, int n, hlm_error *err);
 /* Asks the scheduler to end the job (HLM_JOB_CANCELLED) at its next step; no effect on an ended job. */
 void hlm_job_cancel(hlm_sched *s, hlm_job *j);
-/* Drops the caller's reference (after which j must not be used). */
+/* Drops the caller's reference (after which j must not be used); the job's notify is not
+ * signalled any more, so the caller may destroy it even while the job is still ending. */
 void hlm_job_release(hlm_sched *s, hlm_job *j);
 
 void hlm_sched_lock(hlm_sched *s);
