@@ -127,7 +127,8 @@ hlm_status hlm_job_new_embed(const int32_t *prompt, int n, double timeout_s, pth
 hlm_status hlm_sched_submit(hlm_sched *s, hlm_job **jobs, int n, hlm_error *err);
 /* Asks the scheduler to end the job (HLM_JOB_CANCELLED) at its next step; no effect on an ended job. */
 void hlm_job_cancel(hlm_sched *s, hlm_job *j);
-/* Drops the caller's reference (after which j must not be used). */
+/* Drops the caller's reference (after which j must not be used); the job's notify is not
+ * signalled any more, so the caller may destroy it even while the job is still ending. */
 void hlm_job_release(hlm_sched *s, hlm_job *j);
 
 void hlm_sched_lock(hlm_sched *s);

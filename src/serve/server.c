@@ -296,6 +296,7 @@ typedef struct gen {
     hlm_job **jobs;
     int n_jobs;
     int prompt_tokens;      /* summed over the inputs, once each */
+    int submitted;          /* the jobs are the scheduler's (else they never ran: nothing to cancel) */
     /* streaming */
     size_t *sent_text;
     int *sent_tok, *ended, *started;
@@ -313,7 +314,7 @@ static void gen_free(gen *g)
             hlm_sched_lock(g->srv->s);
             int running = g->jobs[i]->finish == HLM_JOB_RUNNING;
             hlm_sched_unlock(g->srv->s);
-            if (running) {
+            if (running && g->submitted) {
                 hlm_job_cancel(g->srv->s, g->jobs[i]);
                 hlm_metrics_count(&g->srv->metrics, &g->srv->metrics.cancelled);
             }
@@ -761,6 +762,7 @@ static enum MHD_Result generate(hlm_server *srv, struct MHD_Connection *c, req_c
         ret = send_error(srv, c, &g->r, MHD_HTTP_SERVICE_UNAVAILABLE, "server_error", NULL, NULL, "%s", err.msg);
         goto out;
     }
+    g->submitted = 1;
     if (g->q.stream) {
         struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, g, stream_free);
         if (!resp) {
