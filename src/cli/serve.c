@@ -56,6 +56,9 @@ static const char usage[] =
     "  --quant f32|q8_0|q4_0   weights for a checkpoint (a GGUF file runs as stored unless given)\n"
     "  -t, --tokenizer FILE    a tokenizer other than the model's\n"
     "  --threads N             compute threads (default: all cores)\n"
+    "  --no-bf16-weights       do not keep bf16 copies of quantized weights (by default, with\n"
+    "                          --parallel > 1 on a CPU with native bf16, steps of 3 or more\n"
+    "                          sequences multiply from the copies: 2 bytes per weight more memory)\n"
     "  --quiet-requests        no log line per request\n";
 
 static const char *base_name(const char *path, char *buf, size_t cap)
@@ -105,7 +108,7 @@ static void shut_down(hlm_server *srv, hlm_sched *sched, double grace, const sig
 int cli_serve(int argc, char **argv)
 {
     const char *model = NULL, *tok_path = NULL, *quant = "f32", *template_name = NULL, *port_file = NULL;
-    int quant_set = 0;
+    int quant_set = 0, bf16_weights = 1;
     hlm_server_opts so;
     hlm_server_opts_default(&so);
     so.page_dir = HLM_PAGE_DIR;
@@ -122,6 +125,10 @@ int cli_serve(int argc, char **argv)
         }
         if (!strcmp(a, "--quiet-requests")) {
             so.quiet = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no-bf16-weights")) {
+            bf16_weights = 0;
             continue;
         }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -195,6 +202,12 @@ int cli_serve(int argc, char **argv)
     hlm_sched_opts o = {.parallel = (int)parallel, .max_queue = (int)max_queue, .prefill_chunk = (int)chunk,
                         .threads = (int)threads};
     if (s == HLM_OK) s = cli_generation_end(model, e, tok, template_name, 0, &so.tmpl, &o.eog, &err);
+    if (s == HLM_OK && bf16_weights && parallel > 1) {
+        size_t bytes = 0;
+        s = hlm_engine_bf16_weights(e, &bytes, &err);
+        if (s == HLM_OK && bytes)
+            hlm_log(HLM_LOG_INFO, "serve: bf16 copies of the quantized weights for batched steps: %.1f MB", bytes / 1e6);
+    }
     if (s == HLM_OK) {
         o.vocab = (int)hlm_tokenizer_vocab_size(tok);
         s = hlm_sched_start(e, tok, &o, &sched, &err);

@@ -79,6 +79,13 @@ size_t hlm_engine_weight_bytes(const hlm_engine *e);
  * product then runs in bf16 with fp32 sums (oneDNN, AMX or AVX512-BF16) where the CPU has it,
  * which costs less accuracy than the weights' own quantization (docs/inference.md). Off: fp32. */
 void hlm_engine_set_bf16_prefill(hlm_engine *e, int on);
+/* Keeps a bf16 copy of every quantized matrix, packed in oneDNN's layout, from which products of
+ * 6 to 16 rows (batched decode of several sequences) run as bf16 gemms: each step then reads 2
+ * bytes a weight once for all rows instead of running the quantized dot products once per row,
+ * which is what lets a server's throughput grow with the number of sequences. Costs 2 bytes per
+ * quantized weight; other row counts keep their paths. No effect (*bytes 0) where the CPU has no
+ * native bf16. *bytes: the memory the copies take. */
+hlm_status hlm_engine_bf16_weights(hlm_engine *e, size_t *bytes, hlm_error *err);
 /* Empties sequence 0's cache (pos = 0). */
 void hlm_engine_reset(hlm_engine *e);
 

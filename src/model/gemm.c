@@ -132,6 +132,8 @@ static struct {
     dnnl_stream_t stream;
     uint16_t *a16, *b16;
     size_t a_cap, b_cap; /* elements */
+    float *c32;          /* hlm_bf16_packed_gemm's product */
+    size_t c_cap;
     bf16_prim cache[BF16_CACHE];
     uint64_t clock;
 } bf;
@@ -148,7 +150,7 @@ static void bf16_prim_destroy(bf16_prim *e)
 static void bf16_cleanup(void)
 {
     for (int i = 0; i < BF16_CACHE; i++) bf16_prim_destroy(&bf.cache[i]);
-    free(bf.a16), free(bf.b16);
+    free(bf.a16), free(bf.b16), free(bf.c32);
     if (bf.stream) dnnl_stream_destroy(bf.stream);
     if (bf.engine) dnnl_engine_destroy(bf.engine);
     memset(&bf, 0, sizeof bf);
@@ -256,22 +258,23 @@ static bf16_prim *bf16_prim_get(bool trans_a, bool trans_b, int M, int N, int K,
 
 /* C = op(A) op(B) + beta C in bf16 (alpha is 1); false, with C untouched, when it cannot (then
  * the caller computes it in fp32). */
+/* B16: B already in bf16, packed as B would be with ldb = its row length (NULL: convert B). */
 static bool sgemm_bf16(bool trans_a, bool trans_b, int M, int N, int K, const float *A, int lda,
-                       const float *B, int ldb, float beta, float *C, int ldc)
+                       const float *B, const uint16_t *B16, int ldb, float beta, float *C, int ldc)
 {
     int a_rows = trans_a ? K : M, a_cols = trans_a ? M : K;
     int b_rows = trans_b ? N : K, b_cols = trans_b ? K : N;
     if (lda < a_cols || ldb < b_cols || ldc < N || !bf16_ready()) return false;
     if (!bf16_reserve(&bf.a16, &bf.a_cap, (size_t)M * K) ||
-        !bf16_reserve(&bf.b16, &bf.b_cap, (size_t)K * N))
+        (!B16 && !bf16_reserve(&bf.b16, &bf.b_cap, (size_t)K * N)))
         return false;
     bf16_prim *e = bf16_prim_get(trans_a, trans_b, M, N, K, ldc, beta != 0.0f);
     if (!e) return false;
-    if (dnnl_memory_set_data_handle(e->a, bf.a16) || dnnl_memory_set_data_handle(e->b, bf.b16) ||
+    if (dnnl_memory_set_data_handle(e->a, bf.a16) || dnnl_memory_set_data_handle(e->b, B16 ? (void *)B16 : bf.b16) ||
         dnnl_memory_set_data_handle(e->c, C))
         return false;
     bf16_convert(A, a_rows, a_cols, lda, bf.a16);
-    bf16_convert(B, b_rows, b_cols, ldb, bf.b16);
+    if (!B16) bf16_convert(B, b_rows, b_cols, ldb, bf.b16);
     bool scaled = beta != 0.0f && beta != 1.0f;
     if (scaled) /* the sum post-op adds C as it is */
         for (int i = 0; i < M; i++)
@@ -280,7 +283,7 @@ static bool sgemm_bf16(bool trans_a, bool trans_b, int M, int N, int K, const fl
     /* CPU primitives check their arguments before they write anything */
     if (!dnnl_primitive_execute(e->prim, bf.stream, 3, args) && !dnnl_stream_wait(bf.stream))
         return true;
-    if (!scaled) return false;
+    if (!scaled || !B) return false; /* (a bf16 B has no f32 fallback: the caller's) */
     sgemm_f32(trans_a, trans_b, M, N, K, 1.0f, A, lda, B, ldb, 1.0f, C, ldc); /* beta applied */
     return true;
 }
@@ -289,7 +292,104 @@ bool hlm_sgemm_bf16(bool trans_a, bool trans_b, int M, int N, int K, const float
                     int ldb, float beta, float *C, int ldc)
 {
     if (M <= 0 || N <= 0 || K <= 0) return false;
-    return sgemm_bf16(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    return sgemm_bf16(trans_a, trans_b, M, N, K, A, lda, B, NULL, ldb, beta, C, ldc);
+}
+
+/* ---- weights packed once (hlm_bf16_pack) ------------------------------------------------------ */
+
+struct hlm_bf16_packed {
+    int N, K, M;
+    size_t bytes;
+    dnnl_primitive_t prim;
+    dnnl_memory_t a, w, c; /* w holds the packed weights; a and c get scratch at each call */
+};
+
+void hlm_bf16_packed_free(hlm_bf16_packed *p)
+{
+    if (!p) return;
+    if (p->prim) dnnl_primitive_destroy(p->prim);
+    if (p->a) dnnl_memory_destroy(p->a);
+    if (p->w) dnnl_memory_destroy(p->w);
+    if (p->c) dnnl_memory_destroy(p->c);
+    free(p);
+}
+
+size_t hlm_bf16_packed_bytes(const hlm_bf16_packed *p) { return p ? p->bytes : 0; }
+
+/* W (N, K) row-major f32 into the layout oneDNN's matmul chooses for (M, K) x (K, N) products:
+ * plain weights make it repack them at every call, which costs more than the product. */
+hlm_bf16_packed *hlm_bf16_pack(const float *W, int N, int K, int M)
+{
+    if (N <= 0 || K <= 0 || M <= 0 || !bf16_ready()) return NULL;
+    hlm_bf16_packed *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->N = N, p->K = K, p->M = M;
+    dnnl_memory_desc_t a_md, w_any, c_md, user_md;
+    dnnl_dims_t ad = {M, K}, wd = {K, N}, cd = {M, N}, us = {1, K};
+    dnnl_matmul_desc_t md;
+    dnnl_primitive_desc_t pd = NULL, rpd = NULL;
+    dnnl_primitive_t reorder = NULL;
+    dnnl_memory_t user = NULL;
+    bool ok = !dnnl_memory_desc_init_by_tag(&a_md, 2, ad, dnnl_bf16, dnnl_ab) &&
+              !dnnl_memory_desc_init_by_tag(&w_any, 2, wd, dnnl_bf16, dnnl_format_tag_any) &&
+              !dnnl_memory_desc_init_by_tag(&c_md, 2, cd, dnnl_f32, dnnl_ab) &&
+              !dnnl_memory_desc_init_by_strides(&user_md, 2, wd, dnnl_f32, us) &&
+              !dnnl_matmul_desc_init(&md, &a_md, &w_any, NULL, &c_md) &&
+              !dnnl_primitive_desc_create(&pd, &md, NULL, bf.engine, NULL);
+    if (ok) {
+        const char *impl = NULL;
+        ok = !dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) && impl && strncmp(impl, "ref", 3) != 0;
+    }
+    const dnnl_memory_desc_t *w_md = ok ? dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0) : NULL;
+    ok = ok && w_md && !dnnl_primitive_create(&p->prim, pd) &&
+         !dnnl_memory_create(&p->w, w_md, bf.engine, DNNL_MEMORY_ALLOCATE) &&
+         !dnnl_memory_create(&p->a, &a_md, bf.engine, DNNL_MEMORY_NONE) &&
+         !dnnl_memory_create(&p->c, &c_md, bf.engine, DNNL_MEMORY_NONE) &&
+         !dnnl_memory_create(&user, &user_md, bf.engine, (void *)W) &&
+         !dnnl_reorder_primitive_desc_create(&rpd, &user_md, bf.engine, w_md, bf.engine, NULL) &&
+         !dnnl_primitive_create(&reorder, rpd);
+    if (ok) {
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, p->w}};
+        ok = !dnnl_primitive_execute(reorder, bf.stream, 2, args) && !dnnl_stream_wait(bf.stream);
+        p->bytes = dnnl_memory_desc_get_size(w_md);
+    }
+    if (reorder) dnnl_primitive_destroy(reorder);
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    if (user) dnnl_memory_destroy(user);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (!ok) {
+        hlm_bf16_packed_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+bool hlm_bf16_packed_gemm(const hlm_bf16_packed *p, int n, const float *A, int lda, float beta, float *C, int ldc)
+{
+    if (!p || n < 1 || n > p->M || (beta != 0.0f && beta != 1.0f)) return false;
+    size_t M = (size_t)p->M, K = (size_t)p->K, N = (size_t)p->N;
+    if (!bf16_reserve(&bf.a16, &bf.a_cap, M * K)) return false;
+    if (M * N > bf.c_cap) {
+        float *c = malloc(sizeof *c * M * N);
+        if (!c) return false;
+        free(bf.c32);
+        bf.c32 = c;
+        bf.c_cap = M * N;
+    }
+    for (int i = 0; i < n; i++) bf16_convert_row(A + (size_t)i * lda, bf.a16 + (size_t)i * K, (int)K);
+    memset(bf.a16 + (size_t)n * K, 0, sizeof *bf.a16 * (M - (size_t)n) * K); /* the padding rows */
+    if (dnnl_memory_set_data_handle(p->a, bf.a16) || dnnl_memory_set_data_handle(p->c, bf.c32)) return false;
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, p->a}, {DNNL_ARG_WEIGHTS, p->w}, {DNNL_ARG_DST, p->c}};
+    if (dnnl_primitive_execute(p->prim, bf.stream, 3, args) || dnnl_stream_wait(bf.stream)) return false;
+    for (int i = 0; i < n; i++) {
+        float *dst = C + (size_t)i * ldc;
+        const float *src = bf.c32 + (size_t)i * N;
+        if (beta != 0.0f)
+            for (size_t j = 0; j < N; j++) dst[j] += src[j];
+        else
+            memcpy(dst, src, sizeof *dst * N);
+    }
+    return true;
 }
 
 void hlm_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
@@ -301,7 +401,7 @@ void hlm_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, con
         return;
     }
     if (gemm_precision == HLM_GEMM_BF16 && alpha == 1.0f &&
-        sgemm_bf16(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc))
+        sgemm_bf16(trans_a, trans_b, M, N, K, A, lda, B, NULL, ldb, beta, C, ldc))
         return;
     sgemm_f32(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

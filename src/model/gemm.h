@@ -6,6 +6,8 @@
 #define HYPERLM_MODEL_GEMM_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 void hlm_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc);
@@ -25,6 +27,17 @@ hlm_gemm_precision hlm_gemm_get_precision(void);
  * Same thread rule as BF16 mode. */
 bool hlm_sgemm_bf16(bool trans_a, bool trans_b, int M, int N, int K, const float *A, int lda, const float *B,
                     int ldb, float beta, float *C, int ldc);
+
+/* Weights multiplied in bf16 from a copy packed once in oneDNN's own layout (the inference
+ * engine's batched decode over quantized weights). hlm_bf16_pack: W (N, K) row-major f32 for
+ * products of at most M rows; NULL when it cannot (no native bf16, out of memory). */
+typedef struct hlm_bf16_packed hlm_bf16_packed;
+hlm_bf16_packed *hlm_bf16_pack(const float *W, int N, int K, int M);
+void hlm_bf16_packed_free(hlm_bf16_packed *p);
+size_t hlm_bf16_packed_bytes(const hlm_bf16_packed *p);
+/* C (n, N) = A (n, K) W^T + beta C, n <= M, beta 0 or 1 (the rows past n are computed on zeros
+ * and dropped). false, with C untouched, when it cannot. Same thread rule as BF16 mode. */
+bool hlm_bf16_packed_gemm(const hlm_bf16_packed *p, int n, const float *A, int lda, float beta, float *C, int ldc);
 
 /* 1 when this CPU runs oneDNN bf16 matmuls natively (avx512_bf16 or AMX), else 0; where it is 0,
  * BF16 mode computes in fp32 (emulated bf16 would be slower than fp32 and gain nothing). */

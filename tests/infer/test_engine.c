@@ -373,6 +373,64 @@ static void test_prefill_paths(void **state)
     hlm_model_free(m);
 }
 
+/* Packed bf16 copies of Q8_0 weights (hlm_engine_bf16_weights): a decode step of 8 sequences
+ * multiplies from them; its logits must stay within bf16 rounding of the same step on the
+ * quantized dot products (1e-2 of the largest logit, as the bf16 prefill tiles above), and steps
+ * of fewer than 6 rows must be unchanged (bit for bit: they keep the dot products). */
+static void test_bf16_weights(void **state)
+{
+    (void)state;
+    hlm_error err = {0};
+    hlm_model_config c = preset("tiny-llama");
+    hlm_model *m = make_model(&c, 13);
+    enum { S = 8, V = 512 };
+    hlm_engine *plain = NULL, *packed = NULL;
+    assert_int_equal(hlm_engine_create(m, HLM_QT_Q8_0, 64, &plain, &err), HLM_OK);
+    assert_int_equal(hlm_engine_create(m, HLM_QT_Q8_0, 64, &packed, &err), HLM_OK);
+    size_t bytes = 0;
+    assert_int_equal(hlm_engine_bf16_weights(packed, &bytes, &err), HLM_OK);
+    printf("bf16 copies: %zu bytes%s\n", bytes, hlm_gemm_bf16_supported() ? "" : " (no native bf16 here: none made)");
+    if (hlm_gemm_bf16_supported()) assert_true(bytes > 0);
+    hlm_engine *es[2] = {plain, packed};
+    static float out[2][S * V];
+    int seqs[S];
+    int32_t prompt[S * 3], step[S];
+    int lens[S];
+    for (int i = 0; i < S; i++) {
+        seqs[i] = i;
+        lens[i] = 3;
+        step[i] = (i * 31 + 5) % V;
+        for (int k = 0; k < 3; k++) prompt[i * 3 + k] = (i * 7 + k * 13 + 1) % V;
+    }
+    for (int k = 0; k < 2; k++) {
+        const float *lg;
+        assert_int_equal(hlm_engine_set_seqs(es[k], S, &err), HLM_OK);
+        assert_int_equal(hlm_engine_prefill_batch(es[k], seqs, prompt, lens, S, &lg, &err), HLM_OK);
+        assert_int_equal(hlm_engine_decode_batch(es[k], seqs, step, S, &lg, &err), HLM_OK);
+        memcpy(out[k], lg, sizeof out[k]);
+    }
+    double worst = 0;
+    for (int i = 0; i < S; i++) {
+        double d = rel_err(out[1] + i * V, out[0] + i * V, V);
+        if (d > worst) worst = d;
+    }
+    printf("q8_0 decode of %d sequences: packed bf16 vs quantized dots %.2e\n", S, worst);
+    assert_true(worst < 1e-2);
+    /* 2 sequences of one prompt token (from fresh caches): 2 rows, the dot products in both */
+    int ones[2] = {1, 1};
+    for (int k = 0; k < 2; k++) {
+        const float *lg;
+        assert_int_equal(hlm_engine_set_seqs(es[k], 2, &err), HLM_OK);
+        assert_int_equal(hlm_engine_prefill_batch(es[k], seqs, prompt, ones, 2, &lg, &err), HLM_OK);
+        assert_int_equal(hlm_engine_decode_batch(es[k], seqs, step, 2, &lg, &err), HLM_OK);
+        memcpy(out[k], lg, sizeof(float) * 2 * V);
+    }
+    assert_memory_equal(out[0], out[1], sizeof(float) * 2 * V);
+    hlm_engine_free(plain);
+    hlm_engine_free(packed);
+    hlm_model_free(m);
+}
+
 /* hlm_engine_load with f32 weights runs on model.safetensors' mapping (q/k/v and gate/up found
  * back to back there, so the same products as over the model): its logits equal, bit for bit,
  * those of the engine over the model the checkpoint was saved from; and a checkpoint whose
@@ -475,7 +533,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gpt2),     cmocka_unit_test(test_llama),    cmocka_unit_test(test_matrix_counts),
         cmocka_unit_test(test_chunking), cmocka_unit_test(test_threads),  cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_batch),    cmocka_unit_test(test_prefill_paths), cmocka_unit_test(test_load_mapped),
+        cmocka_unit_test(test_batch),    cmocka_unit_test(test_prefill_paths), cmocka_unit_test(test_bf16_weights), cmocka_unit_test(test_load_mapped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
