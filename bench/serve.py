@@ -227,7 +227,7 @@ def main():
             if st == 200 and len(j["tokens"]) == 1:
                 ban[str(j["tokens"][0])] = -100
         say(f"ours: hyperlm serve on {os.path.basename(gguf)}, --parallel 16, {threads} threads; banned ids {sorted(ban)}")
-        peer_ok = bool(peer_py) and subprocess.run([peer_py, "-c", "import llama_cpp.server.app, uvicorn, fastapi, "
+        peer_ok = bool(peer_py) and os.access(peer_py, os.X_OK) and subprocess.run([peer_py, "-c", "import llama_cpp.server.app, uvicorn, fastapi, "
                                                     "sse_starlette, starlette_context, pydantic_settings"],
                                                    capture_output=True).returncode == 0
         if not peer_ok:
