@@ -55,13 +55,32 @@ finish() {
   [ "$failures" -eq 0 ]
 }
 
-# tiny_models: $tmp/tok.json (a 400-token BPE trained on a small generated corpus) and random
-# 2-layer checkpoints $tmp/llama and $tmp/gpt2 (seed 3, d 64) that carry it as tokenizer.json.
-tiny_models() {
-  local i arch
+# tiny_corpus: $tmp/corpus.jsonl, 300 short English and Korean lines (a tokenizer's training text).
+tiny_corpus() {
+  local i
   for i in $(seq 1 300); do
     echo "{\"text\": \"Line $i: the quick brown fox jumps over $((i % 7)) lazy dogs. 다람쥐 $((i % 5))마리가 헌 쳇바퀴에 타고파.\"}"
   done >"$tmp/corpus.jsonl"
+}
+
+# sigterm_exits_zero PID LOG: the server PID is still alive, and SIGTERM ends it with status 0
+# (LOG's tail is shown otherwise).
+sigterm_exits_zero() {
+  local rc
+  checks=$((checks + 1))
+  kill -0 "$1" 2>/dev/null || fail "the server died: $(tail -5 "$2")"
+  kill -TERM "$1"
+  wait "$1"
+  rc=$?
+  checks=$((checks + 1))
+  [ "$rc" -eq 0 ] || fail "the server exited $rc on SIGTERM: $(tail -5 "$2")"
+}
+
+# tiny_models: $tmp/tok.json (a 400-token BPE trained on a small generated corpus) and random
+# 2-layer checkpoints $tmp/llama and $tmp/gpt2 (seed 3, d 64) that carry it as tokenizer.json.
+tiny_models() {
+  local arch
+  tiny_corpus
   run 0 tokenizer train --input "$tmp/corpus.jsonl" --vocab-size 400 --special '<|endoftext|>' --output "$tmp/tok.json"
   cat >"$tmp/llama.json" <<'JSON'
 {"model_type": "llama", "vocab_size": 400, "hidden_size": 64, "intermediate_size": 128,

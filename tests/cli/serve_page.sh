@@ -13,9 +13,7 @@ source "$here/lib.bash"
 run_flags=(-q)
 
 # ---- a model whose replies never end early ----
-for i in $(seq 1 300); do
-  echo "{\"text\": \"Line $i: the quick brown fox jumps over $((i % 7)) lazy dogs. 다람쥐 $((i % 5))마리가 헌 쳇바퀴에 타고파.\"}"
-done >"$tmp/corpus.jsonl"
+tiny_corpus
 run 0 tokenizer train --input "$tmp/corpus.jsonl" --vocab-size 400 --output "$tmp/tok.json"
 cat >"$tmp/page-model.json" <<'JSON'
 {"model_type": "llama", "vocab_size": 400, "hidden_size": 512, "intermediate_size": 1536,
@@ -96,12 +94,6 @@ else
 fi
 
 # ---- the server came through it all and stops cleanly ----
-checks=$((checks + 1))
-kill -0 "$srv_pid" 2>/dev/null || fail "the server died: $(tail -5 "$tmp/serve.log")"
-kill -TERM "$srv_pid"
-wait "$srv_pid"
-rc=$?
+sigterm_exits_zero "$srv_pid" "$tmp/serve.log"
 srv_pid=
-checks=$((checks + 1))
-[ "$rc" -eq 0 ] || fail "the server exited $rc on SIGTERM: $(tail -5 "$tmp/serve.log")"
 finish serve_page

@@ -27,9 +27,7 @@ if ! "$py" -c "import schemathesis" 2>/dev/null; then
 fi
 
 # a random 2-layer Llama whose tokenizer knows chatml's markers, so that a chat prompt is short
-for i in $(seq 1 300); do
-  echo "{\"text\": \"Line $i: the quick brown fox jumps over $((i % 7)) lazy dogs. 다람쥐 $((i % 5))마리가 헌 쳇바퀴에 타고파.\"}"
-done >"$tmp/corpus.jsonl"
+tiny_corpus
 run 0 tokenizer train --input "$tmp/corpus.jsonl" --vocab-size 400 --output "$tmp/tok.json" \
   --special '<|endoftext|>' --special '<|im_start|>' --special '<|im_end|>'
 cat >"$tmp/llama.json" <<'JSON'
@@ -128,12 +126,6 @@ echo "  answers: $(grep -aoE 'hyperlm: POST [^ ]+ [0-9]{3}' "$tmp/serve.log" | s
   awk '{print $2 " " $3 " " $4 " x" $1}' | paste -sd, - | sed 's/,/, /g')"
 
 # ---- the server came through it and stops cleanly ----
-checks=$((checks + 1))
-kill -0 "$srv_pid" 2>/dev/null || fail "the server died: $(tail -5 "$tmp/serve.log")"
-kill -TERM "$srv_pid"
-wait "$srv_pid"
-rc=$?
+sigterm_exits_zero "$srv_pid" "$tmp/serve.log"
 srv_pid=
-checks=$((checks + 1))
-[ "$rc" -eq 0 ] || fail "the server exited $rc on SIGTERM: $(tail -5 "$tmp/serve.log")"
 finish serve_schema
