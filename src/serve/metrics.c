@@ -102,7 +102,7 @@ hlm_status hlm_metrics_render(hlm_metrics *m, const hlm_metrics_gauges *g, hlm_b
     if (st == HLM_OK)
         st = counter(out, "hyperlm_rejected_queue_full_total", "Requests refused with 429 (queue full).", c.rejected_queue_full);
     if (st == HLM_OK)
-        st = counter(out, "hyperlm_cancelled_total", "Generations cancelled (client gone, timeout, shutdown).", c.cancelled);
+        st = counter(out, "hyperlm_cancelled_total", "Generations cut short: the client left, the deadline passed, or the server shut down.", c.cancelled);
     if (st == HLM_OK) st = gauge(out, "hyperlm_queue_depth", "Generations waiting for a sequence.", g->queued);
     if (st == HLM_OK) st = gauge(out, "hyperlm_running", "Generations being decoded.", g->running);
     if (st == HLM_OK) st = gauge(out, "hyperlm_parallel", "Sequences decoded together at most.", g->parallel);

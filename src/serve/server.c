@@ -312,12 +312,12 @@ static void gen_free(gen *g)
     for (int i = 0; i < g->n_jobs; i++)
         if (g->jobs[i]) {
             hlm_sched_lock(g->srv->s);
-            int running = g->jobs[i]->finish == HLM_JOB_RUNNING;
+            hlm_job_finish f = g->jobs[i]->finish;
             hlm_sched_unlock(g->srv->s);
-            if (running && g->submitted) {
-                hlm_job_cancel(g->srv->s, g->jobs[i]);
+            /* cut short: the client left (still running now), a deadline, or the shutdown */
+            if (g->submitted && (f == HLM_JOB_RUNNING || f == HLM_JOB_TIMEOUT || f == HLM_JOB_CANCELLED))
                 hlm_metrics_count(&g->srv->metrics, &g->srv->metrics.cancelled);
-            }
+            if (g->submitted && f == HLM_JOB_RUNNING) hlm_job_cancel(g->srv->s, g->jobs[i]);
             hlm_job_release(g->srv->s, g->jobs[i]);
         }
     free(g->jobs);

@@ -633,6 +633,7 @@ def cmd_timeout(a):
     cl = openai_client(port)
     ban = eos_bias(port)
     body = dict(model=model, prompt="Line 8: the", max_tokens=4000, temperature=0, logit_bias=ban)
+    m0 = metrics(port)
     t = time.monotonic()
     e = expect_error("--timeout 1 and a long generation: 504", lambda: cl.completions.create(**body),
                      openai.APIStatusError, status=504)
@@ -658,6 +659,9 @@ def cmd_timeout(a):
          "--timeout 1 in a raw stream: an error event, then [DONE]", evs[-2:])
     r = cl.completions.create(model=model, prompt="Line 9: a", max_tokens=3, temperature=0)
     C.ok(len(r.choices) == 1, "a short request after the timeouts completes")
+    m1 = metrics(port)
+    C.ok(m1.get("hyperlm_cancelled_total", 0) - m0.get("hyperlm_cancelled_total", 0) == 3,
+         "/metrics: the 3 timed-out generations counted as cut short", m1.get("hyperlm_cancelled_total"))
     m = metrics(port)
     C.ok(m.get('hyperlm_requests_total{endpoint="/v1/completions",code="504"}') == 1, "/metrics: the 504 counted")
 
