@@ -236,15 +236,28 @@ static hlm_status wmat_apply(hlm_engine *e, const wmat *w, const float *x, int n
     return HLM_OK;
 }
 
+/* The matrices of layer l into ws (the head's for l == n_layer); returns how many. */
+static int layer_mats(hlm_engine *e, int l, wmat *ws[4])
+{
+    if (l == e->cfg.n_layer) {
+        ws[0] = &e->head;
+        return 1;
+    }
+    eng_layer *L = &e->layers[l];
+    ws[0] = &L->qkv, ws[1] = &L->proj, ws[2] = &L->fc, ws[3] = &L->fcproj;
+    return 4;
+}
+
 void hlm_engine_free(hlm_engine *e)
 {
     if (!e) return;
-    for (int j = 0; j < e->head.nparts; j++) hlm_bf16_packed_free(e->head.p[j].pk);
+    for (int l = e->layers ? 0 : e->cfg.n_layer; l <= e->cfg.n_layer; l++) {
+        wmat *ws[4];
+        for (int k = 0, n = layer_mats(e, l, ws); k < n; k++)
+            for (int j = 0; j < ws[k]->nparts; j++) hlm_bf16_packed_free(ws[k]->p[j].pk);
+    }
     if (e->layers) {
         for (int l = 0; l < e->cfg.n_layer; l++) {
-            wmat *ws[4] = {&e->layers[l].qkv, &e->layers[l].proj, &e->layers[l].fc, &e->layers[l].fcproj};
-            for (int k = 0; k < 4; k++)
-                for (int j = 0; j < ws[k]->nparts; j++) hlm_bf16_packed_free(ws[k]->p[j].pk);
             free(e->layers[l].k_cache);
             free(e->layers[l].v_cache);
         }
@@ -918,15 +931,8 @@ hlm_status hlm_engine_bf16_weights(hlm_engine *e, size_t *bytes, hlm_error *err)
     *bytes = 0;
     if (!hlm_gemm_bf16_supported()) return HLM_OK;
     for (int l = 0; l <= e->cfg.n_layer; l++) {
-        wmat *ws[4] = {&e->head, NULL, NULL, NULL};
-        if (l < e->cfg.n_layer) {
-            eng_layer *L = &e->layers[l];
-            ws[0] = &L->qkv;
-            ws[1] = &L->proj;
-            ws[2] = &L->fc;
-            ws[3] = &L->fcproj;
-        }
-        for (int k = 0; k < 4 && ws[k]; k++)
+        wmat *ws[4];
+        for (int k = 0, n = layer_mats(e, l, ws); k < n; k++)
             for (int j = 0; j < ws[k]->nparts; j++) {
                 wpart *p = &ws[k]->p[j];
                 if (p->t == HLM_QT_F32 || p->pk) continue;

@@ -27,14 +27,14 @@ struct hlm_sched {
     hlm_job *qhead, *qtail;
     int nq;
     hlm_job **slot;    /* running job per sequence, NULL when free */
-    hlm_ids *hist;     /* the tokens in each sequence's cache */
+    hlm_ids *hist;     /* the tokens in each sequence's cache (room for ctx reserved: appends
+                        * never fail, so hist always matches the cache) */
     long long *used;   /* step at which each sequence last ended a job (LRU among equals) */
 
     /* the thread's scratch */
     int *seqs, *lens;
     int32_t *toks;
     size_t toks_cap;
-    hlm_job **stepjobs;
     hlm_buf *fresh;      /* per sequence: visible text made this step */
     hlm_job_finish *end; /* per sequence: how its job ends this step (RUNNING: it goes on) */
     hlm_job_token *rec;  /* per sequence: the token record of this step */
@@ -188,16 +188,21 @@ hlm_status hlm_sched_submit(hlm_sched *s, hlm_job **jobs, int n, hlm_error *err)
 void hlm_sched_lock(hlm_sched *s) { pthread_mutex_lock(&s->mu); }
 void hlm_sched_unlock(hlm_sched *s) { pthread_mutex_unlock(&s->mu); }
 
+void hlm_realtime_after(int ms, struct timespec *ts)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
 void hlm_sched_wait(hlm_sched *s, pthread_cond_t *notify, int timeout_ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    hlm_realtime_after(timeout_ms, &ts);
     pthread_cond_timedwait(notify, &s->mu, &ts);
 }
 
@@ -484,13 +489,11 @@ static void step(hlm_sched *s)
             if (j->fed == j->prompt_len) take(s, k, logits + (size_t)i * V);
         }
     }
-    /* decode: the sequences with a token drawn at an earlier step (not those just prefilled) */
+    /* decode: the sequences with a token drawn at an earlier step (not from this step's prefill) */
     int n = 0;
     for (int k = 0; k < P; k++) {
         hlm_job *j = s->slot[k];
-        /* not those that drew their first token from this step's prefill */
         if (!j || j->pending < 0 || s->drawn[k] || s->end[k] != HLM_JOB_RUNNING) continue;
-        s->stepjobs[n] = j;
         s->seqs[n] = k;
         s->toks[n] = j->pending;
         n++;
@@ -501,7 +504,7 @@ static void step(hlm_sched *s)
     hlm_status st = hlm_engine_decode_batch(s->e, s->seqs, s->toks, n, &logits, &err);
     for (int i = 0; i < n; i++) {
         int k = s->seqs[i];
-        hlm_job *j = s->stepjobs[i];
+        hlm_job *j = s->slot[k];
         if (st != HLM_OK) {
             j->error = err;
             s->end[k] = HLM_JOB_ERROR;
@@ -570,7 +573,6 @@ static void sched_free(hlm_sched *s)
     free(s->seqs);
     free(s->lens);
     free(s->toks);
-    free(s->stepjobs);
     free(s->fresh);
     free(s->end);
     free(s->rec);
@@ -603,16 +605,18 @@ hlm_status hlm_sched_start(hlm_engine *e, const hlm_tokenizer *tok, const hlm_sc
     s->used = calloc(P, sizeof *s->used);
     s->seqs = calloc(P, sizeof *s->seqs);
     s->lens = calloc(P, sizeof *s->lens);
-    s->stepjobs = calloc(P, sizeof *s->stepjobs);
     s->fresh = calloc(P, sizeof *s->fresh);
     s->end = calloc(P, sizeof *s->end);
     s->rec = calloc(P, sizeof *s->rec);
     s->has_rec = calloc(P, sizeof *s->has_rec);
     s->drawn = calloc(P, sizeof *s->drawn);
     hlm_status st = HLM_OK;
-    if (!s->slot || !s->hist || !s->used || !s->seqs || !s->lens || !s->stepjobs || !s->fresh || !s->end || !s->rec ||
+    if (!s->slot || !s->hist || !s->used || !s->seqs || !s->lens || !s->fresh || !s->end || !s->rec ||
         !s->has_rec || !s->drawn || grow_toks(s, P + (size_t)o->prefill_chunk))
         st = hlm_errorf(err, HLM_ERR_NOMEM, "scheduler: out of memory");
+    for (size_t k = 0; st == HLM_OK && k < P; k++)
+        if (hlm_ids_reserve(&s->hist[k], (size_t)hlm_engine_ctx(e)) != HLM_OK)
+            st = hlm_errorf(err, HLM_ERR_NOMEM, "scheduler: out of memory for the token lists");
     /* one sequence per slot, and one more for embeddings */
     if (st == HLM_OK) st = hlm_engine_set_seqs(e, o->parallel + 1, err);
     if (st == HLM_OK && pthread_create(&s->thread, NULL, sched_main, s) != 0)

@@ -21,6 +21,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "hyperlm/buf.h"
 #include "hyperlm/error.h"
@@ -107,6 +108,8 @@ typedef struct hlm_sched_opts {
 typedef struct hlm_sched hlm_sched;
 
 double hlm_sched_now(void); /* monotonic seconds */
+/* *ts = CLOCK_REALTIME now + ms, the deadline pthread_cond_timedwait takes. */
+void hlm_realtime_after(int ms, struct timespec *ts);
 
 /* Starts the scheduler thread over e and tok, which must outlive it. */
 hlm_status hlm_sched_start(hlm_engine *e, const hlm_tokenizer *tok, const hlm_sched_opts *o, hlm_sched **out,

@@ -1232,12 +1232,7 @@ static void *watchdog_main(void *arg)
     pthread_mutex_lock(&srv->watch_mu);
     while (!srv->watchdog_stop) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 500000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        hlm_realtime_after(500, &ts);
         pthread_cond_timedwait(&srv->watch_cond, &srv->watch_mu, &ts);
         double now = hlm_sched_now();
         for (conn_watch *w = srv->watched; w; w = w->next)
@@ -1285,7 +1280,6 @@ hlm_status hlm_server_start(hlm_engine *e, const hlm_tokenizer *tok, hlm_sched *
 {
     *out = NULL;
     struct sockaddr_storage addr = {0};
-    socklen_t alen;
     struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
     struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
     const char *host = o->host ? o->host : "127.0.0.1";
@@ -1294,16 +1288,13 @@ hlm_status hlm_server_start(hlm_engine *e, const hlm_tokenizer *tok, hlm_sched *
     if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
         a4->sin_family = AF_INET;
         a4->sin_port = htons((uint16_t)o->port);
-        alen = sizeof *a4;
     } else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
         a6->sin6_family = AF_INET6;
         a6->sin6_port = htons((uint16_t)o->port);
-        alen = sizeof *a6;
         flags |= MHD_USE_IPv6;
     } else {
         return hlm_errorf(err, HLM_ERR_INVALID, "--host %s: expected an IPv4 or IPv6 address (such as 127.0.0.1 or ::1)", host);
     }
-    (void)alen;
     if (o->port < 0 || o->port > 65535) return hlm_errorf(err, HLM_ERR_INVALID, "--port %d: expected 0..65535", o->port);
     hlm_server *srv = calloc(1, sizeof *srv);
     if (!srv) return hlm_errorf(err, HLM_ERR_NOMEM, "server: out of memory");

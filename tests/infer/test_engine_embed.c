@@ -47,6 +47,8 @@
 #include "model/checkpoint.h"
 #include "model/safetensors.h"
 #include "tmpdir.h"
+#include "tiny_tokenizer.h"
+#include "fixtures.h"
 #include "tokenizer/bytelevel.h"
 #include "tokenizer/tokenizer_internal.h"
 
@@ -54,26 +56,6 @@
 #define COS_Q8 0.99
 #define COS_Q4 0.95
 #define N_PROMPTS 3    /* embed.safetensors: tokens.0..2, embedding.0..2 */
-
-static char *fixture_path(const char *rel)
-{
-    const char *dir = getenv("HLM_FIXTURES");
-    if (!dir) dir = "tests/fixtures";
-    size_t n = strlen(dir) + strlen(rel) + 2;
-    char *p = malloc(n);
-    snprintf(p, n, "%s/%s", dir, rel);
-    return p;
-}
-
-static hlm_st_file *open_st(const char *rel)
-{
-    char *path = fixture_path(rel);
-    hlm_error err = {0};
-    hlm_st_file *f = NULL;
-    if (hlm_st_open(path, &f, &err) != HLM_OK) fail_msg("%s: %s", path, err.msg);
-    free(path);
-    return f;
-}
 
 /* The fixture's model: config.json and every tensor of weights.safetensors. */
 static hlm_model *model_from_fixture(const char *name)
@@ -306,23 +288,6 @@ static void test_refusals(void **state)
 /* ---- GGUF files ----------------------------------------------------------------------------- */
 
 enum { GV = 288 }; /* a byte-level vocabulary of 260 tokens, padded: room for GGUF's tokenizer */
-
-static const char *tokenizer_path(void)
-{
-    static char path[400];
-    if (path[0]) return path;
-    snprintf(path, sizeof path, "%s/tokenizer.json", tmpdir);
-    uint32_t t = (uint32_t)hlm_bytelevel_rank_of_byte('t'), h = (uint32_t)hlm_bytelevel_rank_of_byte('h');
-    uint32_t e = (uint32_t)hlm_bytelevel_rank_of_byte('e'), sp = (uint32_t)hlm_bytelevel_rank_of_byte(' ');
-    const uint32_t merges[3][2] = {{t, h}, {256, e}, {sp, t}};
-    const char *specials[] = {"<|endoftext|>"};
-    hlm_tokenizer *tok = NULL;
-    hlm_error err = {0};
-    assert_int_equal(hlm_tokenizer_from_merges(HLM_PATTERN_GPT2, 0, merges, 3, specials, 1, &tok, &err), HLM_OK);
-    assert_int_equal(hlm_tokenizer_save(tok, path, &err), HLM_OK);
-    hlm_tokenizer_free(tok);
-    return path;
-}
 
 static hlm_model_config gguf_cfg(hlm_arch arch, int tied, int kv)
 {

@@ -33,27 +33,11 @@
 #include "infer/gguf.h"
 #include "infer/gguf_model.h"
 #include "tmpdir.h"
+#include "tiny_tokenizer.h"
 #include "tokenizer/bytelevel.h"
 #include "tokenizer/tokenizer_internal.h"
 
 enum { V = 288 }; /* 256 bytes + 3 merges + 1 special = 260 tokens, then 28 "[PADn]" */
-
-static const char *tokenizer_path(void)
-{
-    static char path[400];
-    if (path[0]) return path;
-    snprintf(path, sizeof path, "%s/tokenizer.json", tmpdir);
-    uint32_t t = (uint32_t)hlm_bytelevel_rank_of_byte('t'), h = (uint32_t)hlm_bytelevel_rank_of_byte('h');
-    uint32_t e = (uint32_t)hlm_bytelevel_rank_of_byte('e'), sp = (uint32_t)hlm_bytelevel_rank_of_byte(' ');
-    const uint32_t merges[3][2] = {{t, h}, {256, e}, {sp, t}};
-    const char *specials[] = {"<|endoftext|>"};
-    hlm_tokenizer *tok = NULL;
-    hlm_error err = {0};
-    assert_int_equal(hlm_tokenizer_from_merges(HLM_PATTERN_GPT2, 0, merges, 3, specials, 1, &tok, &err), HLM_OK);
-    assert_int_equal(hlm_tokenizer_save(tok, path, &err), HLM_OK);
-    hlm_tokenizer_free(tok);
-    return path;
-}
 
 static hlm_model_config llama_cfg(int tied, int kv)
 {

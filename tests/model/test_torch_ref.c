@@ -38,6 +38,7 @@
 #include "hyperlm/model.h"
 #include "model/safetensors.h"
 #include "train/adamw.h"
+#include "fixtures.h"
 
 /* Relative to the tensor's max |reference|. */
 #define TOL_LOGITS 2e-5  /* f32 vs f64: 6e-7 */
@@ -54,26 +55,6 @@
 
 #define STEPS 10
 #define LR 1e-3f
-
-static char *fixture_path(const char *rel)
-{
-    const char *dir = getenv("HLM_FIXTURES");
-    if (!dir) dir = "tests/fixtures";
-    size_t n = strlen(dir) + strlen(rel) + 2;
-    char *p = malloc(n);
-    snprintf(p, n, "%s/%s", dir, rel);
-    return p;
-}
-
-static hlm_st_file *open_st(const char *rel)
-{
-    char *path = fixture_path(rel);
-    hlm_error err = {0};
-    hlm_st_file *f = NULL;
-    if (hlm_st_open(path, &f, &err) != HLM_OK) fail_msg("%s: %s", path, err.msg);
-    free(path);
-    return f;
-}
 
 /* A float tensor of any shape from a fixture file (malloc'd), its element count in *n. */
 static float *read_floats(const hlm_st_file *f, const char *name, size_t *n)
