@@ -12,6 +12,8 @@
 #include "cli/generation.h"
 #include "hyperlm/file.h"
 #include "hyperlm/log.h"
+#include "infer/engine.h"
+#include "infer/qpack.h"
 #include "model/gemm.h"
 #include "serve/sched.h"
 #include "serve/server.h"
@@ -56,9 +58,10 @@ static const char usage[] =
     "  --quant f32|q8_0|q4_0   weights for a checkpoint (a GGUF file runs as stored unless given)\n"
     "  -t, --tokenizer FILE    a tokenizer other than the model's\n"
     "  --threads N             compute threads (default: all cores)\n"
-    "  --no-bf16-weights       do not keep bf16 copies of quantized weights (by default, with\n"
-    "                          --parallel > 1 on a CPU with native bf16, steps of 3 or more\n"
-    "                          sequences multiply from the copies: 2 bytes per weight more memory)\n"
+    "  --no-packed-weights     do not keep copies of the quantized weights for batched steps (by\n"
+    "                          default, with --parallel > 1: AMX int8 tiles for q4_0, q4_1, q8_0,\n"
+    "                          as much memory again; else bf16 where the CPU has it, 2 bytes a\n"
+    "                          weight)\n"
     "  --quiet-requests        no log line per request\n";
 
 static const char *base_name(const char *path, char *buf, size_t cap)
@@ -108,7 +111,7 @@ static void shut_down(hlm_server *srv, hlm_sched *sched, double grace, const sig
 int cli_serve(int argc, char **argv)
 {
     const char *model = NULL, *tok_path = NULL, *quant = "f32", *template_name = NULL, *port_file = NULL;
-    int quant_set = 0, bf16_weights = 1;
+    int quant_set = 0, packed_weights = 1;
     hlm_server_opts so;
     hlm_server_opts_default(&so);
     so.page_dir = HLM_PAGE_DIR;
@@ -127,8 +130,8 @@ int cli_serve(int argc, char **argv)
             so.quiet = 1;
             continue;
         }
-        if (!strcmp(a, "--no-bf16-weights")) {
-            bf16_weights = 0;
+        if (!strcmp(a, "--no-packed-weights")) {
+            packed_weights = 0;
             continue;
         }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -202,11 +205,12 @@ int cli_serve(int argc, char **argv)
     hlm_sched_opts o = {.parallel = (int)parallel, .max_queue = (int)max_queue, .prefill_chunk = (int)chunk,
                         .threads = (int)threads};
     if (s == HLM_OK) s = cli_generation_end(model, e, tok, template_name, 0, &so.tmpl, &o.eog, &err);
-    if (s == HLM_OK && bf16_weights && parallel > 1) {
+    if (s == HLM_OK && packed_weights && parallel > 1) {
         size_t bytes = 0;
-        s = hlm_engine_bf16_weights(e, &bytes, &err);
+        s = hlm_engine_pack_weights(e, HLM_PACK_INT8 | HLM_PACK_BF16, &bytes, &err);
         if (s == HLM_OK && bytes)
-            hlm_log(HLM_LOG_INFO, "serve: bf16 copies of the quantized weights for batched steps: %.1f MB", bytes / 1e6);
+            hlm_log(HLM_LOG_INFO, "serve: copies of the quantized weights for batched steps (%s): %.1f MB",
+                    hlm_qpack_supported() ? "AMX int8" : "bf16", bytes / 1e6);
     }
     if (s == HLM_OK) {
         o.vocab = (int)hlm_tokenizer_vocab_size(tok);

@@ -20,6 +20,7 @@
 #include "infer/engine.h"
 #include "infer/gguf.h"
 #include "infer/gguf_model.h"
+#include "infer/qpack.h"
 #include "infer/quant_kernels.h"
 #include "model/checkpoint.h"
 #include "model/gemm.h"
@@ -35,6 +36,10 @@
  * the quantized dot products once per row from about 6 rows (measured, SmolLM2 Q4_1). */
 #define BF16W_MIN_ROWS 6
 #define BF16W_MAX_ROWS 16
+/* From QPACK_MIN_ROWS to HLM_QPACK_MAX_ROWS rows, a quantized matrix with an AMX int8 copy
+ * (hlm_qpack) is multiplied from it: the same sums as the dot products, one tile product for all
+ * rows (measured: see docs/serving.md). */
+#define QPACK_MIN_ROWS 2
 #define DEQ_TILE (1 << 18)
 /* Quantized rows are prefetched this many rows ahead of the dot products: measured here, decode
  * of a 110M Llama went from 140-165 to 165-240 tokens/s (Q4_0) and from 86-91 to 120-123 (Q8_0)
@@ -49,7 +54,8 @@ typedef struct wpart {
     const void *w; /* F32: (rows, cols) when out_in, else (cols, rows); quantized: rows rows */
     int out_in;
     size_t row_bytes;
-    hlm_bf16_packed *pk; /* a quantized part's packed bf16 copy (hlm_engine_bf16_weights), or NULL */
+    hlm_bf16_packed *pk; /* a quantized part's packed bf16 copy (hlm_engine_pack_weights), or NULL */
+    hlm_qpack *qp;       /* its AMX int8 copy, or NULL (a part has at most one of the two) */
 } wpart;
 
 /* y (n, rows) = x (n, cols) W^T + b, W stored as up to three parts (Llama's q, k, v files). */
@@ -161,7 +167,8 @@ static size_t part_bytes(const wpart *p, int cols)
 /* The quantized parts of w for n < DEQ_MIN_ROWS rows: the activations quantized once, then one
  * parallel loop over the output columns of every quantized part (Llama's q, k, v files or gate
  * and up: one fork and join, not one per part), each weight row read once for all n rows. */
-static void dot_parts(hlm_engine *e, const wmat *w, const float *x, int n, float *y, float beta, const int *done)
+static void dot_parts(hlm_engine *e, const wmat *w, const float *x, int n, float *y, float beta, const int *done,
+                      int quantized)
 {
     int cols = w->cols, ld = w->rows;
     int64_t nb = cols / HLM_QBLOCK;
@@ -171,7 +178,7 @@ static void dot_parts(hlm_engine *e, const wmat *w, const float *x, int n, float
     if (!have) return;
     for (int i = 0; i < n; i++) {
         hlm_q8_act_bind(&acts[i], e->act, cols, n, i);
-        hlm_quantize_act(x + (size_t)i * cols, &acts[i]);
+        if (!quantized) hlm_quantize_act(x + (size_t)i * cols, &acts[i]);
     }
     hlm_qdot_fn fns[3];
     for (int j = 0; j < w->nparts; j++) fns[j] = w->p[j].t == HLM_QT_F32 || done[j] ? NULL : hlm_qdot_kernel(w->p[j].t);
@@ -203,7 +210,7 @@ static hlm_status wmat_apply(hlm_engine *e, const wmat *w, const float *x, int n
         for (int i = 0; i < n; i++) memcpy(y + (size_t)i * ld, w->bias, sizeof(float) * (size_t)ld);
         beta = 1.0f;
     }
-    int done[3] = {0, 0, 0};
+    int done[3] = {0, 0, 0}, quantized = 0;
     for (int j = 0; j < w->nparts; j++) {
         const wpart *p = &w->p[j];
         float *yo = y + p->off;
@@ -211,6 +218,17 @@ static hlm_status wmat_apply(hlm_engine *e, const wmat *w, const float *x, int n
             const float *W = p->w;
             hlm_sgemm(false, p->out_in != 0, n, p->rows, cols, 1.0f, x, cols, W, p->out_in ? cols : p->rows, beta,
                       yo, ld);
+        } else if (p->qp && n >= QPACK_MIN_ROWS && n <= HLM_QPACK_MAX_ROWS) {
+            if (!quantized) {
+                for (int i = 0; i < n; i++) {
+                    hlm_q8_act a;
+                    hlm_q8_act_bind(&a, e->act, cols, n, i);
+                    hlm_quantize_act(x + (size_t)i * cols, &a);
+                }
+                quantized = 1;
+            }
+            hlm_qpack_gemm(p->qp, e->act, n, beta, yo, ld);
+            done[j] = 1;
         } else if (p->pk && n >= BF16W_MIN_ROWS && n <= BF16W_MAX_ROWS &&
                    hlm_bf16_packed_gemm(p->pk, n, x, cols, beta, yo, ld)) {
             done[j] = 1;
@@ -232,7 +250,7 @@ static hlm_status wmat_apply(hlm_engine *e, const wmat *w, const float *x, int n
             }
         }
     }
-    if (n < DEQ_MIN_ROWS) dot_parts(e, w, x, n, y, beta, done);
+    if (n < DEQ_MIN_ROWS) dot_parts(e, w, x, n, y, beta, done, quantized);
     return HLM_OK;
 }
 
@@ -254,7 +272,10 @@ void hlm_engine_free(hlm_engine *e)
     for (int l = e->layers ? 0 : e->cfg.n_layer; l <= e->cfg.n_layer; l++) {
         wmat *ws[4];
         for (int k = 0, n = layer_mats(e, l, ws); k < n; k++)
-            for (int j = 0; j < ws[k]->nparts; j++) hlm_bf16_packed_free(ws[k]->p[j].pk);
+            for (int j = 0; j < ws[k]->nparts; j++) {
+                hlm_bf16_packed_free(ws[k]->p[j].pk);
+                hlm_qpack_free(ws[k]->p[j].qp);
+            }
     }
     if (e->layers) {
         for (int l = 0; l < e->cfg.n_layer; l++) {
@@ -926,19 +947,32 @@ static hlm_bf16_packed *part_pack(const wpart *p, int cols)
     return pk;
 }
 
-hlm_status hlm_engine_bf16_weights(hlm_engine *e, size_t *bytes, hlm_error *err)
+hlm_status hlm_engine_pack_weights(hlm_engine *e, int kinds, size_t *bytes, hlm_error *err)
 {
     *bytes = 0;
-    if (!hlm_gemm_bf16_supported()) return HLM_OK;
+    int int8 = (kinds & HLM_PACK_INT8) && hlm_qpack_supported();
+    int bf16 = (kinds & HLM_PACK_BF16) && hlm_gemm_bf16_supported();
     for (int l = 0; l <= e->cfg.n_layer; l++) {
         wmat *ws[4];
         for (int k = 0, n = layer_mats(e, l, ws); k < n; k++)
             for (int j = 0; j < ws[k]->nparts; j++) {
                 wpart *p = &ws[k]->p[j];
-                if (p->t == HLM_QT_F32 || p->pk) continue;
-                if (!(p->pk = part_pack(p, ws[k]->cols)))
+                int cols = ws[k]->cols;
+                if (p->t == HLM_QT_F32 || p->pk || p->qp) continue;
+                if (int8 && hlm_qpack_type_ok(p->t)) {
+                    hlm_error why = {0};
+                    p->qp = hlm_qpack_new(p->t, p->w, p->rows, cols, &why);
+                    if (p->qp) {
+                        *bytes += hlm_qpack_bytes(p->qp);
+                        continue;
+                    }
+                    if (why.code == HLM_ERR_NOMEM) return hlm_errorf(err, HLM_ERR_NOMEM, "engine: %s", why.msg);
+                    /* a scale it cannot hold: the bf16 copy, if any */
+                }
+                if (!bf16) continue;
+                if (!(p->pk = part_pack(p, cols)))
                     return hlm_errorf(err, HLM_ERR_NOMEM, "engine: cannot pack a bf16 copy of a %d x %d matrix",
-                                      p->rows, ws[k]->cols);
+                                      p->rows, cols);
                 *bytes += hlm_bf16_packed_bytes(p->pk);
             }
     }

@@ -79,13 +79,20 @@ size_t hlm_engine_weight_bytes(const hlm_engine *e);
  * product then runs in bf16 with fp32 sums (oneDNN, AMX or AVX512-BF16) where the CPU has it,
  * which costs less accuracy than the weights' own quantization (docs/inference.md). Off: fp32. */
 void hlm_engine_set_bf16_prefill(hlm_engine *e, int on);
-/* Keeps a bf16 copy of every quantized matrix, packed in oneDNN's layout, from which products of
- * 6 to 16 rows (batched decode of several sequences) run as bf16 gemms: each step then reads 2
- * bytes a weight once for all rows instead of running the quantized dot products once per row,
- * which is what lets a server's throughput grow with the number of sequences. Costs 2 bytes per
- * quantized weight; other row counts keep their paths. No effect (*bytes 0) where the CPU has no
- * native bf16. *bytes: the memory the copies take. */
-hlm_status hlm_engine_bf16_weights(hlm_engine *e, size_t *bytes, hlm_error *err);
+/* Copies of the quantized matrices laid out for batched decode (several sequences a step), which
+ * is what lets a server's throughput grow with the number of sequences. kinds: HLM_PACK_INT8,
+ * HLM_PACK_BF16 or both; a matrix gets the first that applies:
+ * - HLM_PACK_INT8 (Q4_0, Q4_1, Q8_0, where the CPU has AMX int8: hlm_qpack): products of 2 to 16
+ *   rows run as int8 tile products over the quantized codes, the same sums as the dot products
+ *   (up to the order of fp32 additions); as many bytes as the quantized matrix.
+ * - HLM_PACK_BF16 (any quantized type, where the CPU has native bf16): a bf16 copy packed in
+ *   oneDNN's layout; products of 6 to 16 rows run as bf16 gemms of the dequantized weights, 2
+ *   bytes per weight.
+ * Other row counts keep their paths. *bytes: the memory the copies take (0 where the CPU has
+ * neither). */
+#define HLM_PACK_INT8 1
+#define HLM_PACK_BF16 2
+hlm_status hlm_engine_pack_weights(hlm_engine *e, int kinds, size_t *bytes, hlm_error *err);
 /* Empties sequence 0's cache (pos = 0). */
 void hlm_engine_reset(hlm_engine *e);
 

@@ -387,7 +387,11 @@ void hlm_q8_act_bind(hlm_q8_act *act, void *buf, int64_t n, int64_t rows, int64_
     act->s = act->d + n / 32;
 }
 
-void hlm_quantize_act(const float *x, hlm_q8_act *act)
+static const hlm_qkernel_table *table_of(hlm_qkernel k);
+
+void hlm_quantize_act(const float *x, hlm_q8_act *act) { table_of(hlm_qkernel_get())->quantize_act(x, act); }
+
+void hlm_quantize_act_scalar(const float *x, hlm_q8_act *act)
 {
     for (int64_t b = 0; b < act->n / 32; b++) {
         const float *xb = x + 32 * b;
@@ -489,7 +493,7 @@ float hlm_qdot_q5_1_scalar(const void *w, const int8_t *aq, const float *ad, con
 
 static const hlm_qkernel_table scalar_table = {
     hlm_qdot_q8_0_scalar, hlm_qdot_q4_0_scalar, hlm_qdot_q4_1_scalar,
-    hlm_qdot_q5_0_scalar, hlm_qdot_q5_1_scalar,
+    hlm_qdot_q5_0_scalar, hlm_qdot_q5_1_scalar, hlm_quantize_act_scalar,
 };
 
 /* ---- kernel choice --------------------------------------------------------------------------- */

@@ -16,8 +16,12 @@
 typedef float (*hlm_qdot_fn)(const void *w, const int8_t *aq, const float *ad, const float *as,
                              int64_t nb);
 
+/* Fills act (bound, act->n values) from x: the same codes, scales and sums on every kernel. */
+typedef void (*hlm_qact_fn)(const float *x, hlm_q8_act *act);
+
 typedef struct hlm_qkernel_table {
     hlm_qdot_fn q8_0, q4_0, q4_1, q5_0, q5_1;
+    hlm_qact_fn quantize_act;
 } hlm_qkernel_table;
 
 /* The current kernel set's dot product for t (NULL for a type without one), for callers that run
@@ -29,6 +33,7 @@ float hlm_qdot_q8_0_scalar(const void *w, const int8_t *aq, const float *ad, con
 float hlm_qdot_q4_0_scalar(const void *w, const int8_t *aq, const float *ad, const float *as, int64_t nb);
 float hlm_qdot_q4_1_scalar(const void *w, const int8_t *aq, const float *ad, const float *as, int64_t nb);
 float hlm_qdot_q5_0_scalar(const void *w, const int8_t *aq, const float *ad, const float *as, int64_t nb);
+void hlm_quantize_act_scalar(const float *x, hlm_q8_act *act);
 float hlm_qdot_q5_1_scalar(const void *w, const int8_t *aq, const float *ad, const float *as, int64_t nb);
 
 /* quant_x86.c: the table for k, or NULL when k is not compiled in or the CPU lacks it. */

@@ -135,15 +135,53 @@ static float qdot_q4_1_avx2(const void *w, const int8_t *aq, const float *ad, co
 #undef SUFFIX
 #pragma GCC pop_options
 
+/* Activation quantization, the scalar rule lane by lane: amax as fmaxf from 0 (NaN skipped), the
+ * same division and reciprocal, a NaN code 0, clamping to +-127, then roundf's half away from
+ * zero as truncation plus one step of the sign where the dropped fraction is at least 1/2 (the
+ * fraction t - trunc(t) is exact). So the codes, scales and sums are those of the scalar kernel. */
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")
+static inline __m512i code8_avx512(__m512 t)
+{
+    const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32((int)0x80000000u));
+    t = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(t, t, _CMP_ORD_Q), t);
+    t = _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
+    __m512 tr = _mm512_roundscale_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m512 frac = _mm512_abs_ps(_mm512_sub_ps(t, tr));
+    __mmask16 up = _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+    __m512 step = _mm512_or_ps(_mm512_and_ps(t, sign), _mm512_set1_ps(1.0f));
+    return _mm512_cvttps_epi32(_mm512_mask_add_ps(tr, up, tr, step));
+}
+
+static void quantize_act_avx512(const float *x, hlm_q8_act *act)
+{
+    for (int64_t b = 0; b < act->n / 32; b++) {
+        __m512 x0 = _mm512_loadu_ps(x + 32 * b), x1 = _mm512_loadu_ps(x + 32 * b + 16);
+        __m512 m = _mm512_max_ps(_mm512_abs_ps(x0), _mm512_setzero_ps()); /* NaN lanes: 0 */
+        m = _mm512_max_ps(_mm512_abs_ps(x1), m);                           /* NaN lanes: kept */
+        float amax = _mm512_reduce_max_ps(m);
+        float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        __m512i q0 = code8_avx512(_mm512_mul_ps(x0, _mm512_set1_ps(id)));
+        __m512i q1 = code8_avx512(_mm512_mul_ps(x1, _mm512_set1_ps(id)));
+        _mm_storeu_si128((__m128i *)(void *)(act->q + 32 * b), _mm512_cvtepi32_epi8(q0));
+        _mm_storeu_si128((__m128i *)(void *)(act->q + 32 * b + 16), _mm512_cvtepi32_epi8(q1));
+        act->d[b] = d;
+        act->s[b] = d * (float)_mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    }
+}
+#pragma GCC pop_options
+
 static const hlm_qkernel_table avx2_table = {
     qdot_q8_0_avx2, qdot_q4_0_avx2, qdot_q4_1_avx2, hlm_qdot_q5_0_scalar, hlm_qdot_q5_1_scalar,
+    hlm_quantize_act_scalar,
 };
 static const hlm_qkernel_table avx512_table = {
     qdot_q8_0_avx512, qdot_q4_0_avx512, qdot_q4_1_avx512, hlm_qdot_q5_0_scalar, hlm_qdot_q5_1_scalar,
+    quantize_act_avx512,
 };
 static const hlm_qkernel_table avx512_vnni_table = {
     qdot_q8_0_avx512_vnni, qdot_q4_0_avx512_vnni, qdot_q4_1_avx512_vnni,
-    hlm_qdot_q5_0_scalar, hlm_qdot_q5_1_scalar,
+    hlm_qdot_q5_0_scalar, hlm_qdot_q5_1_scalar, quantize_act_avx512,
 };
 
 /* F16C (CPUID leaf 1, ECX bit 29), asked of the CPU directly: clang's __builtin_cpu_supports

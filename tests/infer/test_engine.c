@@ -26,6 +26,7 @@
 
 #include "hyperlm/model.h"
 #include "infer/engine.h"
+#include "infer/qpack.h"
 #include "model/checkpoint.h"
 #include "model/gemm.h"
 #include "tmpdir.h"
@@ -373,7 +374,7 @@ static void test_prefill_paths(void **state)
     hlm_model_free(m);
 }
 
-/* Packed bf16 copies of Q8_0 weights (hlm_engine_bf16_weights): a decode step of 8 sequences
+/* Packed bf16 copies of Q8_0 weights (hlm_engine_pack_weights, HLM_PACK_BF16): a decode step of 8 sequences
  * multiplies from them; its logits must stay within bf16 rounding of the same step on the
  * quantized dot products (1e-2 of the largest logit, as the bf16 prefill tiles above), and steps
  * of fewer than 6 rows must be unchanged (bit for bit: they keep the dot products). */
@@ -388,7 +389,7 @@ static void test_bf16_weights(void **state)
     assert_int_equal(hlm_engine_create(m, HLM_QT_Q8_0, 64, &plain, &err), HLM_OK);
     assert_int_equal(hlm_engine_create(m, HLM_QT_Q8_0, 64, &packed, &err), HLM_OK);
     size_t bytes = 0;
-    assert_int_equal(hlm_engine_bf16_weights(packed, &bytes, &err), HLM_OK);
+    assert_int_equal(hlm_engine_pack_weights(packed, HLM_PACK_BF16, &bytes, &err), HLM_OK);
     printf("bf16 copies: %zu bytes%s\n", bytes, hlm_gemm_bf16_supported() ? "" : " (no native bf16 here: none made)");
     if (hlm_gemm_bf16_supported()) assert_true(bytes > 0);
     hlm_engine *es[2] = {plain, packed};
@@ -428,6 +429,71 @@ static void test_bf16_weights(void **state)
     assert_memory_equal(out[0], out[1], sizeof(float) * 2 * V);
     hlm_engine_free(plain);
     hlm_engine_free(packed);
+    hlm_model_free(m);
+}
+
+/* AMX int8 copies (hlm_engine_pack_weights, HLM_PACK_INT8) of Q8_0 and Q4_0 weights: decode
+ * steps of 2 and 8 sequences multiply from them. They compute the dot products' own sums in
+ * another order, so the logits must stay within fp32 rounding of the unpacked engine's (1e-5 of
+ * the largest logit, against the 1e-2 the bf16 copies are allowed), and a step of one row (the
+ * dot products in both) must be unchanged bit for bit. */
+static void test_int8_weights(void **state)
+{
+    (void)state;
+    hlm_error err = {0};
+    hlm_model_config c = preset("tiny-llama");
+    hlm_model *m = make_model(&c, 17);
+    enum { S = 8, V = 512 };
+    hlm_qtype types[2] = {HLM_QT_Q8_0, HLM_QT_Q4_0};
+    for (int t = 0; t < 2; t++) {
+        hlm_engine *plain = NULL, *packed = NULL;
+        assert_int_equal(hlm_engine_create(m, types[t], 64, &plain, &err), HLM_OK);
+        assert_int_equal(hlm_engine_create(m, types[t], 64, &packed, &err), HLM_OK);
+        size_t bytes = 0;
+        assert_int_equal(hlm_engine_pack_weights(packed, HLM_PACK_INT8, &bytes, &err), HLM_OK);
+        if (!hlm_qpack_supported()) {
+            assert_true(bytes == 0);
+            printf("SKIPPED: no AMX int8 tiles on this CPU or OS\n");
+            hlm_engine_free(plain);
+            hlm_engine_free(packed);
+            hlm_model_free(m);
+            skip();
+        }
+        assert_true(bytes > 0);
+        hlm_engine *es[2] = {plain, packed};
+        static float out[2][S * V];
+        int seqs[S], lens[S];
+        int32_t prompt[S * 3], step[S];
+        for (int i = 0; i < S; i++) {
+            seqs[i] = i;
+            lens[i] = 3;
+            step[i] = (i * 31 + 5) % V;
+            for (int k = 0; k < 3; k++) prompt[i * 3 + k] = (i * 7 + k * 13 + 1) % V;
+        }
+        int counts[3] = {S, 2, 1};
+        for (int q = 0; q < 3; q++) {
+            int ns = counts[q];
+            for (int k = 0; k < 2; k++) {
+                const float *lg;
+                assert_int_equal(hlm_engine_set_seqs(es[k], ns, &err), HLM_OK);
+                /* one prompt token each when one sequence: a single-row step end to end */
+                if (ns == 1) assert_int_equal(hlm_engine_prefill_batch(es[k], seqs, prompt, (int[]){1}, 1, &lg, &err), HLM_OK);
+                else assert_int_equal(hlm_engine_prefill_batch(es[k], seqs, prompt, lens, ns, &lg, &err), HLM_OK);
+                assert_int_equal(hlm_engine_decode_batch(es[k], seqs, step, ns, &lg, &err), HLM_OK);
+                memcpy(out[k], lg, sizeof(float) * (size_t)ns * V);
+            }
+            double worst = 0;
+            for (int i = 0; i < ns; i++) {
+                double d = rel_err(out[1] + i * V, out[0] + i * V, V);
+                if (d > worst) worst = d;
+            }
+            printf("%s decode of %d sequences: int8 tiles vs quantized dots %.2e\n", hlm_qtype_name(types[t]), ns, worst);
+            if (ns == 1) assert_memory_equal(out[0], out[1], sizeof(float) * V);
+            else assert_true(worst < 1e-5);
+        }
+        hlm_engine_free(plain);
+        hlm_engine_free(packed);
+    }
     hlm_model_free(m);
 }
 
@@ -533,7 +599,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gpt2),     cmocka_unit_test(test_llama),    cmocka_unit_test(test_matrix_counts),
         cmocka_unit_test(test_chunking), cmocka_unit_test(test_threads),  cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_batch),    cmocka_unit_test(test_prefill_paths), cmocka_unit_test(test_bf16_weights), cmocka_unit_test(test_load_mapped),
+        cmocka_unit_test(test_batch),    cmocka_unit_test(test_prefill_paths), cmocka_unit_test(test_bf16_weights), cmocka_unit_test(test_int8_weights), cmocka_unit_test(test_load_mapped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -204,7 +204,12 @@ static void test_act_codes_are_q8_0(void **state)
     void *buf = malloc(hlm_q8_act_bytes(fx.n, 1));
     hlm_q8_act a;
     hlm_q8_act_bind(&a, buf, fx.n, 1, 0);
-    hlm_quantize_act(fx.x, &a);
+    hlm_error err = {0};
+    for (int k = HLM_QK_SCALAR; k <= HLM_QK_AVX512_VNNI; k++) {
+        if (!hlm_qkernel_available((hlm_qkernel)k)) continue;
+        assert_int_equal(hlm_qkernel_set((hlm_qkernel)k, &err), HLM_OK);
+        memset(buf, 0x5A, hlm_q8_act_bytes(fx.n, 1));
+        hlm_quantize_act(fx.x, &a);
     for (uint32_t b = 0; b < fx.n / 32; b++) {
         const uint8_t *blk = fx.quant + 34 * b;
         assert_memory_equal(a.q + 32 * b, blk + 2, 32);
@@ -217,8 +222,53 @@ static void test_act_codes_are_q8_0(void **state)
         memcpy(&d16, blk, 2);
         assert_int_equal(hlm_f32_to_f16(a.d[b]), d16); /* Q8_0 stores the same scale in fp16 */
     }
+    }
+    assert_int_equal(hlm_qkernel_set(HLM_QK_AUTO, &err), HLM_OK);
     free(buf);
     fixture_free(&fx);
+}
+
+/* Every kernel's activation quantization gives the scalar rule's codes, scales and sums bit for
+ * bit, on blocks made to hit its edges: scale 1 with codes at exact halves (roundf rounds them
+ * away from zero) and just below, values past the clamp, NaN (code 0, skipped by amax), an
+ * infinity (scale inf, codes 0), zeros, subnormals, and random blocks. */
+static void test_act_kernels_agree(void **state)
+{
+    (void)state;
+    enum { NB = 12, N = NB * 32 };
+    static float x[N];
+    for (int i = 0; i < 32; i++) {
+        x[i] = i == 0 ? 127.0f : (float)(i % 2 ? 1 : -1) * ((float)(i * 3 % 120) + 0.5f);
+        x[32 + i] = i == 0 ? -127.0f : (float)(i % 2 ? 1 : -1) * nextafterf((float)(i * 3 % 120) + 0.5f, 0.0f);
+        x[64 + i] = i == 5 ? NAN : urand() * 3.0f;
+        x[96 + i] = i == 7 ? INFINITY : urand();
+        x[128 + i] = 0.0f;
+        x[160 + i] = urand() * 1e-40f;
+        x[192 + i] = i == 9 ? -NAN : (i == 10 ? -INFINITY : urand());
+    }
+    for (int i = 224; i < N; i++) x[i] = wrand() * (float)(1 + i % 5);
+    void *ref = malloc(hlm_q8_act_bytes(N, 1)), *got = malloc(hlm_q8_act_bytes(N, 1));
+    hlm_q8_act a;
+    hlm_error err = {0};
+    assert_int_equal(hlm_qkernel_set(HLM_QK_SCALAR, &err), HLM_OK);
+    memset(ref, 0, hlm_q8_act_bytes(N, 1));
+    hlm_q8_act_bind(&a, ref, N, 1, 0);
+    hlm_quantize_act(x, &a);
+    assert_int_equal(a.q[1], 4);   /* 3.5 -> 4 */
+    assert_int_equal(a.q[2], -7);  /* -6.5 -> -7 */
+    assert_int_equal(a.q[33], 3);  /* just below 3.5 -> 3 */
+    assert_int_equal(a.q[64 + 5], 0);
+    for (int k = HLM_QK_AVX2; k <= HLM_QK_AVX512_VNNI; k++) {
+        if (!hlm_qkernel_available((hlm_qkernel)k)) continue;
+        assert_int_equal(hlm_qkernel_set((hlm_qkernel)k, &err), HLM_OK);
+        memset(got, 0x5A, hlm_q8_act_bytes(N, 1));
+        hlm_q8_act_bind(&a, got, N, 1, 0);
+        hlm_quantize_act(x, &a);
+        if (memcmp(ref, got, hlm_q8_act_bytes(N, 1)) != 0) fail_msg("kernel %s: activation codes differ", hlm_qkernel_name((hlm_qkernel)k));
+    }
+    assert_int_equal(hlm_qkernel_set(HLM_QK_AUTO, &err), HLM_OK);
+    free(ref);
+    free(got);
 }
 
 /* ---- kernels --------------------------------------------------------------------------------- */
@@ -415,7 +465,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantize_matches_gguf), cmocka_unit_test(test_dequantize_matches_gguf),
-        cmocka_unit_test(test_f16),                   cmocka_unit_test(test_act_codes_are_q8_0),
+        cmocka_unit_test(test_f16),                   cmocka_unit_test(test_act_codes_are_q8_0), cmocka_unit_test(test_act_kernels_agree),
         cmocka_unit_test(test_kernels),               cmocka_unit_test(test_matvec_matmul),
         cmocka_unit_test(test_bad_input),
     };

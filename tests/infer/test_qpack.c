@@ -1,0 +1,194 @@
+/* Quantized weights packed for AMX int8 tiles (src/infer/qpack.c).
+ *
+ * Reference: a double-precision sum over blocks of each block's exact terms, computed here from
+ * the weight blocks and the activation codes (quantization itself is held to gguf-py in
+ * test_quant.c). The packed product computes, per block, an exact integer dot, then fp32 terms
+ * d_w d_x dot and m_w s_x (Q4_0: m_w = -8 d_w, so the terms are those of d_w q_w, not of
+ * d_w (q_w - 8)); each is within 2 roundings of its exact value and the block sum adds at most
+ * (nb - 1) u sum|t| (u = 2^-24), so the test allows 2 (nb + 19) u S with S the sum of the
+ * terms' magnitudes in double, the bound test_quant.c uses for the dot products. Exact checks: a
+ * row's result is the same bits whatever the number of rows beside it; beta = 1 adds the old
+ * value with one rounding; columns past the matrix's rows are never written. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "infer/qpack.h"
+#include "infer/quant.h"
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 16);
+}
+static float urand(void) { return (float)(rnd() & 0xFFFFFF) / 8388608.0f - 1.0f; }
+static float wrand(void)
+{
+    float v = urand() + urand() + urand();
+    return rnd() % 97 == 0 ? v * 8.0f : v;
+}
+
+/* The reference value and the magnitude S of dot(weight row w, activation a). */
+static void reference(hlm_qtype t, const uint8_t *w, const hlm_q8_act *a, double *val, double *mag)
+{
+    int bb = hlm_qtype_block_bytes(t);
+    *val = *mag = 0.0;
+    for (int64_t b = 0; b < a->n / 32; b++) {
+        const uint8_t *blk = w + b * bb;
+        uint16_t h;
+        memcpy(&h, blk, 2);
+        double d = hlm_f16_to_f32(h), m = 0.0;
+        if (t == HLM_QT_Q4_1) {
+            memcpy(&h, blk + 2, 2);
+            m = hlm_f16_to_f32(h);
+        }
+        if (t == HLM_QT_Q4_0) m = -8.0 * d;
+        long dot = 0;
+        for (int k = 0; k < 32; k++) {
+            int q;
+            if (t == HLM_QT_Q8_0) q = (int8_t)blk[2 + k];
+            else {
+                const uint8_t *qs = blk + (t == HLM_QT_Q4_1 ? 4 : 2);
+                q = k < 16 ? qs[k] & 15 : qs[k - 16] >> 4;
+            }
+            dot += (long)q * a->q[32 * b + k];
+        }
+        double t1 = d * a->d[b] * (double)dot, t2 = m * a->s[b];
+        *val += t1 + t2;
+        *mag += fabs(t1) + fabs(t2);
+    }
+}
+
+static void check_type(hlm_qtype t, int rows, int cols)
+{
+    size_t rb;
+    hlm_error err = {0};
+    assert_int_equal(hlm_qtype_row_bytes(t, cols, &rb, &err), HLM_OK);
+    uint8_t *W = malloc(rb * (size_t)rows);
+    float *x = malloc(sizeof(float) * (size_t)cols * HLM_QPACK_MAX_ROWS);
+    assert_non_null(W);
+    assert_non_null(x);
+    for (int r = 0; r < rows; r++) {
+        for (int c = 0; c < cols; c++) x[c] = wrand() * 0.05f;
+        assert_int_equal(hlm_quantize_row(t, x, W + (size_t)r * rb, cols, &err), HLM_OK);
+    }
+    hlm_qpack *p = hlm_qpack_new(t, W, rows, cols, &err);
+    assert_non_null(p);
+    assert_true(hlm_qpack_bytes(p) >= rb * (size_t)rows);
+
+    int ldy = rows + 5, nb = cols / 32;
+    void *buf = malloc(hlm_q8_act_bytes(cols, HLM_QPACK_MAX_ROWS));
+    float *Y = malloc(sizeof(float) * (size_t)ldy * HLM_QPACK_MAX_ROWS);
+    float *Y1 = malloc(sizeof(float) * (size_t)ldy * HLM_QPACK_MAX_ROWS);
+    float *alone = malloc(sizeof(float) * (size_t)ldy);
+    assert_non_null(buf);
+    assert_non_null(Y);
+    assert_non_null(Y1);
+    assert_non_null(alone);
+    for (int i = 0; i < cols * HLM_QPACK_MAX_ROWS; i++) x[i] = wrand();
+    hlm_q8_act acts[HLM_QPACK_MAX_ROWS];
+    double worst = 0.0;
+    for (int n = 1; n <= HLM_QPACK_MAX_ROWS; n++) {
+        for (int i = 0; i < n; i++) {
+            hlm_q8_act_bind(&acts[i], buf, cols, n, i);
+            hlm_quantize_act(x + (size_t)i * cols, &acts[i]);
+        }
+        for (int i = 0; i < ldy * n; i++) Y[i] = 1.5f;
+        hlm_qpack_gemm(p, buf, n, 0.0f, Y, ldy);
+        for (int i = 0; i < n; i++)
+            for (int r = 0; r < ldy; r++) {
+                float got = Y[(size_t)i * ldy + r];
+                if (r >= rows) {
+                    assert_true(got == 1.5f); /* past the matrix: untouched */
+                    continue;
+                }
+                double ref, mag;
+                reference(t, W + (size_t)r * rb, &acts[i], &ref, &mag);
+                double tol = 2.0 * (nb + 19) * ldexp(mag, -24) + 1e-30;
+                if (fabs(got - ref) > tol)
+                    fail_msg("%s %dx%d n=%d row %d col %d: %.9g, reference %.9g, allowed %.3g", hlm_qtype_name(t), rows,
+                             cols, n, i, r, got, ref, tol);
+                if (fabs(got - ref) / tol > worst) worst = fabs(got - ref) / tol;
+            }
+        /* row 0 is the same bits with any number of rows beside it */
+        if (n == 1) memcpy(alone, Y, sizeof(float) * (size_t)rows);
+        else assert_memory_equal(alone, Y, sizeof(float) * (size_t)rows);
+        /* beta = 1: the old value plus the product, one rounding */
+        for (int i = 0; i < ldy * n; i++) Y1[i] = 0.25f * (float)(i % 7);
+        hlm_qpack_gemm(p, buf, n, 1.0f, Y1, ldy);
+        for (int i = 0; i < n; i++)
+            for (int r = 0; r < ldy; r++) {
+                size_t o = (size_t)i * ldy + r;
+                float want = r < rows ? 0.25f * (float)(o % 7) + Y[o] : 0.25f * (float)(o % 7);
+                assert_true(Y1[o] == want);
+            }
+    }
+    printf("%s %d x %d: n = 1..16 within %.2f of the allowed error\n", hlm_qtype_name(t), rows, cols, worst);
+    free(alone);
+    free(Y1);
+    free(Y);
+    free(buf);
+    hlm_qpack_free(p);
+    free(x);
+    free(W);
+}
+
+static int skip_without_amx(void)
+{
+    if (hlm_qpack_supported()) return 0;
+    hlm_error err = {0};
+    uint8_t W[18] = {0};
+    assert_null(hlm_qpack_new(HLM_QT_Q4_0, W, 1, 32, &err));
+    assert_non_null(strstr(err.msg, "AMX"));
+    printf("SKIPPED: no AMX int8 tiles on this CPU or OS\n");
+    return 1;
+}
+
+static void test_products(void **state)
+{
+    (void)state;
+    if (skip_without_amx()) skip();
+    hlm_qtype types[] = {HLM_QT_Q4_0, HLM_QT_Q4_1, HLM_QT_Q8_0};
+    for (int i = 0; i < 3; i++) {
+        check_type(types[i], 16, 32);
+        check_type(types[i], 37, 96);
+        check_type(types[i], 300, 576);
+    }
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    if (skip_without_amx()) skip();
+    hlm_error err = {0};
+    /* a Q4_0 block whose scale is 9000: -8 d = -72000 is past fp16's 65504 */
+    float x[32];
+    for (int k = 0; k < 32; k++) x[k] = k == 3 ? -72000.0f : 1.0f;
+    uint8_t W[18];
+    assert_int_equal(hlm_quantize_row(HLM_QT_Q4_0, x, W, 32, &err), HLM_OK);
+    assert_null(hlm_qpack_new(HLM_QT_Q4_0, W, 1, 32, &err));
+    assert_non_null(strstr(err.msg, "overflows fp16"));
+    assert_null(hlm_qpack_new(HLM_QT_Q5_0, W, 1, 32, &err));
+    assert_non_null(strstr(err.msg, "q5_0"));
+    assert_null(hlm_qpack_new(HLM_QT_Q4_0, W, 1, 48, &err));
+    assert_non_null(strstr(err.msg, "multiple of 32"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_products),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
