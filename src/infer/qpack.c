@@ -227,17 +227,26 @@ static inline __attribute__((always_inline)) void group_product(const hlm_qpack 
 
 static void qpack_gemm_amx(const hlm_qpack *p, const void *acts, int n, float beta, float *Y, int ldy)
 {
-    long work = (long)p->rows * p->cols;
+    long work = (long)p->rows * p->cols * n;
     (void)work;
+    const size_t stride = (size_t)p->nb * 40u;
 #pragma omp parallel if (work >= (1 << 16))
     {
         _Alignas(64) uint8_t codes[4 * 512];
         _Alignas(64) int32_t prod[4 * 16 * 16];
-        tiles_configure(n);
-#pragma omp for schedule(static)
+        tiles_configure(n < 16 ? n : 16);
+        /* dynamic: on a machine shared with clients and HTTP threads, a thread that loses its
+         * core mid-product would otherwise hold the other at the barrier for its whole share */
+#pragma omp for schedule(dynamic, 2)
         for (int g = 0; g < p->groups; g++) {
-            if (n <= 8) group_product(p, g, acts, n, 8, beta, Y, ldy, codes, prod);
-            else group_product(p, g, acts, n, 16, beta, Y, ldy, codes, prod);
+            /* past 16 rows, chunks of 16 against the group's weights, which stay in L1 */
+            for (int m0 = 0; m0 < n; m0 += 16) {
+                const uint8_t *a = (const uint8_t *)acts + (size_t)m0 * stride;
+                float *y = Y + (size_t)m0 * (size_t)ldy;
+                int rows = n - m0 < 16 ? n - m0 : 16;
+                if (rows <= 8) group_product(p, g, a, rows, 8, beta, y, ldy, codes, prod);
+                else group_product(p, g, a, rows, 16, beta, y, ldy, codes, prod);
+            }
         }
         _tile_release();
     }
@@ -302,7 +311,9 @@ hlm_qpack *hlm_qpack_new(hlm_qtype t, const void *W, int rows, int cols, hlm_err
     return p;
 }
 
+int hlm_qpack_act_rows(int n) { return n <= GROUP ? n : (n + GROUP - 1) / GROUP * GROUP; }
+
 void hlm_qpack_gemm(const hlm_qpack *p, const void *acts, int n, float beta, float *Y, int ldy)
 {
-    if (n >= 1 && n <= HLM_QPACK_MAX_ROWS) qpack_gemm_amx(p, acts, n, beta, Y, ldy);
+    if (n >= 1) qpack_gemm_amx(p, acts, n, beta, Y, ldy);
 }

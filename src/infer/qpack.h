@@ -24,8 +24,6 @@
 
 #include "infer/quant.h"
 
-#define HLM_QPACK_MAX_ROWS 16 /* activation rows per product: one tile's rows */
-
 typedef struct hlm_qpack hlm_qpack;
 
 /* 1 when the CPU has AMX-TILE, AMX-INT8 and AVX-512 and Linux lets this process use tile data
@@ -41,9 +39,16 @@ hlm_qpack *hlm_qpack_new(hlm_qtype t, const void *W, int rows, int cols, hlm_err
 void hlm_qpack_free(hlm_qpack *p);
 size_t hlm_qpack_bytes(const hlm_qpack *p);
 
-/* Y[i * ldy + r] = dot(W row r, activation row i) (+ the old value when beta is 1), for i < n,
- * 1 <= n <= HLM_QPACK_MAX_ROWS, r < rows. acts: n activation rows of the matrix's cols, laid out
- * by hlm_q8_act_bind(.., acts, cols, n, i). OpenMP over groups of 16 output rows. */
+/* Activation rows the buffer of a product of n rows must hold: n up to 16, else n rounded up to a
+ * multiple of 16 (the last chunk's tile reads 16 rows; what the rows past n hold only reaches
+ * products that are dropped, but they must be readable). */
+int hlm_qpack_act_rows(int n);
+
+/* Y[i * ldy + r] = dot(W row r, activation row i) (+ the old value when beta is 1), for i < n
+ * (n >= 1), r < rows. acts: hlm_qpack_act_rows(n) activation rows of the matrix's cols, laid out
+ * by hlm_q8_act_bind(.., acts, cols, n, i), the first n quantized. OpenMP over groups of 16
+ * output rows; past 16 rows, each group runs chunks of 16 rows while its weights stay in L1, so
+ * the matrix is read from memory once whatever n is. */
 void hlm_qpack_gemm(const hlm_qpack *p, const void *acts, int n, float beta, float *Y, int ldy);
 
 #endif

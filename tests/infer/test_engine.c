@@ -476,9 +476,13 @@ static void test_int8_weights(void **state)
             for (int k = 0; k < 2; k++) {
                 const float *lg;
                 assert_int_equal(hlm_engine_set_seqs(es[k], ns, &err), HLM_OK);
-                /* one prompt token each when one sequence: a single-row step end to end */
-                if (ns == 1) assert_int_equal(hlm_engine_prefill_batch(es[k], seqs, prompt, (int[]){1}, 1, &lg, &err), HLM_OK);
-                else assert_int_equal(hlm_engine_prefill_batch(es[k], seqs, prompt, lens, ns, &lg, &err), HLM_OK);
+                /* the prompts go in as decode steps too (a prefill of more than 16 rows takes
+                 * the dequantized tiles in the plain engine), then one step of the next tokens */
+                for (int t = 0; t < 3; t++) {
+                    int32_t col[S];
+                    for (int i = 0; i < ns; i++) col[i] = prompt[i * 3 + t];
+                    assert_int_equal(hlm_engine_decode_batch(es[k], seqs, col, ns, &lg, &err), HLM_OK);
+                }
                 assert_int_equal(hlm_engine_decode_batch(es[k], seqs, step, ns, &lg, &err), HLM_OK);
                 memcpy(out[k], lg, sizeof(float) * (size_t)ns * V);
             }
@@ -490,6 +494,21 @@ static void test_int8_weights(void **state)
             printf("%s decode of %d sequences: int8 tiles vs quantized dots %.2e\n", hlm_qtype_name(types[t]), ns, worst);
             if (ns == 1) assert_memory_equal(out[0], out[1], sizeof(float) * V);
             else assert_true(worst < 1e-5);
+            if (ns != S) continue;
+            /* the packed engine's prefill of all 24 prompt rows at once (chunks of 16 rows
+             * against each group of weights): the same sums again */
+            const float *lg;
+            assert_int_equal(hlm_engine_set_seqs(packed, S, &err), HLM_OK);
+            assert_int_equal(hlm_engine_prefill_batch(packed, seqs, prompt, lens, S, &lg, &err), HLM_OK);
+            assert_int_equal(hlm_engine_decode_batch(packed, seqs, step, S, &lg, &err), HLM_OK);
+            worst = 0;
+            for (int i = 0; i < S; i++) {
+                double d = rel_err(lg + i * V, out[0] + i * V, V);
+                if (d > worst) worst = d;
+            }
+            printf("%s prefill of %d rows then a step: int8 tiles vs quantized dots %.2e\n", hlm_qtype_name(types[t]),
+                   S * 3, worst);
+            assert_true(worst < 1e-5);
         }
         hlm_engine_free(plain);
         hlm_engine_free(packed);

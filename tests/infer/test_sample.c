@@ -58,6 +58,42 @@ static void test_greedy(void **state)
     hlm_sampler_free(s);
 }
 
+/* Greedy over a large vocabulary (the vectorized search) picks what the plain loop
+ * "if (w[i] > w[best]) best = i" picks: the first of tied maxima, across +0 and -0, with NaNs
+ * anywhere (a NaN first stays first), -inf, and lengths that are not a multiple of 16. */
+static int plain_argmax(const float *w, int V)
+{
+    int best = 0;
+    for (int i = 1; i < V; i++)
+        if (w[i] > w[best]) best = i;
+    return best;
+}
+
+static void test_greedy_large(void **state)
+{
+    (void)state;
+    enum { V = 1000 };
+    static float w[V];
+    hlm_sampler *s = make(greedy(), V);
+    uint64_t r = 7;
+    for (int round = 0; round < 400; round++) {
+        int n = round % 3 == 0 ? V : 33 + round % 967;
+        for (int i = 0; i < n; i++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            int kind = (int)(r >> 60);
+            /* few distinct values, so that ties are common */
+            w[i] = kind == 0 ? NAN : kind == 1 ? -INFINITY : kind == 2 ? -0.0f : (float)((r >> 40) % 7) - 3.0f;
+        }
+        if (round % 5 == 0) w[0] = NAN;
+        if (round % 7 == 0)
+            for (int i = 0; i < n; i++) w[i] = i % 2 ? 0.0f : -0.0f;
+        if (round % 11 == 0) w[n - 1] = 100.0f; /* the maximum in the tail */
+        int want = plain_argmax(w, n), got = hlm_sample(s, w, n);
+        if (got != want) fail_msg("round %d (V %d): %d, the plain loop %d", round, n, got, want);
+    }
+    hlm_sampler_free(s);
+}
+
 static void test_top_k_top_p(void **state)
 {
     (void)state;
@@ -264,7 +300,7 @@ static void test_params_check(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_greedy),       cmocka_unit_test(test_top_k_top_p),
+        cmocka_unit_test(test_greedy), cmocka_unit_test(test_greedy_large),       cmocka_unit_test(test_top_k_top_p),
         cmocka_unit_test(test_seed_repeats), cmocka_unit_test(test_min_p),
         cmocka_unit_test(test_repeat_penalty), cmocka_unit_test(test_presence_frequency),
         cmocka_unit_test(test_logit_bias),   cmocka_unit_test(test_params_check),
