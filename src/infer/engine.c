@@ -49,6 +49,9 @@
  * with 2 threads; the hardware prefetcher alone leaves the rows' streams short of bandwidth. */
 #define PF_ROWS 4
 #define KBLK 16 /* keys per block of the K cache: one 512-bit vector of scores */
+/* Query heads of one KV head attended together in decode, each K block and V row read once for
+ * all of them (grouped-query attention: SmolLM2 has 3 per KV head) */
+#define ATT_G 4
 
 /* A block of output columns of a matrix product: y[:, off..off+rows) = x W^T. */
 typedef struct wpart {
@@ -102,7 +105,7 @@ struct hlm_engine {
     float *deq;   /* DEQ_TILE floats: a dequantized tile */
     void *act;    /* act_rows quantized activation rows of up to act_cols values */
     int act_cols, act_rows;
-    float *scores; /* (score_threads, ctx): one row of attention scores per thread */
+    float *scores; /* (score_threads, ATT_G, ctx): ATT_G rows of attention scores per thread */
     int score_threads;
 };
 
@@ -1033,7 +1036,7 @@ static hlm_status ensure_rows(hlm_engine *e, int n, hlm_error *err)
 #endif
     if (threads > e->score_threads) {
         free(e->scores);
-        e->scores = falloc((size_t)threads * ctx_blocks(e) * KBLK);
+        e->scores = falloc((size_t)threads * ATT_G * ctx_blocks(e) * KBLK);
         e->score_threads = e->scores ? threads : 0;
         if (!e->scores) return hlm_errorf(err, HLM_ERR_NOMEM, "engine: out of memory for attention scores");
     }
@@ -1072,75 +1075,121 @@ static hlm_status ensure_rows(hlm_engine *e, int n, hlm_error *err)
 /* Causal attention of each row against its sequence's cache [0, rpos[i]] (the row's own K and V
  * are already there): for query head h (kv head h / (H/KV)), out = softmax(q k^T / sqrt(hd)) v.
  * att (n, Dq), q read from qkv (n, Dqkv). */
+/* G query heads (a constant after inlining, 1..ATT_G) that share one KV head, against its cache
+ * of len positions: each K block and V row is read once for the G heads. Per head the arithmetic
+ * is the same whatever G is. qs, outs: the heads' query and output rows; s: G rows of srow
+ * scores. */
+static inline __attribute__((always_inline)) void attend_heads(const float *const *qs, float *const *outs,
+                                                             const float *kt, const float *vc, size_t Dkv, int len,
+                                                             int hd, float scale, float *s, size_t srow, const int G)
+{
+    /* scores KBLK keys at a time, each block read front to back: vertical FMAs only (the lanes
+     * past len in the last block hold whatever the cache holds and are not kept) */
+    for (int b = 0; b * KBLK < len; b++) {
+        const float *blk = kt + (size_t)b * hd * KBLK;
+        /* four independent sums over the dimensions per head: an add's latency, not its
+         * throughput, would bound a single chain */
+        float a0[ATT_G][KBLK] = {{0}}, a1[ATT_G][KBLK] = {{0}}, a2[ATT_G][KBLK] = {{0}}, a3[ATT_G][KBLK] = {{0}};
+        int d = 0;
+        for (; d + 4 <= hd; d += 4) {
+            const float *r = blk + (size_t)d * KBLK;
+            for (int g = 0; g < G; g++) {
+                const float *q = qs[g];
+                float q0 = q[d] * scale, q1 = q[d + 1] * scale, q2 = q[d + 2] * scale, q3 = q[d + 3] * scale;
+#pragma omp simd
+                for (int j = 0; j < KBLK; j++) {
+                    a0[g][j] += q0 * r[j];
+                    a1[g][j] += q1 * r[KBLK + j];
+                    a2[g][j] += q2 * r[2 * KBLK + j];
+                    a3[g][j] += q3 * r[3 * KBLK + j];
+                }
+            }
+        }
+        for (; d < hd; d++)
+            for (int g = 0; g < G; g++) {
+                float qd = qs[g][d] * scale;
+#pragma omp simd
+                for (int j = 0; j < KBLK; j++) a0[g][j] += qd * blk[(size_t)d * KBLK + j];
+            }
+        int m = len - b * KBLK < KBLK ? len - b * KBLK : KBLK;
+        for (int g = 0; g < G; g++) {
+            float acc[KBLK];
+#pragma omp simd
+            for (int j = 0; j < KBLK; j++) acc[j] = (a0[g][j] + a1[g][j]) + (a2[g][j] + a3[g][j]);
+            memcpy(s + (size_t)g * srow + (size_t)b * KBLK, acc, sizeof(float) * (size_t)m);
+        }
+    }
+    float inv[ATT_G];
+    for (int g = 0; g < G; g++) {
+        float *sg = s + (size_t)g * srow;
+        float mx = vec_max(sg, len);
+        inv[g] = 1.0f / vec_exp_sum(sg, sg, mx, len);
+        for (int d = 0; d < hd; d++) outs[g][d] = 0.0f;
+    }
+    /* four keys per pass over out: a quarter of the read-modify-write chains through memory */
+    int t = 0;
+    for (; t + 4 <= len; t += 4) {
+        const float *v0 = vc + (size_t)t * Dkv, *v1 = v0 + Dkv, *v2 = v1 + Dkv, *v3 = v2 + Dkv;
+        for (int g = 0; g < G; g++) {
+            const float *sg = s + (size_t)g * srow;
+            float *out = outs[g];
+            float p0 = sg[t] * inv[g], p1 = sg[t + 1] * inv[g], p2 = sg[t + 2] * inv[g], p3 = sg[t + 3] * inv[g];
+#pragma omp simd
+            for (int d = 0; d < hd; d++) out[d] += (p0 * v0[d] + p1 * v1[d]) + (p2 * v2[d] + p3 * v3[d]);
+        }
+    }
+    for (; t < len; t++) {
+        const float *v = vc + (size_t)t * Dkv;
+        for (int g = 0; g < G; g++) {
+            float p = s[(size_t)g * srow + t] * inv[g], *out = outs[g];
+#pragma omp simd
+            for (int d = 0; d < hd; d++) out[d] += p * v[d];
+        }
+    }
+}
+
+/* Query heads per work item: the largest of 4, 3, 2, 1 that divides the heads per KV head. */
+static int att_heads_per_item(int group)
+{
+    for (int g = ATT_G; g > 1; g--)
+        if (group % g == 0) return g;
+    return 1;
+}
+
 static void attention_cached(hlm_engine *e, const eng_layer *L, int n)
 {
     const hlm_model_config *c = &e->cfg;
     int H = c->n_head, KV = c->n_kv_head, hd = c->head_dim, group = H / KV;
+    int G = att_heads_per_item(group), items = H / G;
     size_t Dqkv = (size_t)(H + 2 * KV) * hd, Dkv = (size_t)KV * hd, seq_floats = (size_t)e->ctx * Dkv;
+    size_t srow = (size_t)ctx_blocks(e) * KBLK;
     float scale = 1.0f / sqrtf((float)hd);
-    long work = (long)n * H;
+    long work = (long)n * items;
     long span = 0;
     for (int i = 0; i < n; i++) span += e->rpos[i] + 1;
     (void)span; /* unused where OpenMP is off (the fuzz build) */
 #pragma omp parallel for schedule(dynamic, 1) if (span * H * hd >= (1 << 15))
     for (long w = 0; w < work; w++) {
-        int i = (int)(w / H), h = (int)(w % H), kvh = h / group, len = e->rpos[i] + 1;
-        const float *q = e->qkv + (size_t)i * Dqkv + (size_t)h * hd;
-        size_t kv_head_floats = (size_t)ctx_blocks(e) * KBLK * hd;
+        int i = (int)(w / items), h0 = (int)(w % items) * G, kvh = h0 / group, len = e->rpos[i] + 1;
+        size_t kv_head_floats = srow * hd;
         const float *kt = L->k_cache + ((size_t)e->rseq[i] * KV + kvh) * kv_head_floats;
         const float *vc = L->v_cache + (size_t)e->rseq[i] * seq_floats + (size_t)kvh * hd;
-        float *out = e->att + (size_t)i * H * hd + (size_t)h * hd;
+        const float *qs[ATT_G];
+        float *outs[ATT_G];
+        for (int g = 0; g < G; g++) {
+            qs[g] = e->qkv + (size_t)i * Dqkv + (size_t)(h0 + g) * hd;
+            outs[g] = e->att + (size_t)i * H * hd + (size_t)(h0 + g) * hd;
+        }
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        float *s = e->scores + (size_t)tid * ctx_blocks(e) * KBLK;
-        /* scores KBLK keys at a time, each block read front to back: vertical FMAs only (the
-         * lanes past len in the last block hold whatever the cache holds and are not kept) */
-        for (int b = 0; b * KBLK < len; b++) {
-            const float *blk = kt + (size_t)b * hd * KBLK;
-            /* four independent sums over the dimensions: an add's latency, not its throughput,
-             * would bound a single chain */
-            float a0[KBLK] = {0}, a1[KBLK] = {0}, a2[KBLK] = {0}, a3[KBLK] = {0};
-            int d = 0;
-            for (; d + 4 <= hd; d += 4) {
-                const float *r = blk + (size_t)d * KBLK;
-                float q0 = q[d] * scale, q1 = q[d + 1] * scale, q2 = q[d + 2] * scale, q3 = q[d + 3] * scale;
-#pragma omp simd
-                for (int j = 0; j < KBLK; j++) {
-                    a0[j] += q0 * r[j];
-                    a1[j] += q1 * r[KBLK + j];
-                    a2[j] += q2 * r[2 * KBLK + j];
-                    a3[j] += q3 * r[3 * KBLK + j];
-                }
-            }
-            for (; d < hd; d++) {
-                float qd = q[d] * scale;
-#pragma omp simd
-                for (int j = 0; j < KBLK; j++) a0[j] += qd * blk[(size_t)d * KBLK + j];
-            }
-            float acc[KBLK];
-#pragma omp simd
-            for (int j = 0; j < KBLK; j++) acc[j] = (a0[j] + a1[j]) + (a2[j] + a3[j]);
-            int m = len - b * KBLK < KBLK ? len - b * KBLK : KBLK;
-            memcpy(s + (size_t)b * KBLK, acc, sizeof(float) * (size_t)m);
-        }
-        float mx = vec_max(s, len);
-        float inv = 1.0f / vec_exp_sum(s, s, mx, len);
-        for (int d = 0; d < hd; d++) out[d] = 0.0f;
-        /* four keys per pass over out: a quarter of the read-modify-write chains through memory */
-        int t = 0;
-        for (; t + 4 <= len; t += 4) {
-            const float *v0 = vc + (size_t)t * Dkv, *v1 = v0 + Dkv, *v2 = v1 + Dkv, *v3 = v2 + Dkv;
-            float p0 = s[t] * inv, p1 = s[t + 1] * inv, p2 = s[t + 2] * inv, p3 = s[t + 3] * inv;
-#pragma omp simd
-            for (int d = 0; d < hd; d++) out[d] += (p0 * v0[d] + p1 * v1[d]) + (p2 * v2[d] + p3 * v3[d]);
-        }
-        for (; t < len; t++) {
-            const float *v = vc + (size_t)t * Dkv;
-            float p = s[t] * inv;
-#pragma omp simd
-            for (int d = 0; d < hd; d++) out[d] += p * v[d];
+        float *s = e->scores + (size_t)tid * ATT_G * srow;
+        switch (G) {
+        case 4: attend_heads(qs, outs, kt, vc, Dkv, len, hd, scale, s, srow, 4); break;
+        case 3: attend_heads(qs, outs, kt, vc, Dkv, len, hd, scale, s, srow, 3); break;
+        case 2: attend_heads(qs, outs, kt, vc, Dkv, len, hd, scale, s, srow, 2); break;
+        default: attend_heads(qs, outs, kt, vc, Dkv, len, hd, scale, s, srow, 1); break;
         }
     }
 }
