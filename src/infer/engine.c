@@ -216,7 +216,9 @@ static hlm_status wmat_apply(hlm_engine *e, const wmat *w, const float *x, int n
         for (int i = 0; i < n; i++) memcpy(y + (size_t)i * ld, w->bias, sizeof(float) * (size_t)ld);
         beta = 1.0f;
     }
-    int done[3] = {0, 0, 0}, quantized = 0;
+    int done[3] = {0, 0, 0}, quantized = 0, nqp = 0;
+    const hlm_qpack *qps[3];
+    float *qys[3];
     for (int j = 0; j < w->nparts; j++) {
         const wpart *p = &w->p[j];
         float *yo = y + p->off;
@@ -233,7 +235,8 @@ static hlm_status wmat_apply(hlm_engine *e, const wmat *w, const float *x, int n
                 }
                 quantized = 1;
             }
-            hlm_qpack_gemm(p->qp, e->act, n, beta, yo, ld);
+            qps[nqp] = p->qp;
+            qys[nqp++] = yo;
             done[j] = 1;
         } else if (p->pk && n >= BF16W_MIN_ROWS && n <= BF16W_MAX_ROWS &&
                    hlm_bf16_packed_gemm(p->pk, n, x, cols, beta, yo, ld)) {
@@ -256,6 +259,7 @@ static hlm_status wmat_apply(hlm_engine *e, const wmat *w, const float *x, int n
             }
         }
     }
+    if (nqp) hlm_qpack_gemm_parts(qps, qys, nqp, e->act, n, beta, ld);
     if (n < DEQ_MIN_ROWS) dot_parts(e, w, x, n, y, beta, done, quantized);
     return HLM_OK;
 }

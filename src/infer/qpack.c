@@ -225,11 +225,18 @@ static inline __attribute__((always_inline)) void group_product(const hlm_qpack 
     }
 }
 
-static void qpack_gemm_amx(const hlm_qpack *p, const void *acts, int n, float beta, float *Y, int ldy)
+/* The parts' groups as one loop: one fork and join for Llama's q, k, v (or gate and up). */
+static void qpack_gemm_amx(const hlm_qpack *const *ps, float *const *Ys, int count, const void *acts, int n,
+                           float beta, int ldy)
 {
-    long work = (long)p->rows * p->cols * n;
+    int first[HLM_QPACK_MAX_PARTS + 1] = {0};
+    long work = 0;
+    for (int j = 0; j < count; j++) {
+        first[j + 1] = first[j] + ps[j]->groups;
+        work += (long)ps[j]->rows * ps[j]->cols * n;
+    }
     (void)work;
-    const size_t stride = (size_t)p->nb * 40u;
+    const size_t stride = (size_t)ps[0]->nb * 40u;
 #pragma omp parallel if (work >= (1 << 16))
     {
         _Alignas(64) uint8_t codes[4 * 512];
@@ -238,11 +245,15 @@ static void qpack_gemm_amx(const hlm_qpack *p, const void *acts, int n, float be
         /* dynamic: on a machine shared with clients and HTTP threads, a thread that loses its
          * core mid-product would otherwise hold the other at the barrier for its whole share */
 #pragma omp for schedule(dynamic, 2)
-        for (int g = 0; g < p->groups; g++) {
+        for (int gg = 0; gg < first[count]; gg++) {
+            int j = 0;
+            while (gg >= first[j + 1]) j++;
+            const hlm_qpack *p = ps[j];
+            int g = gg - first[j];
             /* past 16 rows, chunks of 16 against the group's weights, which stay in L1 */
             for (int m0 = 0; m0 < n; m0 += 16) {
                 const uint8_t *a = (const uint8_t *)acts + (size_t)m0 * stride;
-                float *y = Y + (size_t)m0 * (size_t)ldy;
+                float *y = Ys[j] + (size_t)m0 * (size_t)ldy;
                 int rows = n - m0 < 16 ? n - m0 : 16;
                 if (rows <= 8) group_product(p, g, a, rows, 8, beta, y, ldy, codes, prod);
                 else group_product(p, g, a, rows, 16, beta, y, ldy, codes, prod);
@@ -258,9 +269,10 @@ static void qpack_gemm_amx(const hlm_qpack *p, const void *acts, int n, float be
 
 int hlm_qpack_supported(void) { return 0; }
 
-static void qpack_gemm_amx(const hlm_qpack *p, const void *acts, int n, float beta, float *Y, int ldy)
+static void qpack_gemm_amx(const hlm_qpack *const *ps, float *const *Ys, int count, const void *acts, int n,
+                           float beta, int ldy)
 {
-    (void)p, (void)acts, (void)n, (void)beta, (void)Y, (void)ldy;
+    (void)ps, (void)Ys, (void)count, (void)acts, (void)n, (void)beta, (void)ldy;
 }
 
 #endif
@@ -315,5 +327,14 @@ int hlm_qpack_act_rows(int n) { return n <= GROUP ? n : (n + GROUP - 1) / GROUP 
 
 void hlm_qpack_gemm(const hlm_qpack *p, const void *acts, int n, float beta, float *Y, int ldy)
 {
-    if (n >= 1) qpack_gemm_amx(p, acts, n, beta, Y, ldy);
+    hlm_qpack_gemm_parts(&p, &Y, 1, acts, n, beta, ldy);
+}
+
+void hlm_qpack_gemm_parts(const hlm_qpack *const *ps, float *const *Ys, int count, const void *acts, int n,
+                          float beta, int ldy)
+{
+    if (n < 1 || count < 1 || count > HLM_QPACK_MAX_PARTS) return;
+    for (int j = 1; j < count; j++)
+        if (ps[j]->cols != ps[0]->cols) return;
+    qpack_gemm_amx(ps, Ys, count, acts, n, beta, ldy);
 }

@@ -51,4 +51,11 @@ int hlm_qpack_act_rows(int n);
  * the matrix is read from memory once whatever n is. */
 void hlm_qpack_gemm(const hlm_qpack *p, const void *acts, int n, float beta, float *Y, int ldy);
 
+/* The same for up to HLM_QPACK_MAX_PARTS matrices of the same cols against the same activations,
+ * part j into Ys[j] (each row i at Ys[j] + i * ldy), in one parallel loop (Llama's q, k, v or
+ * gate and up: one fork and join). Parts of different cols, or a count out of range: nothing. */
+#define HLM_QPACK_MAX_PARTS 3
+void hlm_qpack_gemm_parts(const hlm_qpack *const *ps, float *const *Ys, int count, const void *acts, int n,
+                          float beta, int ldy);
+
 #endif

@@ -174,6 +174,66 @@ static void test_products(void **state)
     }
 }
 
+/* Several parts in one loop give each part's own product, bit for bit; parts of different widths
+ * are refused (nothing written). */
+static void test_parts(void **state)
+{
+    (void)state;
+    if (skip_without_amx()) skip();
+    enum { C = 96, N = 5 };
+    int rows[3] = {40, 16, 7};
+    hlm_error err = {0};
+    size_t rb;
+    assert_int_equal(hlm_qtype_row_bytes(HLM_QT_Q4_1, C, &rb, &err), HLM_OK);
+    float x[C * N];
+    for (int i = 0; i < C * N; i++) x[i] = wrand();
+    void *buf = malloc(hlm_q8_act_bytes(C, N));
+    assert_non_null(buf);
+    for (int i = 0; i < N; i++) {
+        hlm_q8_act a;
+        hlm_q8_act_bind(&a, buf, C, N, i);
+        hlm_quantize_act(x + i * C, &a);
+    }
+    hlm_qpack *ps[3];
+    uint8_t *W[3];
+    enum { LD = 63 };
+    static float one[N * LD], all[N * LD];
+    for (int i = 0; i < N * LD; i++) one[i] = all[i] = -2.0f;
+    float *ys[3];
+    for (int j = 0, off = 0; j < 3; off += rows[j], j++) {
+        W[j] = malloc(rb * (size_t)rows[j]);
+        assert_non_null(W[j]);
+        for (int r = 0; r < rows[j]; r++) {
+            float w[C];
+            for (int c = 0; c < C; c++) w[c] = wrand();
+            assert_int_equal(hlm_quantize_row(HLM_QT_Q4_1, w, W[j] + (size_t)r * rb, C, &err), HLM_OK);
+        }
+        ps[j] = hlm_qpack_new(HLM_QT_Q4_1, W[j], rows[j], C, &err);
+        assert_non_null(ps[j]);
+        hlm_qpack_gemm(ps[j], buf, N, 0.0f, one + off, LD);
+        ys[j] = all + off;
+    }
+    hlm_qpack_gemm_parts((const hlm_qpack *const *)ps, ys, 3, buf, N, 0.0f, LD);
+    assert_memory_equal(one, all, sizeof one);
+    /* a part of other width: refused whole */
+    float w64[64];
+    for (int c = 0; c < 64; c++) w64[c] = wrand();
+    uint8_t W64[40];
+    assert_int_equal(hlm_quantize_row(HLM_QT_Q4_1, w64, W64, 64, &err), HLM_OK);
+    hlm_qpack *odd = hlm_qpack_new(HLM_QT_Q4_1, W64, 1, 64, &err);
+    assert_non_null(odd);
+    const hlm_qpack *mixed[2] = {ps[0], odd};
+    for (int i = 0; i < N * LD; i++) all[i] = -2.0f;
+    hlm_qpack_gemm_parts(mixed, ys, 2, buf, N, 0.0f, LD);
+    for (int i = 0; i < N * LD; i++) assert_true(all[i] == -2.0f);
+    hlm_qpack_free(odd);
+    for (int j = 0; j < 3; j++) {
+        hlm_qpack_free(ps[j]);
+        free(W[j]);
+    }
+    free(buf);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -196,6 +256,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_products),
+        cmocka_unit_test(test_parts),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
