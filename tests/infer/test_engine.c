@@ -374,6 +374,17 @@ static void test_prefill_paths(void **state)
     hlm_model_free(m);
 }
 
+/* S sequences of a 3-token prompt each and their next tokens, all ids below V. */
+static void batch_inputs(int S, int V, int *seqs, int *lens, int32_t *prompt, int32_t *step)
+{
+    for (int i = 0; i < S; i++) {
+        seqs[i] = i;
+        lens[i] = 3;
+        step[i] = (i * 31 + 5) % V;
+        for (int k = 0; k < 3; k++) prompt[i * 3 + k] = (i * 7 + k * 13 + 1) % V;
+    }
+}
+
 /* Packed bf16 copies of Q8_0 weights (hlm_engine_pack_weights, HLM_PACK_BF16): a decode step of 8 sequences
  * multiplies from them; its logits must stay within bf16 rounding of the same step on the
  * quantized dot products (1e-2 of the largest logit, as the bf16 prefill tiles above), and steps
@@ -397,12 +408,7 @@ static void test_bf16_weights(void **state)
     int seqs[S];
     int32_t prompt[S * 3], step[S];
     int lens[S];
-    for (int i = 0; i < S; i++) {
-        seqs[i] = i;
-        lens[i] = 3;
-        step[i] = (i * 31 + 5) % V;
-        for (int k = 0; k < 3; k++) prompt[i * 3 + k] = (i * 7 + k * 13 + 1) % V;
-    }
+    batch_inputs(S, V, seqs, lens, prompt, step);
     for (int k = 0; k < 2; k++) {
         const float *lg;
         assert_int_equal(hlm_engine_set_seqs(es[k], S, &err), HLM_OK);
@@ -464,12 +470,7 @@ static void test_int8_weights(void **state)
         static float out[2][S * V];
         int seqs[S], lens[S];
         int32_t prompt[S * 3], step[S];
-        for (int i = 0; i < S; i++) {
-            seqs[i] = i;
-            lens[i] = 3;
-            step[i] = (i * 31 + 5) % V;
-            for (int k = 0; k < 3; k++) prompt[i * 3 + k] = (i * 7 + k * 13 + 1) % V;
-        }
+        batch_inputs(S, V, seqs, lens, prompt, step);
         int counts[3] = {S, 2, 1};
         for (int q = 0; q < 3; q++) {
             int ns = counts[q];

@@ -26,15 +26,7 @@
 #define MAXN 40 /* rows of the largest product tested: two chunks of 16 and a part */
 #define BUFN 48 /* its activation buffer: hlm_qpack_act_rows(40) */
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
-static float urand(void) { return (float)(rnd() & 0xFFFFFF) / 8388608.0f - 1.0f; }
+#include "xorshift.h"
 static float wrand(void)
 {
     float v = urand() + urand() + urand();

@@ -34,15 +34,8 @@
 #include <immintrin.h>
 #endif
 
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-static uint32_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
-static float urand(void) { return (float)(rnd() & 0xFFFFFF) / 8388608.0f - 1.0f; } /* [-1, 1) */
+#define HLM_TEST_SEED 0x2545F4914F6CDD1Dull
+#include "xorshift.h"
 /* roughly normal, occasionally a large outlier (as real weights and activations have) */
 static float wrand(void)
 {

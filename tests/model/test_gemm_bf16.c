@@ -27,16 +27,7 @@
 
 #include "model/gemm.h"
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
-/* uniform in [-1, 1): multiples of 2^-23, never subnormal */
-static float urand(void) { return (float)(rnd() & 0xFFFFFF) / 8388608.0f - 1.0f; }
+#include "xorshift.h"
 
 /* Round to nearest even with 8 significant bits; subnormals are not used by these tests. */
 static float ref_bf16(float x)

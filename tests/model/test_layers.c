@@ -29,22 +29,13 @@
 #include "model/gemm.h"
 #include "model/layers.h"
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
-/* uniform in [-a, a) */
-static float urand(float a) { return a * ((float)(rnd() & 0xFFFFFF) / 8388608.0f - 1.0f); }
+#include "xorshift.h"
 
 static float *frand(size_t n, float a)
 {
     float *p = malloc(n * sizeof *p);
     assert_non_null(p);
-    for (size_t i = 0; i < n; i++) p[i] = urand(a);
+    for (size_t i = 0; i < n; i++) p[i] = a * urand(); /* uniform in [-a, a) */
     return p;
 }
 static float *fzero(size_t n)

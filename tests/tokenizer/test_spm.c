@@ -66,14 +66,8 @@ static int group_teardown(void **state)
 /* memcmp of n bytes, which may be 0 with NULL pointers (empty arrays) */
 static int mem_eq(const void *a, const void *b, size_t n) { return n == 0 || !memcmp(a, b, n); }
 
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-static uint32_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
+#define HLM_TEST_SEED 0x2545F4914F6CDD1Dull
+#include "xorshift.h"
 
 /* The streaming decoder over ids: returns every token's bytes; checks that with valid text it
  * only ever emits whole characters. */

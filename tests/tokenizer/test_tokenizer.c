@@ -25,14 +25,7 @@
 #include "tokenizer/tokenizer_impl.h"
 #include "tokenizer/tokenizer_internal.h"
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
+#include "xorshift.h"
 
 static hlm_tokenizer *hf_tok;       /* Hugging Face semantics (fixture) */
 static hlm_tokenizer *tt_tok;       /* the same tokens as a rank file: tiktoken semantics */
