@@ -34,8 +34,9 @@ static void usage(int cmd, FILE *f)
         "prints), and with --tokenizer DIR/shards/{train,val}-*.tok.\n"
         "With --part i/N only part i of the inputs is processed (pass 1, into DIR/parts/); run\n"
         "`hyperlm data dedup --merge DIR` once all N parts are done. The kept documents are the\n"
-        "same for any N. Under `mpirun -np N` (or srun) without --part, rank i runs part i and\n"
-        "rank 0 merges (DIR must be shared by the ranks).\n",
+        "same for any N. Under `mpirun -np N` (or srun) without --part, rank i runs part i, the\n"
+        "ranks all-gather the signatures and each writes its part (DIR need not be shared,\n"
+        "except with --tokenizer).\n",
         "usage: hyperlm data extract --input SRC... --output FILE.jsonl[.zst] [options]\n"
         "\n"
         "Reads documents out of text, JSONL, TSV, HTML pages and WARC/WET files (and folders of\n"
@@ -100,7 +101,6 @@ typedef struct args {
     const char *val_fraction;
     int quiet;
     int have_part;
-    int in_world; /* started by mpirun/srun: this process is one part of the world */
 } args;
 
 /* Flags that turn stages off are kept aside and applied after the config file, which may turn
@@ -272,22 +272,24 @@ static int tokenize_docs(const args *a, const char *dir, unsigned parts)
     return rc;
 }
 
-/* Pass 2 over DIR/parts/part-I-of-N and the rest of prepare: docs, report, shards. */
-static int finish(const args *a, const char *dir, unsigned parts, hlm_pipeline_report *rep)
+/* Pass 2 over the parts' pass-1 files pf: the kept documents of part i in
+ * DIR/docs/part-i.jsonl.zst, for every part, or only for part own when own >= 0 (a process of an
+ * MPI world, which still decides over every part's signatures and line counts). */
+static int write_docs(const args *a, const char *dir, const hlm_part_files *pf, unsigned parts, int own,
+                      hlm_pipeline_report *rep)
 {
     hlm_error err;
-    hlm_part_files *pf = calloc(parts, sizeof *pf);
     char **outs = calloc(parts, sizeof *outs);
     char path[1100];
     int rc = CLI_FAIL;
-    if (!pf || !outs) goto out;
+    if (!outs) return CLI_FAIL;
     snprintf(path, sizeof path, "%s/docs", dir);
     if (cli_make_dirs(path, &err)) {
         rc = cli_report(&err);
         goto out;
     }
     for (unsigned i = 0; i < parts; i++) {
-        hlm_part_files_in(&pf[i], dir, i, parts, &a->o);
+        if (own >= 0 && i != (unsigned)own) continue;
         if (!(outs[i] = malloc(1100))) goto out;
         snprintf(outs[i], 1100, "%s/docs/part-%05u.jsonl.zst", dir, i);
     }
@@ -298,66 +300,81 @@ static int finish(const args *a, const char *dir, unsigned parts, hlm_pipeline_r
         }
     } else {
         for (unsigned i = 0; i < parts; i++)
-            if (rename(pf[i].docs, outs[i])) {
+            if (outs[i] && rename(pf[i].docs, outs[i])) {
                 hlm_errorf(&err, HLM_ERR_IO, "%s: cannot move to %s: %s", pf[i].docs, outs[i], strerror(errno));
                 rc = cli_report(&err);
                 goto out;
             }
     }
+    rc = CLI_OK;
+out:
+    for (unsigned i = 0; i < parts; i++) free(outs[i]);
+    free(outs);
+    return rc;
+}
+
+/* DIR/report.json, DIR/report.txt (the summary printed) and, with --tokenizer, DIR/shards. */
+static int write_report(const args *a, const char *dir, unsigned parts, const hlm_pipeline_report *rep)
+{
+    hlm_error err;
+    char path[1100];
     snprintf(path, sizeof path, "%s/report.json", dir);
-    if (hlm_report_write_json(rep, &a->o, path, &err)) {
-        rc = cli_report(&err);
-        goto out;
-    }
+    if (hlm_report_write_json(rep, &a->o, path, &err)) return cli_report(&err);
     if (!a->quiet) printf("\n== report (%s)\n", path);
     snprintf(path, sizeof path, "%s/report.txt", dir);
-    if ((rc = print_summary(rep, path, a->quiet))) goto out;
-    if (a->tokenizer) rc = tokenize_docs(a, dir, parts);
-out:
-    for (unsigned i = 0; outs && i < parts; i++) free(outs[i]);
-    free(outs);
+    int rc = print_summary(rep, path, a->quiet);
+    if (!rc && a->tokenizer) rc = tokenize_docs(a, dir, parts);
+    return rc;
+}
+
+/* Pass 2 over DIR/parts/part-I-of-N and the rest of prepare: docs, report, shards. */
+static int finish(const args *a, const char *dir, unsigned parts, hlm_pipeline_report *rep)
+{
+    hlm_part_files *pf = calloc(parts, sizeof *pf);
+    if (!pf) return CLI_FAIL;
+    for (unsigned i = 0; i < parts; i++) hlm_part_files_in(&pf[i], dir, i, parts, &a->o);
+    int rc = write_docs(a, dir, pf, parts, -1, rep);
+    if (!rc) rc = write_report(a, dir, parts, rep);
     free(pf);
     return rc;
 }
 
-static int run_prepare(args *a)
+/* Pass 1 of part a->o.source.part into pf; the part's report goes beside its documents
+ * (DIR/parts/part-I-of-N.report.json, which `dedup --merge` reads). */
+static int run_pass1(const args *a, const hlm_part_files *pf, hlm_pipeline_report *rep)
 {
     hlm_error err;
-    hlm_pipeline_report *rep = calloc(1, sizeof *rep);
     char path[1100];
-    int rc = CLI_FAIL;
-    if (!rep) return CLI_FAIL;
     unsigned parts = a->o.source.parts ? a->o.source.parts : 1, part = a->o.source.part;
     snprintf(path, sizeof path, "%s/parts", a->output);
-    if (cli_make_dirs(path, &err)) {
-        rc = cli_report(&err);
-        goto out;
-    }
-    hlm_part_files pf;
-    hlm_part_files_in(&pf, a->output, part, parts, &a->o);
+    if (cli_make_dirs(path, &err)) return cli_report(&err);
     if (!a->quiet) printf("== pass 1%s: extract, clean, filter, scrub%s\n", parts > 1 ? " (this part)" : "",
                           dedup_on(&a->o) ? ", dedup signatures" : "");
-    if (hlm_pipeline_run(&a->o, a->inputs, a->n_inputs, &pf, rep, &err)) {
-        rc = cli_report(&err);
-        goto out;
-    }
+    if (hlm_pipeline_run(&a->o, a->inputs, a->n_inputs, pf, rep, &err)) return cli_report(&err);
     snprintf(path, sizeof path, "%s/parts/part-%05u-of-%05u.report.json", a->output, part, parts);
-    if (hlm_report_write_json(rep, &a->o, path, &err)) {
-        rc = cli_report(&err);
-        goto out;
-    }
-    if (parts > 1) {
-        if (!a->quiet && !a->in_world)
-            printf("part %u of %u done: %llu of %llu documents passed (%s).\n"
+    if (hlm_report_write_json(rep, &a->o, path, &err)) return cli_report(&err);
+    return CLI_OK;
+}
+
+static int run_prepare(args *a)
+{
+    hlm_pipeline_report *rep = calloc(1, sizeof *rep);
+    if (!rep) return CLI_FAIL;
+    unsigned parts = a->o.source.parts ? a->o.source.parts : 1, part = a->o.source.part;
+    hlm_part_files pf;
+    hlm_part_files_in(&pf, a->output, part, parts, &a->o);
+    int rc = run_pass1(a, &pf, rep);
+    if (rc == CLI_OK && parts > 1) {
+        if (!a->quiet)
+            printf("part %u of %u done: %llu of %llu documents passed (%s/parts/part-%05u-of-%05u.report.json).\n"
                    "When all %u parts are done: hyperlm data dedup --merge %s%s%s\n",
-                   part, parts, (unsigned long long)rep->docs_kept, (unsigned long long)rep->docs_in, path, parts,
-                   a->output, a->tokenizer ? " --tokenizer " : "", a->tokenizer ? a->tokenizer : "");
-        rc = CLI_OK;
-        goto out;
+                   part, parts, (unsigned long long)rep->docs_kept, (unsigned long long)rep->docs_in, a->output,
+                   part, parts, parts, a->output, a->tokenizer ? " --tokenizer " : "",
+                   a->tokenizer ? a->tokenizer : "");
+    } else if (rc == CLI_OK) {
+        if (!a->quiet && dedup_on(&a->o)) printf("\n== pass 2: dedup\n");
+        rc = finish(a, a->output, 1, rep);
     }
-    if (!a->quiet && dedup_on(&a->o)) printf("\n== pass 2: dedup\n");
-    rc = finish(a, a->output, 1, rep);
-out:
     free(rep);
     return rc;
 }
@@ -459,10 +476,113 @@ out:
     return rc;
 }
 
-/* prepare under mpirun or srun (without --part): rank i runs pass 1 on part i of N, then rank 0
- * merges the parts' signatures and line counts as `dedup --merge` does, so the kept documents are
- * those of one process. The signatures go through the output folder, which every rank must
- * share (one machine or a shared file system). */
+/* ---- prepare under mpirun or srun ---- */
+
+/* The number of ranks whose rc is not CLI_OK, the same on every rank. A failed collective ends
+ * the job: the other ranks would wait in their next one. */
+static int count_failed(hlm_comm *comm, int rc)
+{
+    hlm_error err;
+    double failed = rc != CLI_OK, n_failed = 0;
+    if (hlm_comm_sum_f64(comm, &failed, &n_failed, 1, &err)) {
+        cli_report(&err);
+        hlm_comm_abort(comm, CLI_FAIL, err.msg);
+        return hlm_comm_size(comm);
+    }
+    return (int)n_failed;
+}
+
+/* n bytes of this rank to every rank: all := every rank's bytes in rank order, rank i's at
+ * displs[i], counts[i] of them (counts and displs hold one entry per rank). */
+static hlm_status gather_bytes(hlm_comm *comm, const void *mine, size_t n, hlm_buf *all, size_t *counts,
+                               size_t *displs, hlm_error *err)
+{
+    int world = hlm_comm_size(comm), rank = hlm_comm_rank(comm);
+    uint64_t *sizes = malloc((size_t)world * sizeof *sizes);
+    if (!sizes) return hlm_errorf(err, HLM_ERR_NOMEM, "out of memory");
+    hlm_status st = hlm_comm_allgather_u64(comm, n, sizes, err);
+    size_t total = 0;
+    for (int i = 0; st == HLM_OK && i < world; i++) {
+        counts[i] = (size_t)sizes[i];
+        displs[i] = total;
+        total += counts[i];
+    }
+    free(sizes);
+    all->len = 0;
+    if (st == HLM_OK && hlm_buf_reserve(all, total ? total : 1))
+        st = hlm_errorf(err, HLM_ERR_NOMEM, "cannot allocate %zu bytes for the data of %d processes", total, world);
+    if (st != HLM_OK) return st;
+    if (n) memcpy(all->data + displs[rank], mine, n);
+    all->len = total;
+    return hlm_comm_allgatherv_bytes(comm, all->data, counts, displs, err);
+}
+
+/* Every rank's report, sent as JSON (without the settings, which every rank shares), merged in
+ * rank order on every rank, as `dedup --merge` merges the parts' report files. */
+static hlm_status gather_reports(hlm_comm *comm, const hlm_pipeline_report *mine, hlm_pipeline_report *merged,
+                                 size_t *counts, size_t *displs, hlm_error *err)
+{
+    hlm_buf json = {0}, all = {0};
+    hlm_pipeline_report *one = malloc(sizeof *one);
+    hlm_status st = one ? hlm_report_to_json(mine, NULL, &json, err) : hlm_errorf(err, HLM_ERR_NOMEM, "out of memory");
+    if (st == HLM_OK) st = gather_bytes(comm, json.data, json.len, &all, counts, displs, err);
+    memset(merged, 0, sizeof *merged);
+    for (int i = 0; st == HLM_OK && i < hlm_comm_size(comm); i++) {
+        char name[64];
+        snprintf(name, sizeof name, "the report of rank %d", i);
+        st = hlm_report_parse_json(one, all.data + displs[i], counts[i], name, err);
+        if (st == HLM_OK) hlm_report_merge(merged, one);
+    }
+    free(one);
+    hlm_buf_free(&json);
+    hlm_buf_free(&all);
+    return st;
+}
+
+/* This rank's pass-1 file paths[rank] (its signatures or its line counts) to every rank; the
+ * other ranks' files are written to paths[i], so that every rank then holds every part's.
+ * *bytes grows by the bytes of all parts. */
+static hlm_status exchange_file(hlm_comm *comm, const char *const *paths, size_t *counts, size_t *displs,
+                                uint64_t *bytes, hlm_error *err)
+{
+    int rank = hlm_comm_rank(comm);
+    hlm_buf mine = {0}, all = {0};
+    hlm_status st = hlm_file_read_all(paths[rank], &mine, err);
+    if (st == HLM_OK) st = gather_bytes(comm, mine.data, mine.len, &all, counts, displs, err);
+    hlm_buf_free(&mine);
+    for (int i = 0; st == HLM_OK && i < hlm_comm_size(comm); i++)
+        if (i != rank) st = hlm_file_write_atomic(paths[i], all.data + displs[i], counts[i], err);
+    *bytes += all.len;
+    hlm_buf_free(&all);
+    return st;
+}
+
+/* The report one process over all parts would write, from the merged reports of pass 1 (pass1)
+ * and of each rank after its part's pass 2 (total, which every count comes from). Examples as
+ * `dedup --merge` picks them: pass 1's in part order, then pass 2's. The whole-run figures of
+ * pass 2, computed alike on every rank, are taken once, from this rank's own report. */
+static void combine_reports(hlm_pipeline_report *total, const hlm_pipeline_report *pass1,
+                            const hlm_pipeline_report *own, unsigned parts)
+{
+    for (int k = 0; k < HLM_RM_COUNT; k++) {
+        hlm_removal_example ex[HLM_REPORT_EXAMPLES];
+        uint64_t n = 0;
+        for (uint64_t i = 0; i < pass1->examples_n[k] && n < HLM_REPORT_EXAMPLES; i++) ex[n++] = pass1->examples[k][i];
+        for (uint64_t i = 0; i < total->examples_n[k] && n < HLM_REPORT_EXAMPLES; i++) ex[n++] = total->examples[k][i];
+        memcpy(total->examples[k], ex, n * sizeof *ex);
+        total->examples_n[k] = n;
+    }
+    total->near_dup_clusters = own->near_dup_clusters;
+    total->line_table_entries = own->line_table_entries;
+    total->parts = parts;
+}
+
+/* prepare under mpirun or srun (without --part): rank i runs pass 1 on part i of N, with its
+ * signatures and line counts in a scratch folder of its own. The ranks then all-gather those
+ * files, so that each runs the same pass-2 decision over every part and writes only its own
+ * part's documents: the kept documents are those of one process, and no rank reads another's
+ * files. Rank 0 writes the report, combined from every rank's (all-gathered as JSON). A failure
+ * on any rank fails every rank. */
 static int run_prepare_world(args *a)
 {
     hlm_error err;
@@ -474,29 +594,92 @@ static int run_prepare_world(args *a)
         hlm_comm_free(comm);
         return run_prepare(a);
     }
-    a->o.source.part = (unsigned)rank;
-    a->o.source.parts = (unsigned)world;
-    a->in_world = 1;
+    unsigned parts = (unsigned)world, part = (unsigned)rank;
+    a->o.source.part = part;
+    a->o.source.parts = parts;
     int quiet = a->quiet;
     if (rank > 0) {
         a->quiet = 1;
         a->o.progress = 0;
     }
-    int rc = run_prepare(a);
-    double failed = rc != CLI_OK, n_failed = 0;
-    if (hlm_comm_sum_f64(comm, &failed, &n_failed, 1, &err)) {
+    char scratch[900]; /* its files' names fit hlm_part_files */
+    snprintf(scratch, sizeof scratch, "%s/parts/rank-%05u-of-%05u.exchange", a->output, part, parts);
+    hlm_part_files *pf = calloc(parts, sizeof *pf);
+    const char **sigs = calloc(parts, sizeof *sigs), **lines = calloc(parts, sizeof *lines);
+    size_t *counts = calloc(parts, sizeof *counts), *displs = calloc(parts, sizeof *displs);
+    hlm_pipeline_report *rep = calloc(1, sizeof *rep), *pass1 = calloc(1, sizeof *pass1);
+    hlm_pipeline_report *after = calloc(1, sizeof *after), *total = calloc(1, sizeof *total);
+    int rc = CLI_FAIL;
+    if (pf && sigs && lines && counts && displs && rep && pass1 && after && total) {
+        for (unsigned i = 0; i < parts; i++) {
+            hlm_part_files_in(&pf[i], a->output, i, parts, &a->o);
+            if (pf[i].sigs[0]) snprintf(pf[i].sigs, sizeof pf[i].sigs, "%s/part-%05u-of-%05u.sigs", scratch, i, parts);
+            if (pf[i].lines[0])
+                snprintf(pf[i].lines, sizeof pf[i].lines, "%s/part-%05u-of-%05u.lines", scratch, i, parts);
+            sigs[i] = pf[i].sigs;
+            lines[i] = pf[i].lines;
+        }
+        rc = cli_make_dirs(scratch, &err) ? cli_report(&err) : run_pass1(a, &pf[part], rep);
+    }
+    int n_failed = count_failed(comm, rc);
+    if (n_failed) {
+        if (rank == 0)
+            fprintf(stderr, "hyperlm: error: data prepare: %d of %d processes failed in pass 1; nothing merged\n",
+                    n_failed, world);
+        rc = CLI_FAIL;
+        goto out;
+    }
+
+    uint64_t bytes = 0;
+    hlm_status st = gather_reports(comm, rep, pass1, counts, displs, &err);
+    if (st == HLM_OK && sigs[0][0]) st = exchange_file(comm, sigs, counts, displs, &bytes, &err);
+    if (st == HLM_OK && lines[0][0]) st = exchange_file(comm, lines, counts, displs, &bytes, &err);
+    if (st != HLM_OK) {
         rc = cli_report(&err);
         hlm_comm_abort(comm, CLI_FAIL, err.msg);
-    } else if (n_failed > 0) {
-        if (rank == 0)
-            fprintf(stderr, "hyperlm: error: data prepare: %.0f of %d processes failed in pass 1; nothing merged\n",
-                    n_failed, world);
-        if (rc == CLI_OK) rc = CLI_FAIL;
-    } else if (rank == 0) {
-        a->quiet = quiet;
-        a->merge = a->output;
-        rc = run_merge(a);
+        goto out;
     }
+    if (!a->quiet && dedup_on(&a->o))
+        printf("\n== pass 2 (this part): dedup over the signatures and line counts of %u parts (%.1f MB "
+               "all-gathered)\n",
+               parts, (double)bytes / 1e6);
+    /* this part's pass-2 report starts from its pass-1 counts; its examples are pass 2's only */
+    *after = *rep;
+    memset(after->examples_n, 0, sizeof after->examples_n);
+    rc = write_docs(a, a->output, pf, parts, rank, after);
+    n_failed = count_failed(comm, rc);
+    if (n_failed) {
+        if (rank == 0)
+            fprintf(stderr, "hyperlm: error: data prepare: %d of %d processes failed in pass 2; no report written\n",
+                    n_failed, world);
+        rc = CLI_FAIL;
+        goto out;
+    }
+    if (gather_reports(comm, after, total, counts, displs, &err)) {
+        rc = cli_report(&err);
+        hlm_comm_abort(comm, CLI_FAIL, err.msg);
+        goto out;
+    }
+    if (rank == 0) {
+        combine_reports(total, pass1, after, parts);
+        a->quiet = quiet;
+        rc = write_report(a, a->output, parts, total);
+    }
+out:
+    for (unsigned i = 0; pf && i < parts; i++) {
+        if (pf[i].sigs[0]) unlink(pf[i].sigs);
+        if (pf[i].lines[0]) unlink(pf[i].lines);
+    }
+    rmdir(scratch);
+    free(pf);
+    free(sigs);
+    free(lines);
+    free(counts);
+    free(displs);
+    free(rep);
+    free(pass1);
+    free(after);
+    free(total);
     hlm_comm_free(comm);
     return rc;
 }

@@ -433,24 +433,59 @@ hlm_status hlm_comm_barrier(hlm_comm *c, hlm_error *err)
 #endif
 }
 
+hlm_status hlm_comm_allgatherv_bytes(hlm_comm *c, void *buf, const size_t *counts, const size_t *displs,
+                                     hlm_error *err)
+{
+    if (c->size == 1) return HLM_OK;
+#ifdef HLM_HAVE_MPI
+    const size_t piece = (size_t)1 << 30;
+    for (int root = 0; root < c->size; root++)
+        for (size_t off = 0; off < counts[root]; off += piece) {
+            size_t n = counts[root] - off < piece ? counts[root] - off : piece;
+            int i = new_req(c, "all-gather of bytes", err);
+            if (i < 0) return HLM_ERR_NOMEM;
+            int rc = MPI_Ibcast((char *)buf + displs[root] + off, (int)n, MPI_BYTE, root, c->world, &c->reqs[i].req);
+            if (rc != MPI_SUCCESS) {
+                c->reqs[i].used = 0;
+                return mpi_fail(c, rc, "all-gather of bytes", err);
+            }
+            hlm_status s = hlm_comm_wait(c, i, err);
+            if (s != HLM_OK) return s;
+        }
+    return HLM_OK;
+#else
+    (void)buf;
+    (void)counts;
+    (void)displs;
+    return hlm_errorf(err, HLM_ERR_INVALID, "all-gather of bytes: built without MPI");
+#endif
+}
+
+hlm_status hlm_comm_allgather_u64(hlm_comm *c, uint64_t value, uint64_t *all, hlm_error *err)
+{
+    all[0] = value;
+    if (c->size == 1) return HLM_OK;
+#ifdef HLM_HAVE_MPI
+    int i = new_req(c, "all-gather of u64", err);
+    if (i < 0) return HLM_ERR_NOMEM;
+    int rc = MPI_Iallgather(&value, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, c->world, &c->reqs[i].req);
+    if (rc != MPI_SUCCESS) {
+        c->reqs[i].used = 0;
+        return mpi_fail(c, rc, "all-gather of u64", err);
+    }
+    return hlm_comm_wait(c, i, err);
+#else
+    return hlm_errorf(err, HLM_ERR_INVALID, "all-gather: built without MPI");
+#endif
+}
+
 hlm_status hlm_comm_compare_u64(hlm_comm *c, uint64_t value, int *first_other, hlm_error *err)
 {
     *first_other = -1;
     if (c->size == 1) return HLM_OK;
-#ifdef HLM_HAVE_MPI
     uint64_t *all = malloc((size_t)c->size * sizeof *all);
     if (!all) return hlm_errorf(err, HLM_ERR_NOMEM, "communicator: out of memory");
-    int i = new_req(c, "all-gather of checksums", err);
-    hlm_status s = i < 0 ? HLM_ERR_NOMEM : HLM_OK;
-    if (s == HLM_OK) {
-        int rc = MPI_Iallgather(&value, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, c->world, &c->reqs[i].req);
-        if (rc != MPI_SUCCESS) {
-            c->reqs[i].used = 0;
-            s = mpi_fail(c, rc, "all-gather of checksums", err);
-        } else {
-            s = hlm_comm_wait(c, i, err);
-        }
-    }
+    hlm_status s = hlm_comm_allgather_u64(c, value, all, err);
     for (int r = 1; s == HLM_OK && r < c->size; r++)
         if (all[r] != all[0]) {
             *first_other = r;
@@ -458,10 +493,6 @@ hlm_status hlm_comm_compare_u64(hlm_comm *c, uint64_t value, int *first_other, h
         }
     free(all);
     return s;
-#else
-    (void)value;
-    return hlm_errorf(err, HLM_ERR_INVALID, "compare: built without MPI");
-#endif
 }
 
 void hlm_comm_abort(hlm_comm *c, int code, const char *msg)

@@ -63,6 +63,14 @@ hlm_status hlm_comm_progress(hlm_comm *c, hlm_error *err);
 
 /* Blocking: in place, rank i's piece buf[displs[i] .. displs[i] + counts[i]) goes to every rank. */
 hlm_status hlm_comm_allgatherv(hlm_comm *c, float *buf, const size_t *counts, const size_t *displs, hlm_error *err);
+/* Blocking, bytes: in place, rank i's piece buf[displs[i] .. displs[i] + counts[i]) goes to every
+ * rank. Done as one broadcast from each rank in turn, in pieces of at most 1 GiB, so counts and
+ * displacements may exceed MPI's int counts (2^31 - 1); each rank receives the same bytes as in
+ * a ring all-gather. */
+hlm_status hlm_comm_allgatherv_bytes(hlm_comm *c, void *buf, const size_t *counts, const size_t *displs,
+                                     hlm_error *err);
+/* all[i] := rank i's value on every rank (all holds hlm_comm_size entries). */
+hlm_status hlm_comm_allgather_u64(hlm_comm *c, uint64_t value, uint64_t *all, hlm_error *err);
 /* Rank 0 receives every rank's piece (send, counts[rank] floats) at recv + displs[i]; recv is
  * used on rank 0 only. */
 hlm_status hlm_comm_gatherv(hlm_comm *c, const float *send, float *recv, const size_t *counts, const size_t *displs,

@@ -752,10 +752,11 @@ hlm_status hlm_pipeline_dedup(const hlm_pipeline_opts *o, const hlm_part_files *
     uint64_t done_bytes = 0, total_bytes = 0;
     for (size_t i = 0; i < n; i++) {
         struct stat sb;
-        if (!stat(parts[i].docs, &sb)) total_bytes += (uint64_t)sb.st_size;
+        if (out_docs[i] && !stat(parts[i].docs, &sb)) total_bytes += (uint64_t)sb.st_size;
     }
     if (o->progress) hlm_progress_start(&pg, "dedup", total_bytes, "B");
     for (size_t i = 0; i < n; i++) {
+        if (!out_docs[i]) continue; /* another process writes this part */
         hlm_source_opts so = o->source;
         so.part = 0;
         so.parts = 1;

@@ -140,6 +140,11 @@ typedef struct hlm_pipeline_report {
 hlm_status hlm_report_write_json(const hlm_pipeline_report *r, const hlm_pipeline_opts *o, const char *path,
                                  hlm_error *err);
 hlm_status hlm_report_read_json(hlm_pipeline_report *r, const char *path, hlm_error *err);
+/* The same JSON in memory, appended to out (the processes of an MPI world send their reports as
+ * these bytes); path names the bytes in errors. */
+hlm_status hlm_report_to_json(const hlm_pipeline_report *r, const hlm_pipeline_opts *o, hlm_buf *out, hlm_error *err);
+hlm_status hlm_report_parse_json(hlm_pipeline_report *r, const uint8_t *data, size_t len, const char *path,
+                                 hlm_error *err);
 /* Adds b's counts into a (parts merged). */
 void hlm_report_merge(hlm_pipeline_report *a, const hlm_pipeline_report *b);
 hlm_status hlm_report_summary(const hlm_pipeline_report *r, hlm_buf *out);
@@ -160,7 +165,11 @@ hlm_status hlm_pipeline_run(const hlm_pipeline_opts *o, const char *const *input
                             const hlm_part_files *out, hlm_pipeline_report *report, hlm_error *err);
 
 /* Pass 2 over n parts' pass-1 files: writes the kept documents of part i to out_docs[i]; adds
- * its removals and statistics to report (which should hold the merged pass-1 reports). */
+ * its removals and statistics to report (which should hold the merged pass-1 reports).
+ * out_docs[i] NULL: part i's signatures and line counts still take part in every decision, but
+ * its docs file is neither read nor written and its documents add nothing to report (a process
+ * of an MPI world writes only its own part). The whole-run figures (near_dup_clusters,
+ * line_table_entries, dedup_memory_bytes) are the same whichever parts are written. */
 hlm_status hlm_pipeline_dedup(const hlm_pipeline_opts *o, const hlm_part_files *parts, size_t n,
                               const char *const *out_docs, hlm_pipeline_report *report, hlm_error *err);
 

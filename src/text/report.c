@@ -20,8 +20,7 @@ static uint64_t removed_total(const hlm_pipeline_report *r)
 
 #define ADD_NUM(obj, name, v) cJSON_AddNumberToObject(obj, name, (double)(v))
 
-hlm_status hlm_report_write_json(const hlm_pipeline_report *r, const hlm_pipeline_opts *o, const char *path,
-                                 hlm_error *err)
+hlm_status hlm_report_to_json(const hlm_pipeline_report *r, const hlm_pipeline_opts *o, hlm_buf *out, hlm_error *err)
 {
     cJSON *root = cJSON_CreateObject();
     if (!root) return hlm_errorf(err, HLM_ERR_NOMEM, "out of memory");
@@ -105,10 +104,19 @@ hlm_status hlm_report_write_json(const hlm_pipeline_report *r, const hlm_pipelin
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (!text) return hlm_errorf(err, HLM_ERR_NOMEM, "out of memory");
-    size_t n = strlen(text);
-    text[n] = '\n'; /* replaces the terminator: write n + 1 bytes */
-    hlm_status st = hlm_file_write_atomic(path, text, n + 1, err);
+    hlm_status st = hlm_buf_append(out, text, strlen(text));
+    if (st == HLM_OK) st = hlm_buf_append(out, "\n", 1);
     free(text);
+    return st ? hlm_errorf(err, st, "report: out of memory") : HLM_OK;
+}
+
+hlm_status hlm_report_write_json(const hlm_pipeline_report *r, const hlm_pipeline_opts *o, const char *path,
+                                 hlm_error *err)
+{
+    hlm_buf b = {0};
+    hlm_status st = hlm_report_to_json(r, o, &b, err);
+    if (st == HLM_OK) st = hlm_file_write_atomic(path, b.data, b.len, err);
+    hlm_buf_free(&b);
     return st;
 }
 
@@ -131,12 +139,16 @@ hlm_status hlm_report_read_json(hlm_pipeline_report *r, const char *path, hlm_er
     memset(r, 0, sizeof *r);
     hlm_buf b = {0};
     hlm_status st = hlm_file_read_all(path, &b, err);
-    if (st) {
-        hlm_buf_free(&b); /* a read that fails part way has already filled some of it */
-        return st;
-    }
-    cJSON *root = cJSON_ParseWithLength((const char *)b.data, b.len);
-    hlm_buf_free(&b);
+    if (st == HLM_OK) st = hlm_report_parse_json(r, b.data, b.len, path, err);
+    hlm_buf_free(&b); /* a read that fails part way has already filled some of it */
+    return st;
+}
+
+hlm_status hlm_report_parse_json(hlm_pipeline_report *r, const uint8_t *data, size_t len, const char *path,
+                                 hlm_error *err)
+{
+    memset(r, 0, sizeof *r);
+    cJSON *root = cJSON_ParseWithLength((const char *)data, len);
     const cJSON *docs = root ? cJSON_GetObjectItemCaseSensitive(root, "documents") : NULL;
     if (!cJSON_IsObject(docs)) {
         cJSON_Delete(root);

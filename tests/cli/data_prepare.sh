@@ -172,18 +172,82 @@ same "$tmp/one" "$tmp/three" "3 parts + merge against one run"
 $py -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r['documents']['in_equals_kept_plus_removed'] and r['parts']==3 else 1)" "$tmp/out3/report.json"
 checks=$((checks + 1)); [ $? -eq 0 ] || fail "merged report does not add up"
 
-# 2b. under mpirun: rank i runs part i of N and rank 0 merges, the same documents as one run
-#     (skipped without mpirun or without MPI in the build)
-if command -v mpirun >/dev/null && ! "$bin" -q train --zero 1 2>&1 | grep -q "built without"; then
+# 2b. under mpirun: rank i runs part i of N, the ranks all-gather the signatures and line counts
+#     and each writes its own part: the same documents as one run, and at np=3 the same report
+#     as 3 parts + merge (timings aside). No rank reads another's pass-1 files: each keeps them in
+#     a scratch folder of its own, removed at the end, and the ranks can even be given different
+#     output folders (as on machines that share none). A rank that fails, in pass 1 or 2, ends
+#     the job with a non-zero exit, not a hang. (Skipped without mpirun; without MPI in the
+#     build, a clear error is checked and the rest skipped.)
+mpi() { # mpirun ARGS..., with the settings that let it run here, output in $tmp/out and $tmp/err
   OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 \
     LSAN_OPTIONS="suppressions=$here/../lsan-mpi.supp:print_suppressions=0:fast_unwind_on_malloc=0" \
-    mpirun -np 3 "$bin" data prepare --input "$tmp/in" --output "$tmp/outmpi" --config "$tmp/config.json" \
-    --threads 1 -q >"$tmp/out" 2>"$tmp/err"
-  checks=$((checks + 1)); [ $? -eq 0 ] || { fail "mpirun -np 3 data prepare"; head -5 "$tmp/err"; }
-  docs_of "$tmp/outmpi" >"$tmp/mpi"
-  same "$tmp/one" "$tmp/mpi" "mpirun -np 3 data prepare against one run"
-  $py -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r['documents']['in_equals_kept_plus_removed'] and r['parts']==3 else 1)" "$tmp/outmpi/report.json"
-  checks=$((checks + 1)); [ $? -eq 0 ] || fail "mpirun report does not add up"
+    timeout 120 mpirun "$@" >"$tmp/out" 2>"$tmp/err"
+}
+with_mpi=0
+if command -v mpirun >/dev/null; then
+  echo '{"text": "probe"}' >"$tmp/probe.jsonl"
+  if mpi -np 2 "$bin" data prepare --input "$tmp/probe.jsonl" --output "$tmp/probe" -q; then
+    with_mpi=1
+  else
+    contains "$tmp/err" "built without MPI" "mpirun data prepare without MPI in the build"
+    echo "note: hyperlm was built without MPI; section 2b skipped"
+  fi
+fi
+if [ $with_mpi = 1 ]; then
+  without_timings() {
+    $py - "$1" <<'EOF'
+import json, sys
+def strip(x):
+    if isinstance(x, dict):
+        return {k: strip(v) for k, v in x.items() if k not in ("wall_seconds", "cpu_seconds", "mb_per_s_per_core")}
+    return [strip(v) for v in x] if isinstance(x, list) else x
+print(json.dumps(strip(json.load(open(sys.argv[1]))), indent=1, ensure_ascii=False))
+EOF
+  }
+  docs_of "$tmp/out1" >"$tmp/one"
+  for np in 2 3; do
+    mpi -np $np "$bin" data prepare --input "$tmp/in" --output "$tmp/outmpi$np" --config "$tmp/config.json" \
+      --threads 1 -q
+    checks=$((checks + 1)); [ $? -eq 0 ] || { fail "mpirun -np $np data prepare"; head -5 "$tmp/err"; }
+    docs_of "$tmp/outmpi$np" >"$tmp/mpi"
+    same "$tmp/one" "$tmp/mpi" "mpirun -np $np data prepare against one run"
+    $py -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r['documents']['in_equals_kept_plus_removed'] and r['parts']==$np else 1)" "$tmp/outmpi$np/report.json"
+    checks=$((checks + 1)); [ $? -eq 0 ] || fail "mpirun -np $np report does not add up"
+    left=$(cd "$tmp/outmpi$np/parts" && ls -d -- *.sigs *.lines *.exchange 2>/dev/null | tr '\n' ' ')
+    checks=$((checks + 1)); [ -z "$left" ] || fail "mpirun -np $np left pass-1 exchange files: $left"
+    checks=$((checks + 1)); [ -f "$tmp/outmpi$np/report.txt" ] || fail "mpirun -np $np wrote no report.txt"
+  done
+  without_timings "$tmp/out3/report.json" >"$tmp/rep3"
+  without_timings "$tmp/outmpi3/report.json" >"$tmp/repmpi3"
+  same "$tmp/rep3" "$tmp/repmpi3" "mpirun -np 3 report against 3 parts + merge"
+
+  # no shared folder: rank 0 writes to A, rank 1 to B; together the documents of one run
+  mpi -np 1 "$bin" data prepare --input "$tmp/in" --output "$tmp/outA" --config "$tmp/config.json" --threads 1 -q : \
+    -np 1 "$bin" data prepare --input "$tmp/in" --output "$tmp/outB" --config "$tmp/config.json" --threads 1 -q
+  checks=$((checks + 1)); [ $? -eq 0 ] || { fail "mpirun with an output folder per rank"; head -5 "$tmp/err"; }
+  docs_of "$tmp/outA" "$tmp/outB" >"$tmp/mpi"
+  same "$tmp/one" "$tmp/mpi" "mpirun -np 2 into two unshared folders against one run"
+  checks=$((checks + 1))
+  [ -f "$tmp/outA/report.json" ] && [ ! -e "$tmp/outB/report.json" ] && [ ! -e "$tmp/outA/docs/part-00001.jsonl.zst" ] ||
+    fail "output folder per rank: rank 0 writes the report, each rank only its own part"
+
+  # pass 1 fails on rank 1 only (its part is the second file, a corrupt one)
+  printf '{"text":"fine"}\n{"text": oops}\n' >"$tmp/corrupt.jsonl"
+  mpi -np 2 "$bin" data prepare --input "$tmp/in/docs.jsonl" --input "$tmp/corrupt.jsonl" --output "$tmp/outfail1" -q
+  rc=$?
+  checks=$((checks + 1)); [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "mpirun with a failing rank in pass 1: exit $rc"
+  contains "$tmp/err" "corrupt.jsonl:2" "the failing rank's error"
+  contains "$tmp/err" "1 of 2 processes failed in pass 1" "pass-1 failure counted"
+  absent "$tmp/outfail1/report.json" "mpirun with a failing rank in pass 1"
+  # pass 2 fails on rank 1 only: the name of its final documents is taken by a folder
+  mkdir -p "$tmp/outfail2/docs/part-00001.jsonl.zst"
+  mpi -np 2 "$bin" data prepare --input "$tmp/in" --output "$tmp/outfail2" --config "$tmp/config.json" --threads 1 -q
+  rc=$?
+  checks=$((checks + 1)); [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "mpirun with a failing rank in pass 2: exit $rc"
+  contains "$tmp/err" "part-00001.jsonl.zst" "the failing rank's pass-2 error"
+  contains "$tmp/err" "1 of 2 processes failed in pass 2" "pass-2 failure counted"
+  absent "$tmp/outfail2/report.json" "mpirun with a failing rank in pass 2"
 fi
 
 # 3. one thread gives the same bytes as two
