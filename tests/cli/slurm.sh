@@ -69,11 +69,18 @@ if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
   su -s /bin/sh munge -c /usr/sbin/munged 2>/dev/null || /usr/sbin/munged --force
   started_munge=1
 fi
-stop_cluster() {
-  [ -f "$sl/slurmd.pid" ] && kill "$(cat "$sl/slurmd.pid")" 2>/dev/null
-  [ -f "$sl/slurmctld.pid" ] && kill "$(cat "$sl/slurmctld.pid")" 2>/dev/null
-  [ "$started_munge" -eq 1 ] && pkill -x munged 2>/dev/null
-  sleep 1
+stop_cluster() { # and wait for the daemons to be gone, so that the next run finds the ports free
+  local pids=() f
+  for f in "$sl/slurmd.pid" "$sl/slurmctld.pid"; do [ -f "$f" ] && pids+=("$(cat "$f")"); done
+  [ "$started_munge" -eq 1 ] && pids+=($(pgrep -x munged))
+  ((${#pids[@]})) && kill "${pids[@]}" 2>/dev/null
+  local p alive
+  for _ in $(seq 1 50); do
+    alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" -eq 0 ] && break
+    sleep 0.2
+  done
   rm -rf "$tmp"
 }
 trap stop_cluster EXIT
