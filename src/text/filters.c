@@ -33,9 +33,11 @@
  * Invariants: the scratch's arrays only grow; a call uses them from index 0 and leaves nothing
  * that the next call reads, except the bad-word index (keyed by the list's address). Hash tables
  * are verified (memcmp, or word ids that were), so a hash collision costs time, never a wrong
- * answer; the saturating counters that prune lookups (mark_windows, word_ids) only err towards
+ * answer; the counters by hash that prune lookups (mark_windows, word_ids) only err towards
  * looking up. Speed: n-grams of words are counted over word ids (one exact table of the words),
- * hashes are computed only where a repeat is possible, and byte scans go 8 bytes at a time. */
+ * hashes are computed only where a repeat is possible (an n-gram of 16 bytes or more whose
+ * first or last 16 bytes occur once occurs once), upper bounds skip rules that cannot break,
+ * and byte scans go 8 bytes at a time. */
 #include <math.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -107,13 +109,18 @@ static int in_sorted(const uint32_t *a, size_t n, uint32_t cp)
     return 0;
 }
 
-/* punct_nonascii below U+10000 as a bitmap (built by tables_init, which run_rules has run). */
+/* The whole PUNCTUATION_SET below U+10000 as a bitmap, ASCII included (built by tables_init,
+ * which run_rules has run): one lookup on the hot path. */
 static uint64_t g_punct_bmp[0x10000 / 64];
 
-static int is_punct(uint32_t cp)
+static inline int ascii_punct(uint32_t cp)
 {
-    if (cp < 0x80) return (cp < 0x20 && cp != '\t' && cp != '\n') || cp == 0x7F ||
-                          (cp > 0x20 && !(hlm_ascii_class[cp] & (HLM_CC_LETTER | HLM_CC_NUMBER)));
+    return (cp < 0x20 && cp != '\t' && cp != '\n') || cp == 0x7F ||
+           (cp > 0x20 && !(hlm_ascii_class[cp] & (HLM_CC_LETTER | HLM_CC_NUMBER)));
+}
+
+static inline int is_punct(uint32_t cp)
+{
     if (cp < 0x10000) return (g_punct_bmp[cp >> 6] >> (cp & 63)) & 1;
     return in_sorted(punct_nonascii, sizeof punct_nonascii / sizeof punct_nonascii[0], cp);
 }
@@ -465,9 +472,11 @@ struct hlm_filter_scratch {
     uint64_t *wh;       /* per word: its hash */
     uint32_t *list;     /* positions to look up */
     size_t cand_cap;
-    uint8_t *win_rep;   /* per position: its window of the concatenation repeats */
-    uint8_t *wcnt;      /* saturating counters (mark_windows, word_ids), all zero between uses */
+    uint8_t *win_rep;   /* per word boundary: its windows of the concatenation repeat (mark_windows) */
+    uint8_t *wcnt;      /* saturating counters (mark_windows), all zero between uses */
     size_t wcnt_cap;
+    uint16_t *wcnt16;   /* word counters by hash (word_ids), all zero between uses */
+    size_t wcnt16_cap;
     size_t win_rep_cap;
     size_t *stop_len;   /* lengths of the stop words */
     size_t stop_len_cap;
@@ -475,6 +484,10 @@ struct hlm_filter_scratch {
     /* Korean: Kiwi-like token counts of the document (split_ko_chunk) */
     ko_counts ko;
     int words_ready; /* w[] and ko hold the words of the whole document */
+    /* the document's lines (str.splitlines()) and those of them that start with a bullet or end
+     * with an ellipsis, for quality(), counted by c4_lines when it has read every line */
+    size_t n_lines, n_bullets, n_ellipses;
+    int lines_ready;
     /* bad-word index: words bucketed by their first two bytes */
     const char *const *bw_list;
     uint32_t *bw_start, *bw_idx, *bw_len;
@@ -494,7 +507,7 @@ void hlm_filter_scratch_free(hlm_filter_scratch *s)
 {
     if (!s) return;
     free(s->w), free(s->lw), free(s->ccp), free(s->coff), free(s->cat), free(s->cat_off);
-    free(s->cps_pre), free(s->tab), free(s->used), free(s->sp), free(s->seen), free(s->cand), free(s->slot_of), free(s->wid), free(s->wh), free(s->list), free(s->stop_len), free(s->win_rep), free(s->wcnt);
+    free(s->cps_pre), free(s->tab), free(s->used), free(s->sp), free(s->seen), free(s->cand), free(s->slot_of), free(s->wid), free(s->wh), free(s->list), free(s->stop_len), free(s->win_rep), free(s->wcnt), free(s->wcnt16);
     hlm_buf_free(&s->out), hlm_buf_free(&s->lower), hlm_buf_free(&s->line);
     free(s->bw_start), free(s->bw_idx), free(s->bw_len);
     free(s);
@@ -590,15 +603,31 @@ static int en_suffix_char(uint32_t c)
     return is_punct(c) || c == 0xB7;
 }
 
-/* Words ending in "." that spaCy's English exceptions keep whole. */
+/* Words ending in "." that spaCy's English exceptions keep whole, sorted, so that a word is
+ * compared only with those of its first letter (en_abbrev_first, built by tables_init). */
+static const char *const en_abbrevs[] = {
+    "adm", "apr", "ariz", "ark", "aug", "ave", "bros",
+    "cal", "calif", "capt", "co", "col", "colo", "conn", "corp", "dec", "dist", "dr", "feb", "fla",
+    "ga", "gen", "gov", "ill", "inc", "ind", "jan", "jr", "jul", "jun", "kan", "ky", "la", "lt", "ltd",
+    "mar", "mass", "md", "messrs", "mich", "minn", "miss", "mo", "mr", "mrs", "ms", "mt",
+    "neb", "nev", "nov", "oct", "okla", "ore", "pa", "prof", "rep", "rev",
+    "sen", "sep", "sept", "sgt", "sr", "st", "tenn", "va", "vs", "wash", "wis",
+};
+#define N_ABBREVS (sizeof en_abbrevs / sizeof en_abbrevs[0])
+static uint8_t en_abbrev_first[27]; /* en_abbrevs[first[x - 'a'] .. first[x - 'a' + 1]) start with x */
+
+static void en_abbrev_index(void)
+{
+    size_t k = 0;
+    for (int c = 0; c < 26; c++) {
+        en_abbrev_first[c] = (uint8_t)k;
+        while (k < N_ABBREVS && en_abbrevs[k][0] == 'a' + c) k++;
+    }
+    en_abbrev_first[26] = (uint8_t)k;
+}
+
 static int en_abbrev(const uint32_t *c, size_t n)
 {
-    static const char *const abbr[] = {
-        "mr", "mrs", "ms", "dr", "st", "vs", "jr", "sr", "inc", "ltd", "co", "corp", "jan", "feb", "mar",
-        "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "mt", "gov", "gen", "rep", "sen",
-        "col", "lt", "sgt", "capt", "prof", "rev", "ave", "messrs", "adm", "bros", "md", "mo", "ind",
-        "ill", "kan", "ky", "la", "mass", "mich", "minn", "miss", "neb", "nev", "okla", "ore", "pa",
-        "tenn", "va", "wash", "wis", "ariz", "ark", "cal", "calif", "colo", "conn", "fla", "ga", "dist", NULL};
     if (n < 2) return 0;
     size_t m = n - 1; /* without the final '.' */
     if (m == 1 && c[0] < 0x80 && (hlm_ascii_class[c[0]] & HLM_CC_LETTER)) return 1; /* "a." "Z." */
@@ -610,11 +639,12 @@ static int en_abbrev(const uint32_t *c, size_t n)
     if (inner_dot && letters_dots && c[0] != '.') return 1; /* "e.g." "U.S." "a.m." */
     if (m > 6) return 0;
     int c0 = c[0] < 0x80 ? ascii_lower(c[0]) : -1;
-    for (const char *const *a = abbr; *a; a++) {
-        if ((*a)[0] != c0) continue;
+    if (c0 < 'a' || c0 > 'z') return 0;
+    for (size_t k = en_abbrev_first[c0 - 'a']; k < en_abbrev_first[c0 - 'a' + 1]; k++) {
+        const char *a = en_abbrevs[k];
         size_t i = 0;
-        while (i < m && (*a)[i] && c[i] < 0x80 && ascii_lower(c[i]) == (*a)[i]) i++;
-        if (i == m && (*a)[m] == '\0') return 1;
+        while (i < m && a[i] && c[i] < 0x80 && ascii_lower(c[i]) == a[i]) i++;
+        if (i == m && a[m] == '\0') return 1;
     }
     return 0;
 }
@@ -789,12 +819,15 @@ static int kiwi_class(const hlm_class_table *t, uint32_t cp)
     return K_SW;
 }
 
-/* Is s[0..3) a Hangul syllable (U+AC00..U+D7A3: EA B0 80 .. ED 9E A3)? */
+/* Is s[0..3) a Hangul syllable (U+AC00..U+D7A3: EA B0 80 .. ED 9E A3)? With continuation bytes
+ * in the last two, the code point grows with the three bytes read as one big-endian number, so
+ * the range is a range of that number: no decoding. */
+#define HANGUL_UTF8_FIRST 0xEAB080u
+#define HANGUL_UTF8_LAST 0xED9EA3u
 static inline int is_hangul3(const uint8_t *s)
 {
-    uint32_t b0 = s[0], b1 = s[1], b2 = s[2];
-    uint32_t cp = ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F);
-    return ((b0 & 0xF0) == 0xE0) & ((b1 & 0xC0) == 0x80) & ((b2 & 0xC0) == 0x80) & (cp - 0xAC00 <= 0xD7A3 - 0xAC00);
+    uint32_t v = (uint32_t)s[0] << 16 | (uint32_t)s[1] << 8 | s[2];
+    return ((v & 0xC0C0) == 0x8080) & (v - HANGUL_UTF8_FIRST <= HANGUL_UTF8_LAST - HANGUL_UTF8_FIRST);
 }
 
 #include "text/ko_morph_model.inc"
@@ -809,8 +842,10 @@ static inline uint32_t syllable_at(const uint8_t *p)
  * weights in an open-addressed table (keys + 1, 0 empty) at a load under 1/3. */
 enum { KO_SYLLABLES = 0xD7A4 - 0xAC00, KO_L2_BITS = 13 };
 static float g_ko_l1[KO_SYLLABLES];
-static uint32_t g_ko_l2_key[1u << KO_L2_BITS];
-static float g_ko_l2_w[1u << KO_L2_BITS];
+static struct {
+    uint32_t key; /* key + 1, 0 empty */
+    float w;      /* beside its key: a hit reads one cache line */
+} g_ko_l2[1u << KO_L2_BITS];
 static pthread_once_t g_tables_once = PTHREAD_ONCE_INIT;
 _Static_assert(3 * KO_MORPH_N2 < (1u << KO_L2_BITS), "the last-two table stays under 1/3 full");
 
@@ -819,14 +854,17 @@ static inline uint32_t ko_l2_slot(uint32_t key) { return (key * 0x9E3779B1u) >> 
 /* The lookup tables of the rules, built once: the punctuation bitmap and the Korean model's. */
 static void tables_init(void)
 {
+    en_abbrev_index();
+    for (uint32_t cp = 0; cp < 0x80; cp++)
+        if (ascii_punct(cp)) g_punct_bmp[cp >> 6] |= 1ull << (cp & 63);
     for (size_t k = 0; k < sizeof punct_nonascii / sizeof punct_nonascii[0]; k++)
         if (punct_nonascii[k] < 0x10000) g_punct_bmp[punct_nonascii[k] >> 6] |= 1ull << (punct_nonascii[k] & 63);
     for (size_t k = 0; k < KO_MORPH_N1; k++) g_ko_l1[ko_morph_l1_key[k]] = ko_morph_l1_w[k];
     for (size_t k = 0; k < KO_MORPH_N2; k++) {
         uint32_t j = ko_l2_slot(ko_morph_l2_key[k]);
-        while (g_ko_l2_key[j]) j = (j + 1) & ((1u << KO_L2_BITS) - 1);
-        g_ko_l2_key[j] = ko_morph_l2_key[k] + 1;
-        g_ko_l2_w[j] = ko_morph_l2_w[k];
+        while (g_ko_l2[j].key) j = (j + 1) & ((1u << KO_L2_BITS) - 1);
+        g_ko_l2[j].key = ko_morph_l2_key[k] + 1;
+        g_ko_l2[j].w = ko_morph_l2_w[k];
     }
 }
 
@@ -841,9 +879,9 @@ static inline double ko_run_morphemes(const uint8_t *end, size_t L)
                ko_morph_len[(L < KO_MORPH_LEN_BINS ? L : KO_MORPH_LEN_BINS) - 1] + g_ko_l1[last];
     if (L >= 2) {
         uint32_t key = syllable_at(end - 6) << 16 | last;
-        for (uint32_t j = ko_l2_slot(key); g_ko_l2_key[j]; j = (j + 1) & ((1u << KO_L2_BITS) - 1))
-            if (g_ko_l2_key[j] == key + 1) {
-                m += g_ko_l2_w[j];
+        for (uint32_t j = ko_l2_slot(key); g_ko_l2[j].key; j = (j + 1) & ((1u << KO_L2_BITS) - 1))
+            if (g_ko_l2[j].key == key + 1) {
+                m += g_ko_l2[j].w;
                 break;
             }
     }
@@ -862,11 +900,10 @@ double hlm_ko_run_morphemes(const uint8_t *run, size_t len)
 /* Are the 6 bytes in the low end of x (p[0] lowest, see load64) two Hangul syllables? */
 static inline int is_hangul6(uint64_t x)
 {
-    uint64_t y = x >> 24;
-    uint32_t c1 = (uint32_t)(((x & 0x0F) << 12) | ((x >> 2) & 0xFC0) | ((x >> 16) & 0x3F));
-    uint32_t c2 = (uint32_t)(((y & 0x0F) << 12) | ((y >> 2) & 0xFC0) | ((y >> 16) & 0x3F));
-    return ((x & 0xC0C0F0C0C0F0ull) == 0x8080E08080E0ull) & (c1 - 0xAC00 <= 0xD7A3 - 0xAC00) &
-           (c2 - 0xAC00 <= 0xD7A3 - 0xAC00);
+    uint64_t r = __builtin_bswap64(x); /* p[0] in the top byte: each syllable a big-endian number */
+    uint32_t v1 = (uint32_t)(r >> 40), v2 = (uint32_t)(r >> 16) & 0xFFFFFF;
+    return ((x & 0xC0C000C0C000ull) == 0x808000808000ull) & (v1 - HANGUL_UTF8_FIRST <= HANGUL_UTF8_LAST - HANGUL_UTF8_FIRST) &
+           (v2 - HANGUL_UTF8_FIRST <= HANGUL_UTF8_LAST - HANGUL_UTF8_FIRST);
 }
 
 /* One whitespace-free chunk starting at *pi (first code point cp, k bytes) as eojeol words:
@@ -973,6 +1010,53 @@ static hlm_status split_ascii_simple(wlist *l, const uint8_t *text, size_t a, si
     return HLM_OK;
 }
 
+/* Two more common shapes of an ASCII chunk that split_en would be called for, split here as it
+ * splits them: one punctuation character (one word), and letters and digits ending in "." (a
+ * word, and the "." as a word of its own after a lowercase letter, a digit or two capitals,
+ * unless "en" keeps it as an abbreviation). HLM_ERR_RANGE if text[a..b) has another shape. */
+static hlm_status split_ascii_dot(hlm_filter_scratch *s, wlist *l, const uint8_t *text, size_t a, size_t b,
+                                  int english, hlm_error *err)
+{
+    size_t n = b - a;
+    hlm_status st;
+    if (*l->n + 2 > *l->cap && (st = grow(l->w, l->cap, *l->n + 2, sizeof(word), err))) return st;
+    word *w = *l->w;
+    if (n == 1) {
+        uint32_t f = (is_punct(text[a]) ? W_SYMBOL : 0) | ((hlm_ascii_class[text[a]] & HLM_CC_LETTER) ? W_ALPHA : 0);
+        w[(*l->n)++] = (word){(uint32_t)a, 1, 1, f};
+        return HLM_OK;
+    }
+    if (text[b - 1] != '.') return HLM_ERR_RANGE;
+    int letter = 0;
+    for (size_t k = a; k < b - 1; k++) {
+        uint8_t cls = hlm_ascii_class[text[k]];
+        if (!(cls & (HLM_CC_LETTER | HLM_CC_NUMBER))) return HLM_ERR_RANGE;
+        letter |= (cls & HLM_CC_LETTER) != 0;
+    }
+    uint8_t p = text[b - 2];
+    int split = (p >= 'a' && p <= 'z') || is_digit(p) ||
+                (n >= 3 && p >= 'A' && p <= 'Z' && text[b - 3] >= 'A' && text[b - 3] <= 'Z');
+    if (split && english) {
+        if (n > s->c_cap) {
+            size_t c2 = s->c_cap;
+            if ((st = grow(&s->ccp, &c2, n, sizeof(uint32_t), err))) return st;
+            c2 = s->c_cap;
+            if ((st = grow(&s->coff, &c2, n, sizeof(uint32_t), err))) return st;
+            s->c_cap = c2;
+        }
+        for (size_t k = 0; k < n; k++) s->ccp[k] = text[a + k];
+        split = !en_abbrev(s->ccp, n);
+    }
+    uint32_t flags = letter ? W_ALPHA : 0;
+    if (!split) {
+        w[(*l->n)++] = (word){(uint32_t)a, (uint32_t)n, (uint32_t)n, flags};
+        return HLM_OK;
+    }
+    w[(*l->n)++] = (word){(uint32_t)a, (uint32_t)(n - 1), (uint32_t)(n - 1), flags};
+    w[(*l->n)++] = (word){(uint32_t)(b - 1), 1, 1, W_SYMBOL};
+    return HLM_OK;
+}
+
 /* Splits text[a0..b0) into words appended to l. */
 static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, const hlm_class_table *t,
                               const uint8_t *text, size_t a0, size_t b0, hlm_error *err)
@@ -980,8 +1064,11 @@ static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, 
     hlm_status st;
     size_t i = a0;
     while (i < b0) {
-        while (i + 8 <= b0 && load64(text + i) == 0x2020202020202020ull) i += 8; /* runs of spaces */
-        if (i >= b0) break;
+        if (text[i] == ' ') { /* the commonest separator, without decoding; runs 8 at a time */
+            i++;
+            while (i + 8 <= b0 && load64(text + i) == 0x2020202020202020ull) i += 8;
+            continue;
+        }
         uint32_t cp;
         size_t k = hlm_utf8_decode_inline(text + i, b0 - i, &cp);
         if (py_space(t, cp)) {
@@ -1024,7 +1111,8 @@ static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, 
                     if (*l->n == *l->cap && (st = grow(l->w, l->cap, *l->n + 1, sizeof(word), err))) return st;
                     (*l->w)[(*l->n)++] =
                         (word){(uint32_t)i, (uint32_t)(j - i), (uint32_t)(j - i), any_letter ? W_ALPHA : 0};
-                } else if ((st = split_ascii_simple(l, text, i, j, err)) != HLM_ERR_RANGE) {
+                } else if ((st = split_ascii_simple(l, text, i, j, err)) != HLM_ERR_RANGE ||
+                           (st = split_ascii_dot(s, l, text, i, j, mode == SPLIT_EN, err)) != HLM_ERR_RANGE) {
                     if (st) return st;
                 } else {
                     size_t n = j - i;
@@ -1176,9 +1264,9 @@ static hlm_status push_span(hlm_filter_scratch *s, size_t *n, size_t a, size_t b
  * each word. */
 static hlm_status build_cat(hlm_filter_scratch *s, const uint8_t *text, size_t text_len, hlm_error *err)
 {
-    size_t n = s->w_n, total = 0;
-    for (size_t i = 0; i < n; i++) total += s->w[i].len;
-    hlm_status st = grow(&s->cat, &s->cat_cap, total + WIN, 1, err);
+    size_t n = s->w_n;
+    /* the words do not overlap: their bytes are at most the text's */
+    hlm_status st = grow(&s->cat, &s->cat_cap, text_len + WIN, 1, err);
     if (st) return st;
     if (n + 1 > s->b_cap) {
         size_t c = s->b_cap;
@@ -1234,57 +1322,108 @@ static inline int range_eq_concat(const hlm_filter_scratch *s, size_t i, size_t 
     return li == lj && memcmp(s->cat + s->cat_off[i], s->cat + s->cat_off[j], li) == 0;
 }
 
-static inline uint64_t window_hash(const uint8_t *p)
+/* The counter of the WIN bytes at p, of 2^bits: multiply-shift hashing of the two halves (the
+ * top bits of a product depend on all bits of the input), with the multipliers k1, k2 telling
+ * apart the kinds of window. It only indexes saturating counters, so a weak hash costs
+ * pruning, never a result. */
+static inline uint32_t window_slot(const uint8_t *p, uint64_t k1, uint64_t k2, unsigned bits)
 {
     uint64_t a, b;
     memcpy(&a, p, 8);
     memcpy(&b, p + 8, 8);
-    return mix64(a * 0x9E3779B97F4A7C15ull ^ mix64(b));
+    return (uint32_t)(((a * k1) ^ (b * k2)) >> (64 - bits));
 }
 
-/* For the duplicate n-gram rules: win_rep[i] = whether the WIN bytes of the concatenation from
- * word i on may occur at another word start too. Two equal n-grams of WIN bytes or more have
- * equal windows, so an n-gram at a position without a repeated window and at least WIN bytes
- * long occurs once: the scan need not remember it, and it is never found. This spares the table
- * for most positions of ordinary text. The windows are counted in a direct-mapped array of
- * saturating counters (16 per word) indexed by their hash: a collision only says yes more often. */
+/* For the duplicate n-gram rules: win_rep[i] & WIN_START = whether the WIN bytes of the
+ * concatenation from word i on may occur at another word start too, and win_rep[k] & WIN_END =
+ * whether the WIN bytes ending at word boundary k may end at another boundary too. Two equal
+ * n-grams of WIN bytes or more at different positions have equal first WIN bytes (at two word
+ * starts) and equal last WIN bytes (at two word ends), so an n-gram at least WIN bytes long
+ * whose start window or end window does not repeat occurs once: the scan need not remember it,
+ * and it is never found. This spares the table for most positions of ordinary text. The windows
+ * are counted in a direct-mapped array of saturating counters (16 per window) indexed by their
+ * hash, the end windows hashed apart from the start windows: a collision only says yes more
+ * often. A boundary with fewer than WIN bytes before it gets WIN_END (n-grams ending there are
+ * short, and short n-grams are always looked at). */
+enum { WIN_START = 1, WIN_END = 2 };
 static hlm_status mark_windows(hlm_filter_scratch *s, hlm_error *err)
 {
     size_t n = s->w_n, total = s->cat_off[n], cap;
-    hlm_status st = counters(s, n, &cap, NULL, err);
+    unsigned bits;
+    hlm_status st = counters(s, 2 * n, &cap, &bits, err);
     if (st) return st;
     uint8_t *cnt = s->wcnt, *rep = s->win_rep;
-    uint32_t *idx = s->slot_of;
-    size_t m = 0; /* positions with a full window: 0..m */
-    while (m < n && total - s->cat_off[m] >= WIN) m++;
+    uint32_t *idx = s->slot_of, *eidx = s->list; /* both free here */
+    size_t m = n; /* positions with a full window: 0..m (only the last few lack one) */
+    while (m > 0 && total - s->cat_off[m - 1] < WIN) m--;
+    size_t e = 1; /* boundaries with a full window before them: e..n */
+    while (e <= n && s->cat_off[e] < WIN) e++;
     for (size_t i = 0; i < m; i++) {
-        uint32_t j = (uint32_t)(window_hash(s->cat + s->cat_off[i]) & (cap - 1));
+        uint32_t j = window_slot(s->cat + s->cat_off[i], 0x9E3779B97F4A7C15ull, 0xC2B2AE3D27D4EB4Full, bits);
         idx[i] = j;
         cnt[j] += cnt[j] < 2;
     }
-    for (size_t i = 0; i < m; i++) rep[i] = cnt[idx[i]] > 1;
+    for (size_t k = e; k <= n; k++) {
+        uint32_t j = window_slot(s->cat + s->cat_off[k] - WIN, 0x165667B19E3779F9ull, 0xD6E8FEB86659FD93ull, bits);
+        eidx[k] = j;
+        cnt[j] += cnt[j] < 2;
+    }
+    for (size_t i = 0; i < m; i++) rep[i] = cnt[idx[i]] > 1 ? WIN_START : 0;
+    for (size_t i = m; i <= n; i++) rep[i] = 0;
+    for (size_t k = 0; k < e && k <= n; k++) rep[k] |= WIN_END;
+    for (size_t k = e; k <= n; k++) rep[k] |= cnt[eidx[k]] > 1 ? WIN_END : 0;
     for (size_t i = 0; i < m; i++) cnt[idx[i]] = 0;
-    for (size_t i = m; i < n; i++) rep[i] = 0;
+    for (size_t k = e; k <= n; k++) cnt[eidx[k]] = 0;
     return HLM_OK;
 }
 
-/* Word ids: wid[i] = the index of the first word equal to word i (same bytes), and cand[i] =
- * whether word i occurs more than once. The word hashes are first counted in saturating
- * counters, as in mark_windows; a word alone in its counter has no equal and skips the table.
- * Also the largest count of a word (*max_count) and of count x code points (*max_chars). */
-static hlm_status word_ids(hlm_filter_scratch *s, size_t *max_chars, size_t *max_count, hlm_error *err)
+/* need[n] for n = 2..4: whether the top n-gram rule can break, from the largest count of a word
+ * times its code points (max_chars) and the largest count of a word (max_count) or bounds on
+ * them. An n-gram occurs at most as often as each of its words, so the top one's characters
+ * (count x (its words' code points + n - 1)) are at most n max_chars + (n - 1) max_count. */
+static void top_ngram_needs(const double top[3], size_t text_cps, size_t max_chars, size_t max_count, int need[5])
 {
-    size_t n = s->w_n, cap, mask, n_maybe = 0;
-    unsigned bits;
-    hlm_status st = counters(s, n, &cap, &bits, err);
+    for (size_t n = 2; n <= 4; n++)
+        need[n] = top[n - 2] >= 0 && (double)(n * max_chars + (n - 1) * max_count) / (double)text_cps > top[n - 2];
+}
+
+/* Word ids: wid[i] = the index of the first word equal to word i (same bytes), and cand[i] =
+ * whether word i occurs more than once; need[] from top_ngram_needs. The word hashes are first
+ * counted in counters (8 per word); their counts bound the words' counts, and where those
+ * bounds already cannot break a rule, nothing more is done (need[] all 0, wid and cand unset).
+ * Otherwise a word alone in its counter has no equal and skips the table, and need[] comes from
+ * the exact counts. */
+static hlm_status word_ids(hlm_filter_scratch *s, const double top[3], size_t text_cps, int need[5], hlm_error *err)
+{
+    size_t n = s->w_n, cap = 64, mask, n_maybe = 0;
+    unsigned bits = 6;
+    while (cap < 8 * n) cap *= 2, bits++;
+    size_t old = s->wcnt16_cap;
+    hlm_status st = grow(&s->wcnt16, &s->wcnt16_cap, cap, sizeof(uint16_t), err);
     if (st) return st;
-    uint8_t *cnt = s->wcnt, *cand = s->cand;
+    if (s->wcnt16_cap > old) memset(s->wcnt16 + old, 0, (s->wcnt16_cap - old) * sizeof(uint16_t));
+    uint16_t *cnt = s->wcnt16;
+    uint8_t *cand = s->cand;
     uint32_t *wid = s->wid, *slot_of = s->slot_of;
     uint64_t *wh = s->wh;
     for (size_t i = 0; i < n; i++) {
         uint64_t h = wh[i] = range_hash(s, i, 1);
-        uint8_t *c = &cnt[h >> (64 - bits)];
-        *c += *c < 2;
+        uint16_t *c = &cnt[h >> (64 - bits)];
+        *c += *c < UINT16_MAX;
+    }
+    /* A word's counter counts it and any word that shares the counter: a bound on its count
+     * (unless full). Where the bounds cannot break a rule, the exact counts are not needed. */
+    size_t ub_chars = 1, ub_count = 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t c = cnt[wh[i] >> (64 - bits)];
+        if (c == UINT16_MAX) c = SIZE_MAX / 64 / ((size_t)s->w[i].cps + 1); /* no bound: as good as infinite */
+        if (c * s->w[i].cps > ub_chars) ub_chars = c * s->w[i].cps;
+        if (c > ub_count) ub_count = c;
+    }
+    top_ngram_needs(top, text_cps, ub_chars, ub_count, need);
+    if (!need[2] && !need[3] && !need[4]) {
+        for (size_t i = 0; i < n; i++) cnt[wh[i] >> (64 - bits)] = 0;
+        return HLM_OK;
     }
     uint32_t *list = s->list;
     for (size_t i = 0; i < n; i++) {
@@ -1322,7 +1461,7 @@ static hlm_status word_ids(hlm_filter_scratch *s, size_t *max_chars, size_t *max
         if (c * s->w[i].cps > mc) mc = c * s->w[i].cps;
         if (c > mn) mn = c;
     }
-    *max_chars = mc, *max_count = mn;
+    top_ngram_needs(top, text_cps, mc, mn, need);
     return HLM_OK;
 }
 
@@ -1383,23 +1522,22 @@ static hlm_status top_ngram_chars(hlm_filter_scratch *s, size_t n, int run, size
 
 /* datatrove's find_all_duplicate: scanning left to right, an n-gram ("".join) seen before adds
  * its length and the scan jumps past it; an unseen one is remembered and the scan moves by one.
- * Only the positions in pos[] (those whose 5-gram may repeat, see mark_windows) are looked at. */
-static hlm_status dup_ngram_chars(hlm_filter_scratch *s, size_t n, const uint32_t *pos, size_t npos, size_t *out,
-                                  hlm_error *err)
+ * Only the positions pos[q] whose n-gram may repeat (bit n - 5 of cmask[q], see mark_windows;
+ * n_may of them) are looked at. */
+static hlm_status dup_ngram_chars(hlm_filter_scratch *s, size_t n, const uint32_t *pos, const uint8_t *cmask,
+                                  size_t npos, size_t n_may, size_t *out, hlm_error *err)
 {
     *out = 0;
-    if (s->w_n < n || npos == 0) return HLM_OK;
-    size_t count = s->w_n - n + 1, mask;
-    hlm_status st = table_reset(s, npos, &mask, err);
+    if (s->w_n < n || n_may == 0) return HLM_OK;
+    size_t mask;
+    hlm_status st = table_reset(s, n_may, &mask, err);
     if (st) return st;
-    /* pos[] lists the positions whose 5-gram may repeat, ascending; the n-grams elsewhere occur
-     * once (n >= 5 only adds bytes), so the scan steps over them by one, as if they were seen */
+    /* the n-grams elsewhere occur once, so the scan steps over them by one, as if they were seen */
     size_t idx = 0, rep = 0;
+    unsigned bit = 1u << (n - 5);
     for (size_t q = 0; q < npos; q++) {
         size_t i = pos[q];
-        if (i < idx) continue; /* inside an n-gram found before */
-        if (i >= count) break;
-        if (!s->win_rep[i] && s->cat_off[i + n] - s->cat_off[i] >= WIN) continue;
+        if (!(cmask[q] & bit) || i < idx) continue; /* i < idx: inside an n-gram found before */
         uint64_t hm = range_hash(s, i, n);
         int found = 0;
         size_t j = hm & mask;
@@ -1499,16 +1637,10 @@ static hlm_status repetition_ngrams(const hlm_filter_params *p, hlm_filter_scrat
     if ((st = grow(&s->list, &cc, s->w_n + 1, sizeof(uint32_t), err))) return st;
     s->cand_cap = cc;
     if (top[0] >= 0 || top[1] >= 0 || top[2] >= 0) {
-        size_t max_chars, max_count;
-        if ((st = word_ids(s, &max_chars, &max_count, err))) return st;
-        /* An n-gram occurs at most as often as each of its words, so the top one's characters
-         * (count x (its words' code points + n - 1)) are at most n max_chars + (n - 1) max_count.
-         * Where that bound cannot break the rule, the n-grams are not counted: so it is in
-         * most documents. */
+        /* Where the bound of top_ngram_needs cannot break the rule, the n-grams are not
+         * counted: so it is in most documents. */
         int need[5] = {0};
-        for (size_t n = 2; n <= 4; n++)
-            need[n] = top[n - 2] >= 0 &&
-                      (double)(n * max_chars + (n - 1) * max_count) / (double)text_cps > top[n - 2];
+        if ((st = word_ids(s, top, text_cps, need, err))) return st;
         for (size_t n = 2; n <= 4; n++) {
             if (s->w_n < n || !(need[n] || (n < 4 && need[n + 1]) || (n < 3 && need[n + 2]))) break;
             size_t c = 0;
@@ -1524,27 +1656,35 @@ static hlm_status repetition_ngrams(const hlm_filter_params *p, hlm_filter_scrat
         return HLM_OK;
     if ((st = grow(&s->win_rep, &s->win_rep_cap, s->w_n + 1, 1, err))) return st;
     if ((st = mark_windows(s, err))) return st;
-    /* n-grams that may repeat: a repeated window or under WIN bytes; fewer for longer n */
-    size_t need = 0;
+    /* The n-grams that may repeat: under WIN bytes, or with a repeated start window and a
+     * repeated end window. pos[q] lists the positions with one of them, ascending, and bit
+     * n - 5 of cmask[q] says which sizes n; n_may[n] counts them. A position whose start
+     * window is unique and whose 5-gram is WIN bytes long has none (n > 5 only adds bytes).
+     * The duplicates counted are n-grams at such positions, and they do not overlap: their
+     * characters are at most those of the words that the candidate n-grams cover (bound[n]).
+     * Where that cannot break the rule, nothing is hashed. */
+    size_t need = 0, bound[11] = {0}, end[11] = {0}, n_may[11] = {0};
     uint32_t *pos = s->slot_of; /* free after mark_windows */
-    for (size_t i = 0; i + 5 <= s->w_n; i++)
-        if (s->win_rep[i] || s->cat_off[i + 5] - s->cat_off[i] < WIN) pos[need++] = (uint32_t)i;
+    uint8_t *cmask = s->cand;   /* free after the top n-grams */
+    for (size_t i = 0; i + 5 <= s->w_n; i++) {
+        uint32_t c0 = s->cat_off[i];
+        int start_rep = s->win_rep[i] & WIN_START;
+        if (!start_rep && s->cat_off[i + 5] - c0 >= WIN) continue;
+        unsigned m = 0;
+        for (size_t n = 5; n <= 10 && i + n <= s->w_n; n++) {
+            if (s->cat_off[i + n] - c0 >= WIN && !(start_rep && (s->win_rep[i + n] & WIN_END))) continue;
+            m |= 1u << (n - 5);
+            n_may[n]++;
+            bound[n] += s->cps_pre[i + n] - s->cps_pre[i > end[n] ? i : end[n]];
+            end[n] = i + n;
+        }
+        if (m) pos[need] = (uint32_t)i, cmask[need++] = (uint8_t)m;
+    }
     for (size_t n = 5; n <= 10; n++) {
         if (dup[n - 5] < 0) continue;
-        /* The duplicates counted are n-grams at candidate positions (those dup_ngram_chars looks
-         * at), and they do not overlap: their characters are at most those of the words that
-         * candidate n-grams cover. Where that cannot break the rule, nothing is hashed. */
-        size_t bound = 0, end = 0;
-        for (size_t q = 0; q < need; q++) {
-            size_t i = pos[q];
-            if (i + n > s->w_n) break;
-            if (!s->win_rep[i] && s->cat_off[i + n] - s->cat_off[i] >= WIN) continue;
-            bound += s->cps_pre[i + n] - s->cps_pre[i > end ? i : end];
-            end = i + n;
-        }
-        if ((double)bound / (double)text_cps <= dup[n - 5]) continue;
+        if ((double)bound[n] / (double)text_cps <= dup[n - 5]) continue;
         size_t c;
-        if ((st = dup_ngram_chars(s, n, pos, need, &c, err))) return st;
+        if ((st = dup_ngram_chars(s, n, pos, cmask, need, n_may[n], &c, err))) return st;
         double r = (double)c / (double)text_cps;
         if (r > dup[n - 5]) FAIL((hlm_filter_reason)(HLM_FILTER_DUP_5GRAM + (n - 5)), r);
     }
@@ -1553,6 +1693,16 @@ static hlm_status repetition_ngrams(const hlm_filter_params *p, hlm_filter_scrat
 
 /* ---- Gopher quality ---- */
 
+/* Does the stripped line text[a..b) start with a bullet ("-" or "•") / end with an ellipsis
+ * ("..." or "…")? */
+static inline int line_is_bullet(const uint8_t *text, size_t a, size_t b)
+{
+    return a < b && (text[a] == '-' || (b - a >= 3 && memcmp(text + a, "\xE2\x80\xA2", 3) == 0));
+}
+static inline int line_is_ellipsis(const uint8_t *text, size_t a, size_t b)
+{
+    return b - a >= 3 && (memcmp(text + b - 3, "...", 3) == 0 || memcmp(text + b - 3, "\xE2\x80\xA6", 3) == 0);
+}
 
 static hlm_status quality(const hlm_filter_params *p, hlm_filter_scratch *s, const hlm_class_table *t,
                           const char *const *stop, int suffix, const uint8_t *text, size_t len,
@@ -1627,14 +1777,17 @@ static hlm_status quality(const hlm_filter_params *p, hlm_filter_scratch *s, con
     }
     if ((p->max_bullet_lines_ratio >= 0 || p->max_ellipsis_lines_ratio >= 0) && len > 0) {
         size_t lines = 0, bullets = 0, ellipses = 0;
-        for (size_t pos = 0, end, next; pos < len; pos = next) {
-            next_line(text, len, pos, &end, &next);
-            lines++;
-            size_t a = pos, b = end;
-            py_strip(t, text, &a, &b);
-            if (a < b && (text[a] == '-' || (b - a >= 3 && memcmp(text + a, "\xE2\x80\xA2", 3) == 0))) bullets++;
-            if ((b - a >= 3 && (memcmp(text + b - 3, "...", 3) == 0 || memcmp(text + b - 3, "\xE2\x80\xA6", 3) == 0)))
-                ellipses++;
+        if (s->lines_ready) {
+            lines = s->n_lines, bullets = s->n_bullets, ellipses = s->n_ellipses;
+        } else {
+            for (size_t pos = 0, end, next; pos < len; pos = next) {
+                next_line(text, len, pos, &end, &next);
+                lines++;
+                size_t a = pos, b = end;
+                py_strip(t, text, &a, &b);
+                bullets += line_is_bullet(text, a, b);
+                ellipses += line_is_ellipsis(text, a, b);
+            }
         }
         double r = lines ? (double)bullets / (double)lines : 0;
         if (p->max_bullet_lines_ratio >= 0 && r > p->max_bullet_lines_ratio) FAIL(HLM_FILTER_BULLET_LINES, r);
@@ -1665,7 +1818,8 @@ static hlm_status quality(const hlm_filter_params *p, hlm_filter_scratch *s, con
             for (size_t k = 0; k < n_stop; k++) {
                 size_t l = s->stop_len[k];
                 if (suffix ? l > w->len : l != w->len) continue;
-                if (memcmp(stop[k], text + w->start + w->len - l, l) != 0) continue;
+                const uint8_t *end = text + w->start + w->len; /* the last bytes first: they differ most */
+                if (l && ((uint8_t)stop[k][l - 1] != end[-1] || memcmp(stop[k], end - l, l) != 0)) continue;
                 if (!s->seen[k]) found++;
                 s->seen[k] = 1;
                 break;
@@ -1867,13 +2021,16 @@ static hlm_status c4_lines(const hlm_filter_params *p, hlm_filter_scratch *s, sp
                            hlm_error *err)
 {
     hlm_status st;
-    size_t sentences = 0, wi = 0;
+    size_t sentences = 0, wi = 0, lines = 0, bullets = 0, ellipses = 0;
     s->out.len = 0;
     int first = 1;
     for (size_t pos = 0, end, next; pos < len; pos = next) {
         next_line(text, len, pos, &end, &next);
         size_t a = pos, b = end;
         py_strip(t, text, &a, &b);
+        lines++;
+        bullets += line_is_bullet(text, a, b);
+        ellipses += line_is_ellipsis(text, a, b);
         /* line.split(): word count and the longest word, as far as the rules need them: a line
          * of no more bytes than the longest word allowed has no word too long, and past the
          * fewest words a line needs the count does not matter */
@@ -1934,6 +2091,8 @@ static hlm_status c4_lines(const hlm_filter_params *p, hlm_filter_scratch *s, sp
         if ((st = hlm_buf_append(&s->out, ln, n))) return st;
         first = 0;
     }
+    s->n_lines = lines, s->n_bullets = bullets, s->n_ellipses = ellipses;
+    s->lines_ready = 1;
     if (p->c4_min_sentences >= 0 && (double)sentences < p->c4_min_sentences)
         FAIL(HLM_FILTER_C4_TOO_FEW_SENTENCES, (double)sentences);
     return HLM_OK;
@@ -2061,6 +2220,7 @@ static hlm_status run_rules(const hlm_filter_params *p, const char *lang, const 
                     : lang && strcmp(lang, "ko") == 0 ? SPLIT_KO
                                                       : SPLIT_BASE;
     s->words_ready = 0;
+    s->lines_ready = 0;
     pthread_once(&g_tables_once, tables_init);
     const char *const *stop = p->stop_words;
     if (!stop) stop = mode == SPLIT_EN ? stop_words_en : mode == SPLIT_KO ? stop_words_ko : NULL;
