@@ -48,28 +48,8 @@ fi
 mpirun_run() {
   local want=$1 np=$2
   shift 2
-  checks=$((checks + 1))
-  mpirun -np "$np" "$bin" "${run_flags[@]}" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-  local rc=$?
-  if [ "$rc" -ne "$want" ]; then
-    fail "mpirun -np $np hyperlm $*: exit $rc, expected $want"
-    sed 's/^/    stderr: /' "$tmp/err" | head -8
-    return 1
-  fi
+  run_via "$want" mpirun -np "$np" -- "$@"
 }
-losses() { grep -o '"loss": [0-9.e+-]*' "$1/metrics.jsonl" | sed 's/"loss": //'; }
-# close A B WHAT [FROM]: the loss lists of two runs have the same length and agree within tol
-# (from line FROM on, default 1).
-close() {
-  checks=$((checks + 1))
-  local from=${4:-1}
-  paste <(losses "$1" | tail -n +"$from") <(losses "$2" | tail -n +"$from") >"$tmp/pair"
-  awk -v t="$tol" -v n="$(losses "$1" | wc -l)" -v m="$(losses "$2" | wc -l)" '
-    { d = $1 - $2; if (d < 0) d = -d; if (d > worst) worst = d; if ($2 == "") bad = 1 }
-    END { if (bad || n != m || NR == 0 || worst > t) { printf "worst %g over %d lines (%d vs %d)\n", worst, NR, n, m; exit 1 } }' \
-    "$tmp/pair" >"$tmp/why" || { fail "$3: losses differ beyond $tol: $(cat "$tmp/why")"; }
-}
-
 # 1. one global batch of 8 sequences, three ways: np=1 (batch 2 x accum 4), np=2 (x 2), np=4 (x 1)
 run 0 train "${common[@]}" --batch 2 --accum 4 --out "$tmp/n1"
 mpirun_run 0 2 train "${common[@]}" --batch 2 --accum 2 --out "$tmp/n2"

@@ -50,6 +50,37 @@ same() {
   cmp -s "$1" "$2" || fail "$3: $1 and $2 differ"
 }
 
+# run_via EXPECTED_RC LAUNCHER... -- ARGS...: like run, with hyperlm started by a launcher
+# (mpirun -np N, srun -n N ...).
+run_via() {
+  local want=$1 launcher=()
+  shift
+  while [ "$1" != "--" ]; do launcher+=("$1"); shift; done
+  shift
+  checks=$((checks + 1))
+  "${launcher[@]}" "$bin" "${run_flags[@]}" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+  local rc=$?
+  if [ "$rc" -ne "$want" ]; then
+    fail "${launcher[*]} hyperlm $*: exit $rc, expected $want"
+    sed 's/^/    stderr: /' "$tmp/err" | head -8
+    return 1
+  fi
+}
+
+# losses RUN: a training run's logged losses, one a line.
+losses() { grep -o '"loss": [0-9.e+-]*' "$1/metrics.jsonl" | sed 's/"loss": //'; }
+# close A B WHAT [FROM]: the loss lists of two runs have the same length and agree within $tol
+# (the caller's tolerance; from line FROM on, default 1).
+close() {
+  checks=$((checks + 1))
+  local from=${4:-1}
+  paste <(losses "$1" | tail -n +"$from") <(losses "$2" | tail -n +"$from") >"$tmp/pair"
+  awk -v t="$tol" -v n="$(losses "$1" | wc -l)" -v m="$(losses "$2" | wc -l)" '
+    { d = $1 - $2; if (d < 0) d = -d; if (d > worst) worst = d; if ($2 == "") bad = 1 }
+    END { if (bad || n != m || NR == 0 || worst > t) { printf "worst %g over %d lines (%d vs %d)\n", worst, NR, n, m; exit 1 } }' \
+    "$tmp/pair" >"$tmp/why" || { fail "$3: losses differ beyond $tol: $(cat "$tmp/why")"; }
+}
+
 finish() {
   echo "$1: $checks checks, $failures failures"
   [ "$failures" -eq 0 ]
@@ -78,10 +109,11 @@ sigterm_exits_zero() {
 
 # tiny_models: $tmp/tok.json (a 400-token BPE trained on a small generated corpus) and random
 # 2-layer checkpoints $tmp/llama and $tmp/gpt2 (seed 3, d 64) that carry it as tokenizer.json.
+# Arguments are added to the tokenizer's training (more --special tokens).
 tiny_models() {
   local arch
   tiny_corpus
-  run 0 tokenizer train --input "$tmp/corpus.jsonl" --vocab-size 400 --special '<|endoftext|>' --output "$tmp/tok.json"
+  run 0 tokenizer train --input "$tmp/corpus.jsonl" --vocab-size 400 --special '<|endoftext|>' "$@" --output "$tmp/tok.json"
   cat >"$tmp/llama.json" <<'JSON'
 {"model_type": "llama", "vocab_size": 400, "hidden_size": 64, "intermediate_size": 128,
  "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,

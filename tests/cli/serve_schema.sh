@@ -27,17 +27,7 @@ if ! "$py" -c "import schemathesis" 2>/dev/null; then
 fi
 
 # a random 2-layer Llama whose tokenizer knows chatml's markers, so that a chat prompt is short
-tiny_corpus
-run 0 tokenizer train --input "$tmp/corpus.jsonl" --vocab-size 400 --output "$tmp/tok.json" \
-  --special '<|endoftext|>' --special '<|im_start|>' --special '<|im_end|>'
-cat >"$tmp/llama.json" <<'JSON'
-{"model_type": "llama", "vocab_size": 400, "hidden_size": 64, "intermediate_size": 128,
- "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
- "max_position_embeddings": 64, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": false,
- "initializer_range": 0.2}
-JSON
-run 0 model init --model "$tmp/llama.json" --seed 3 --out "$tmp/llama"
-cp "$tmp/tok.json" "$tmp/llama/tokenizer.json"
+tiny_models --special '<|im_start|>' --special '<|im_end|>'
 srv_pid=
 stop_server() { [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null && wait "$srv_pid" 2>/dev/null; srv_pid=; }
 trap 'stop_server; rm -rf "$tmp"' EXIT

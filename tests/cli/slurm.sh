@@ -98,27 +98,10 @@ fi
 srun_run() {
   local want=$1
   shift
-  local sargs=()
-  while [ "$1" != "--" ]; do sargs+=("$1"); shift; done
-  shift
-  checks=$((checks + 1))
-  timeout 300 srun "${sargs[@]}" "$bin" "${run_flags[@]}" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-  local rc=$?
-  if [ "$rc" -ne "$want" ]; then
-    fail "srun ${sargs[*]} hyperlm $*: exit $rc, expected $want"
-    sed 's/^/    stderr: /' "$tmp/err" | head -8
-    return 1
-  fi
+  run_via "$want" timeout 300 srun "$@"
 }
-losses() { grep -o '"loss": [0-9.e+-]*' "$1/metrics.jsonl" | sed 's/"loss": //'; }
-tol=1e-4
-close() {
-  checks=$((checks + 1))
-  paste <(losses "$1") <(losses "$2") | awk -v t="$tol" '
-    { d = $1 - $2; if (d < 0) d = -d; if (d > w) w = d; if ($2 == "" || $1 == "") bad = 1 }
-    END { if (bad || NR == 0 || w > t) { print "worst " w; exit 1 } }' >"$tmp/why" ||
-    fail "$3: losses differ beyond $tol: $(cat "$tmp/why")"
-}
+
+tol=1e-4 # losses between world sizes, as in dist_train.sh
 
 # ---- training ----
 tiny_corpus

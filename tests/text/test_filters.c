@@ -406,6 +406,48 @@ static void test_ngrams(void **state)
     }
 }
 
+/* The duplicated 5..10-gram rules on the text in buf (nw words w, len bytes), each kept at its
+ * own value and dropped just under it, against datatrove's find_all_duplicate done here: "".join
+ * of n words; one seen before adds its length and the scan jumps past it. */
+static void check_dup_ngrams(const char *const *w, size_t nw, size_t len, int doc)
+{
+    static char seen[320][256];
+    for (size_t n = 5; n <= 10 && n <= nw; n++) {
+        size_t n_seen = 0, rep = 0;
+        for (size_t idx = 0; idx + n <= nw;) {
+            char g[256] = "";
+            for (size_t k = 0; k < n; k++) strcat(g, w[idx + k]);
+            size_t j = 0;
+            while (j < n_seen && strcmp(seen[j], g) != 0) j++;
+            if (j < n_seen) {
+                rep += strlen(g);
+                idx += n;
+            } else {
+                strcpy(seen[n_seen++], g);
+                idx++;
+            }
+        }
+        double v = (double)rep / (double)len;
+        hlm_filter_params p;
+        hlm_filter_params_default(&p, "en");
+        p.c4 = 0, p.gopher_quality = 0;
+        p.dup_line_frac = p.dup_para_frac = p.dup_line_char_frac = p.dup_para_char_frac = -1;
+        p.top_2gram_frac = p.top_3gram_frac = p.top_4gram_frac = -1;
+        double *dup[6] = {&p.dup_5gram_frac, &p.dup_6gram_frac, &p.dup_7gram_frac,
+                          &p.dup_8gram_frac, &p.dup_9gram_frac, &p.dup_10gram_frac};
+        for (int k = 0; k < 6; k++) *dup[k] = -1;
+        *dup[n - 5] = v;
+        hlm_filter_result r = run(&p, "en", buf);
+        if (r.reason != HLM_FILTER_KEEP) fail_msg("doc %d, %zu-grams: dropped at its own value %g", doc, n, v);
+        if (rep == 0) continue;
+        *dup[n - 5] = v * (1 - 1e-9);
+        r = run(&p, "en", buf);
+        if (r.reason != (hlm_filter_reason)(HLM_FILTER_DUP_5GRAM + (n - 5)) || fabs(r.value - v) > 1e-12)
+            fail_msg("doc %d, %zu-grams: expected a drop at %g, got %s %g", doc, n, v,
+                     hlm_filter_reason_name(r.reason), r.value);
+    }
+}
+
 /* The top 2/3/4-gram and duplicated 5..10-gram rules on random texts over small vocabularies (so that n-grams repeat at
  * every level, and the bound that spares counting them is sometimes close), against a direct
  * count done here as datatrove's find_top_duplicate does it: the most frequent " ".join of n
@@ -456,43 +498,7 @@ static void test_top_ngrams_random(void **state)
                 fail_msg("doc %d, n %zu: expected a drop at %g, got %s %g", doc, n, v, hlm_filter_reason_name(r.reason),
                          r.value);
         }
-        /* the duplicated 5..10-gram rules, against find_all_duplicate done here: "".join of n
-         * words; one seen before adds its length and the scan jumps past it */
-        for (size_t n = 5; n <= 10 && n <= nw; n++) {
-            static char seen[128][256];
-            size_t n_seen = 0, rep = 0;
-            for (size_t idx = 0; idx + n <= nw;) {
-                char g[256] = "";
-                for (size_t k = 0; k < n; k++) strcat(g, w[idx + k]);
-                size_t j = 0;
-                while (j < n_seen && strcmp(seen[j], g) != 0) j++;
-                if (j < n_seen) {
-                    rep += strlen(g);
-                    idx += n;
-                } else {
-                    strcpy(seen[n_seen++], g);
-                    idx++;
-                }
-            }
-            double v = (double)rep / (double)len;
-            hlm_filter_params p;
-            hlm_filter_params_default(&p, "en");
-            p.c4 = 0, p.gopher_quality = 0;
-            p.dup_line_frac = p.dup_para_frac = p.dup_line_char_frac = p.dup_para_char_frac = -1;
-            p.top_2gram_frac = p.top_3gram_frac = p.top_4gram_frac = -1;
-            double *dup[6] = {&p.dup_5gram_frac, &p.dup_6gram_frac, &p.dup_7gram_frac,
-                              &p.dup_8gram_frac, &p.dup_9gram_frac, &p.dup_10gram_frac};
-            for (int k = 0; k < 6; k++) *dup[k] = -1;
-            *dup[n - 5] = v;
-            hlm_filter_result r = run(&p, "en", buf);
-            if (r.reason != HLM_FILTER_KEEP) fail_msg("doc %d, %zu-grams: dropped at its own value %g", doc, n, v);
-            if (rep == 0) continue;
-            *dup[n - 5] = v * (1 - 1e-9);
-            r = run(&p, "en", buf);
-            if (r.reason != (hlm_filter_reason)(HLM_FILTER_DUP_5GRAM + (n - 5)) || fabs(r.value - v) > 1e-12)
-                fail_msg("doc %d, %zu-grams: expected a drop at %g, got %s %g", doc, n, v,
-                         hlm_filter_reason_name(r.reason), r.value);
-        }
+        check_dup_ngrams(w, nw, len, doc);
     }
 }
 
@@ -505,7 +511,6 @@ static void test_dup_ngrams_long_words(void **state)
     (void)state;
     static const char *const vocab[] = {"alphabet", "alpha", "bet", "soupkitchen", "soup", "kitchen",
                                         "quarterback", "quarter", "back", "x", "betsoup", "zz"};
-    static char seen[320][160];
     uint64_t rng = 777;
     for (int doc = 0; doc < 200; doc++) {
         rng = rng * 6364136223846793005ull + 1442695040888963407ull;
@@ -518,40 +523,7 @@ static void test_dup_ngrams_long_words(void **state)
             w[i] = vocab[(rng >> 33) % nv];
             len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? " " : "", w[i]);
         }
-        for (size_t n = 5; n <= 10 && n <= nw; n++) {
-            size_t n_seen = 0, rep = 0;
-            for (size_t idx = 0; idx + n <= nw;) {
-                char g[160] = "";
-                for (size_t k = 0; k < n; k++) strcat(g, w[idx + k]);
-                size_t j = 0;
-                while (j < n_seen && strcmp(seen[j], g) != 0) j++;
-                if (j < n_seen) {
-                    rep += strlen(g);
-                    idx += n;
-                } else {
-                    strcpy(seen[n_seen++], g);
-                    idx++;
-                }
-            }
-            double v = (double)rep / (double)len;
-            hlm_filter_params p;
-            hlm_filter_params_default(&p, "en");
-            p.c4 = 0, p.gopher_quality = 0;
-            p.dup_line_frac = p.dup_para_frac = p.dup_line_char_frac = p.dup_para_char_frac = -1;
-            p.top_2gram_frac = p.top_3gram_frac = p.top_4gram_frac = -1;
-            double *dup[6] = {&p.dup_5gram_frac, &p.dup_6gram_frac, &p.dup_7gram_frac,
-                              &p.dup_8gram_frac, &p.dup_9gram_frac, &p.dup_10gram_frac};
-            for (int k = 0; k < 6; k++) *dup[k] = -1;
-            *dup[n - 5] = v;
-            hlm_filter_result r = run(&p, "en", buf);
-            if (r.reason != HLM_FILTER_KEEP) fail_msg("doc %d, %zu-grams: dropped at its own value %g", doc, n, v);
-            if (rep == 0) continue;
-            *dup[n - 5] = v * (1 - 1e-9);
-            r = run(&p, "en", buf);
-            if (r.reason != (hlm_filter_reason)(HLM_FILTER_DUP_5GRAM + (n - 5)) || fabs(r.value - v) > 1e-12)
-                fail_msg("doc %d, %zu-grams: expected a drop at %g, got %s %g", doc, n, v,
-                         hlm_filter_reason_name(r.reason), r.value);
-        }
+        check_dup_ngrams(w, nw, len, doc);
     }
 }
 
