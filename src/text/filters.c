@@ -2250,17 +2250,17 @@ static hlm_status run_rules(const hlm_filter_params *p, const char *lang, const 
     /* datatrove's repetition filter drops an empty text ("empty"), its quality filter finds no
      * words in it; we report the latter. */
     if (len == 0) FAIL(HLM_FILTER_TOO_FEW_WORDS, 0);
-    size_t text_cps = count_cps(text, len);
-    if (p->gopher_repetition) {
-        if ((st = repetition_lines(p, s, t, text, len, text_cps, res, err)) || res->reason) return st;
-    }
+    /* The cheap rules first: a document that fails one is spared the repetition rules, whose
+     * n-gram counts cost the most. */
     if ((st = document_words(s, mode, t, text, len, err))) return st;
-    if (p->gopher_repetition) {
-        if ((st = build_cat(s, text, len, err))) return st;
-        if ((st = repetition_ngrams(p, s, text_cps, res, err)) || res->reason) return st;
+    if (p->gopher_quality) {
+        if ((st = quality(p, s, t, stop, mode == SPLIT_KO, text, len, res, err)) || res->reason) return st;
     }
-    if (p->gopher_quality) return quality(p, s, t, stop, mode == SPLIT_KO, text, len, res, err);
-    return HLM_OK;
+    if (!p->gopher_repetition) return HLM_OK;
+    size_t text_cps = count_cps(text, len);
+    if ((st = repetition_lines(p, s, t, text, len, text_cps, res, err)) || res->reason) return st;
+    if ((st = build_cat(s, text, len, err))) return st;
+    return repetition_ngrams(p, s, text_cps, res, err);
 }
 
 hlm_status hlm_filter_document(const hlm_filter_params *p, const char *lang, const uint8_t *text, size_t len,
