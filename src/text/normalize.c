@@ -20,7 +20,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#if defined(__SSE2__)
+#if defined(__AVX2__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
@@ -93,9 +95,61 @@ static inline int hangul_at(const uint8_t *s, size_t i)
 
 /* The end of the run of plain content starting at i: printable ASCII, Hangul syllables, and
  * single spaces that content follows (the common case between words). */
+#if defined(__AVX2__)
+/* 1 where x is in lo..hi (unsigned bytes), per byte. */
+static inline __m256i in_range32(__m256i x, uint8_t lo, uint8_t hi)
+{
+    __m256i d = _mm256_sub_epi8(x, _mm256_set1_epi8((char)lo));
+    return _mm256_cmpeq_epi8(_mm256_min_epu8(d, _mm256_set1_epi8((char)(hi - lo))), d);
+}
+
+/* How many bytes from s (34 readable) are plain content as content_run takes it, thirty-two at a
+ * time: printable ASCII, whole Hangul syllables (EA B0 80 .. ED 9E A3: a lead EA..ED and two
+ * continuation bytes, EA only from B0, ED only up to 9E A3) and single spaces before either.
+ * Stops at a syllable boundary: a syllable that starts in the last two bytes is left for the
+ * next block. */
+static inline size_t content_block32(const uint8_t *s)
+{
+    __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)s);
+    __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(s + 1));
+    __m256i v2 = _mm256_loadu_si256((const __m256i *)(const void *)(s + 2));
+    __m256i top = _mm256_set1_epi8((char)0xC0), cont = _mm256_set1_epi8((char)0x80);
+    __m256i c1 = _mm256_cmpeq_epi8(_mm256_and_si256(v1, top), cont);
+    __m256i c2 = _mm256_cmpeq_epi8(_mm256_and_si256(v2, top), cont);
+    __m256i ea = _mm256_cmpeq_epi8(v0, _mm256_set1_epi8((char)0xEA));
+    __m256i ed = _mm256_cmpeq_epi8(v0, _mm256_set1_epi8((char)0xED));
+    /* EA needs a second byte from B0; ED a second byte below 9E, or 9E and a third up to A3 */
+    __m256i ea_bad = _mm256_andnot_si256(in_range32(v1, 0xB0, 0xBF), ea);
+    __m256i ed_ok = _mm256_or_si256(in_range32(v1, 0x80, 0x9D),
+                                    _mm256_and_si256(_mm256_cmpeq_epi8(v1, _mm256_set1_epi8((char)0x9E)),
+                                                     in_range32(v2, 0x80, 0xA3)));
+    __m256i ed_bad = _mm256_andnot_si256(ed_ok, ed);
+    __m256i lead = _mm256_and_si256(in_range32(v0, 0xEA, 0xED), _mm256_and_si256(c1, c2));
+    lead = _mm256_andnot_si256(_mm256_or_si256(ea_bad, ed_bad), lead);
+    uint32_t L = (uint32_t)_mm256_movemask_epi8(lead);
+    uint32_t A = (uint32_t)_mm256_movemask_epi8(in_range32(v0, 0x21, 0x7E));
+    uint32_t S = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v0, _mm256_set1_epi8(' ')));
+    uint32_t H = L | L << 1 | L << 2;
+    uint32_t ok = A | H | (S & ((A | L) >> 1));
+    if (ok == 0xFFFFFFFFu) {
+        uint32_t tail = L >> 30; /* a syllable starting at 30 or 31 runs past the block */
+        return tail ? (tail & 1 ? 30 : 31) : 32;
+    }
+    return (size_t)__builtin_ctz(~ok);
+}
+#endif
+
 static inline size_t content_run(const uint8_t *s, size_t len, size_t i)
 {
     while (i < len) {
+#if defined(__AVX2__)
+        while (i + 34 <= len) {
+            size_t k = content_block32(s + i);
+            i += k;
+            if (k < 30) break;
+        }
+        if (i >= len) break;
+#endif
 #if defined(__SSE2__)
         /* sixteen bytes at a time over printable ASCII and single spaces before it */
         while (i + 16 <= len) {
