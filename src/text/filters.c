@@ -1387,6 +1387,56 @@ static void top_ngram_needs(const double top[3], size_t text_cps, size_t max_cha
         need[n] = top[n - 2] >= 0 && (double)(n * max_chars + (n - 1) * max_count) / (double)text_cps > top[n - 2];
 }
 
+/* A second, sharper bound for the top n-gram rules, from the word hashes wh[] alone: an n-gram
+ * occurs at most as often as the word pair it starts with (and as each pair in it), so with the
+ * pairs counted in saturating counters by hash (16 per pair; a collision only raises a count),
+ * the n-gram at i has at most min(pair counts at i .. i+n-2) occurrences, each of its code
+ * points plus n - 1 spaces. The most frequent n-gram's characters are at most the largest such
+ * product over i. Clears need[n] where that cannot break the rule. Ordinary text repeats words
+ * but few pairs, so this usually spares the exact word table and the n-gram counts. */
+static hlm_status pair_bounds(hlm_filter_scratch *s, const double top[3], size_t text_cps, int need[5], hlm_error *err)
+{
+    size_t n = s->w_n, cap;
+    if (n < 2) return HLM_OK;
+    unsigned bits;
+    hlm_status st = counters(s, n, &cap, &bits, err);
+    if (st) return st;
+    uint8_t *cnt = s->wcnt;
+    uint32_t *idx = s->slot_of; /* free here */
+    const uint64_t *wh = s->wh;
+    for (size_t i = 0; i + 1 < n; i++) {
+        uint32_t j = (uint32_t)(mix64(wh[i] * 0x9E3779B97F4A7C15ull + wh[i + 1]) >> (64 - bits));
+        idx[i] = j;
+        cnt[j] += cnt[j] < UINT8_MAX;
+    }
+    size_t best[5] = {0};
+    const uint32_t *pre = s->cps_pre;
+    for (size_t i = 0; i + 1 < n; i++) {
+        size_t c = cnt[idx[i]], m = c;
+        if (c == UINT8_MAX) m = SIZE_MAX / 2 / (text_cps + 1); /* saturated: no bound */
+        size_t v = m * (pre[i + 2] - pre[i] + 1);
+        if (v > best[2]) best[2] = v;
+        if (i + 2 < n) {
+            size_t c2 = cnt[idx[i + 1]];
+            if (c2 == UINT8_MAX) c2 = SIZE_MAX / 2 / (text_cps + 1);
+            if (c2 < m) m = c2;
+            v = m * (pre[i + 3] - pre[i] + 2);
+            if (v > best[3]) best[3] = v;
+            if (i + 3 < n) {
+                size_t c3 = cnt[idx[i + 2]];
+                if (c3 == UINT8_MAX) c3 = SIZE_MAX / 2 / (text_cps + 1);
+                if (c3 < m) m = c3;
+                v = m * (pre[i + 4] - pre[i] + 3);
+                if (v > best[4]) best[4] = v;
+            }
+        }
+    }
+    for (size_t i = 0; i + 1 < n; i++) cnt[idx[i]] = 0;
+    for (size_t k = 2; k <= 4; k++)
+        if (need[k] && top[k - 2] >= 0 && (double)best[k] / (double)text_cps <= top[k - 2]) need[k] = 0;
+    return HLM_OK;
+}
+
 /* Word ids: wid[i] = the index of the first word equal to word i (same bytes), and cand[i] =
  * whether word i occurs more than once; need[] from top_ngram_needs. The word hashes are first
  * counted in counters (8 per word); their counts bound the words' counts, and where those
@@ -1421,6 +1471,7 @@ static hlm_status word_ids(hlm_filter_scratch *s, const double top[3], size_t te
         if (c > ub_count) ub_count = c;
     }
     top_ngram_needs(top, text_cps, ub_chars, ub_count, need);
+    if ((need[2] || need[3] || need[4]) && (st = pair_bounds(s, top, text_cps, need, err))) return st;
     if (!need[2] && !need[3] && !need[4]) {
         for (size_t i = 0; i < n; i++) cnt[wh[i] >> (64 - bits)] = 0;
         return HLM_OK;
