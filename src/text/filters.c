@@ -1057,6 +1057,27 @@ static hlm_status split_ascii_dot(hlm_filter_scratch *s, wlist *l, const uint8_t
     return HLM_OK;
 }
 
+#if defined(__SSE2__)
+/* For the 64 bytes at p: bit k of *sp says p[k] is ASCII whitespace (str.split's: \t..\r,
+ * 0x1C..0x1F, space), of *an a letter or digit, of *le a letter. */
+static inline void block_masks(const uint8_t *p, uint64_t *sp, uint64_t *an, uint64_t *le)
+{
+    uint64_t S = 0, A = 0, L = 0;
+    for (int h = 0; h < 64; h += 16) {
+        __m128i v = load128(p + h), lo = _mm_or_si128(v, _mm_set1_epi8(0x20));
+        __m128i ws = _mm_or_si128(le16(_mm_sub_epi8(v, _mm_set1_epi8(0x09)), 0x0D - 0x09),
+                                  le16(_mm_sub_epi8(v, _mm_set1_epi8(0x1C)), 0x20 - 0x1C));
+        __m128i let = le16(_mm_sub_epi8(lo, _mm_set1_epi8('a')), 'z' - 'a');
+        __m128i dig = le16(_mm_sub_epi8(v, _mm_set1_epi8('0')), '9' - '0');
+        S |= (uint64_t)mask16(ws) << h;
+        L |= (uint64_t)mask16(let) << h;
+        A |= (uint64_t)mask16(_mm_or_si128(let, dig)) << h;
+    }
+    *sp = S, *an = A, *le = L;
+}
+
+#endif
+
 /* Splits text[a0..b0) into words appended to l. */
 static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, const hlm_class_table *t,
                               const uint8_t *text, size_t a0, size_t b0, hlm_error *err)
@@ -1064,6 +1085,42 @@ static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, 
     hlm_status st;
     size_t i = a0;
     while (i < b0) {
+#if defined(__SSE2__)
+        if (mode != SPLIT_KO && i + 64 <= b0) {
+            /* 64 bytes at a time (not for Korean, whose every chunk counts tokens): the chunks
+             * between ASCII whitespace that lie inside the block, a plain one (ASCII letters and
+             * digits only: one word, as the scalar path makes it) without a branch per byte, any
+             * other by the scalar path on its bytes alone (a chunk splits the same wherever it
+             * is). A chunk reaching the end of the block is left for the next step. */
+            uint64_t sp, an, le;
+            block_masks(text + i, &sp, &an, &le);
+            size_t p = 0;
+            for (;;) {
+                uint64_t rest = ~sp & (p < 64 ? ~0ull << p : 0);
+                if (!rest) {
+                    p = 64;
+                    break;
+                }
+                size_t a = (size_t)__builtin_ctzll(rest);
+                uint64_t after = sp & (~0ull << a);
+                if (!after) {
+                    p = a;
+                    break;
+                }
+                size_t e = (size_t)__builtin_ctzll(after);
+                uint64_t m = ((1ull << e) - 1) & (~0ull << a);
+                if ((an & m) == m) {
+                    if (*l->n == *l->cap && (st = grow(l->w, l->cap, *l->n + 1, sizeof(word), err))) return st;
+                    (*l->w)[(*l->n)++] = (word){(uint32_t)(i + a), (uint32_t)(e - a), (uint32_t)(e - a), (le & m) ? W_ALPHA : 0};
+                } else if ((st = split_words(s, l, mode, t, text, i + a, i + e, err))) {
+                    return st;
+                }
+                p = e;
+            }
+            i += p;
+            if (p == 64) continue;
+        }
+#endif
         if (text[i] == ' ') { /* the commonest separator, without decoding; runs 8 at a time */
             i++;
             while (i + 8 <= b0 && load64(text + i) == 0x2020202020202020ull) i += 8;
