@@ -1076,6 +1076,32 @@ static inline void block_masks(const uint8_t *p, uint64_t *sp, uint64_t *an, uin
     *sp = S, *an = A, *le = L;
 }
 
+
+/* For the 64 bytes at p (66 readable): bit k of *sp says p[k] is ASCII whitespace, of *hangul
+ * that p[k] is a byte of a Hangul syllable (U+AC00..U+D7A3: EA B0 80 .. ED 9E A3) that starts
+ * in the block. */
+static inline void ko_block_masks(const uint8_t *p, uint64_t *sp, uint64_t *hangul)
+{
+    uint64_t S = 0, L = 0;
+    const __m128i top = _mm_set1_epi8((char)0xC0), cont = _mm_set1_epi8((char)0x80);
+    for (int h = 0; h < 64; h += 16) {
+        __m128i v0 = load128(p + h), v1 = load128(p + h + 1), v2 = load128(p + h + 2);
+        __m128i ws = _mm_or_si128(le16(_mm_sub_epi8(v0, _mm_set1_epi8(0x09)), 0x0D - 0x09),
+                                  le16(_mm_sub_epi8(v0, _mm_set1_epi8(0x1C)), 0x20 - 0x1C));
+        __m128i c1 = _mm_cmpeq_epi8(_mm_and_si128(v1, top), cont), c2 = _mm_cmpeq_epi8(_mm_and_si128(v2, top), cont);
+        __m128i lead = _mm_and_si128(le16(_mm_sub_epi8(v0, _mm_set1_epi8((char)0xEA)), 3), _mm_and_si128(c1, c2));
+        /* EA needs a second byte from B0; ED a second byte below 9E, or 9E and a third up to A3 */
+        __m128i ea_bad = _mm_andnot_si128(le16(_mm_sub_epi8(v1, _mm_set1_epi8((char)0xB0)), 0x0F), eq16(v0, 0xEA));
+        __m128i ed_ok = _mm_or_si128(le16(_mm_sub_epi8(v1, _mm_set1_epi8((char)0x80)), 0x1D),
+                                     _mm_and_si128(eq16(v1, 0x9E), le16(_mm_sub_epi8(v2, _mm_set1_epi8((char)0x80)), 0x23)));
+        __m128i ed_bad = _mm_andnot_si128(ed_ok, eq16(v0, 0xED));
+        lead = _mm_andnot_si128(_mm_or_si128(ea_bad, ed_bad), lead);
+        S |= (uint64_t)mask16(ws) << h;
+        L |= (uint64_t)mask16(lead) << h;
+    }
+    *sp = S;
+    *hangul = L | L << 1 | L << 2;
+}
 #endif
 
 /* Splits text[a0..b0) into words appended to l. */
@@ -1112,6 +1138,39 @@ static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, 
                 if ((an & m) == m) {
                     if (*l->n == *l->cap && (st = grow(l->w, l->cap, *l->n + 1, sizeof(word), err))) return st;
                     (*l->w)[(*l->n)++] = (word){(uint32_t)(i + a), (uint32_t)(e - a), (uint32_t)(e - a), (le & m) ? W_ALPHA : 0};
+                } else if ((st = split_words(s, l, mode, t, text, i + a, i + e, err))) {
+                    return st;
+                }
+                p = e;
+            }
+            i += p;
+            if (p == 64) continue;
+        }
+        if (mode == SPLIT_KO && i + 66 <= b0) {
+            /* the same for Korean: a chunk of Hangul syllables only is one word and one run of
+             * syllables (its morphemes estimated as split_ko_chunk does), any other is split
+             * alone by split_ko_chunk */
+            uint64_t sp, hangul;
+            ko_block_masks(text + i, &sp, &hangul);
+            size_t p = 0;
+            for (;;) {
+                uint64_t rest = ~sp & (p < 64 ? ~0ull << p : 0);
+                if (!rest) {
+                    p = 64;
+                    break;
+                }
+                size_t a = (size_t)__builtin_ctzll(rest);
+                uint64_t after = sp & (~0ull << a);
+                if (!after) {
+                    p = a;
+                    break;
+                }
+                size_t e = (size_t)__builtin_ctzll(after);
+                uint64_t m = ((1ull << e) - 1) & (~0ull << a);
+                if ((hangul & m) == m) {
+                    if (*l->n == *l->cap && (st = grow(l->w, l->cap, *l->n + 1, sizeof(word), err))) return st;
+                    (*l->w)[(*l->n)++] = (word){(uint32_t)(i + a), (uint32_t)(e - a), (uint32_t)(e - a) / 3, W_ALPHA};
+                    s->ko.hangul += ko_run_morphemes(text + i + e, (e - a) / 3);
                 } else if ((st = split_words(s, l, mode, t, text, i + a, i + e, err))) {
                     return st;
                 }
