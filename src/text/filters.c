@@ -1876,9 +1876,11 @@ static hlm_status quality(const hlm_filter_params *p, hlm_filter_scratch *s, con
                           hlm_filter_result *res, hlm_error *err)
 {
     size_t n_words = s->w_n, n_ns = 0, ns_cps = 0, n_alpha = 0;
-    for (size_t i = 0; i < n_words; i++) {
+    for (size_t i = 0; i < n_words; i++) { /* without branches: symbols come at random */
         const word *w = &s->w[i];
-        if (!(w->flags & W_SYMBOL)) n_ns++, ns_cps += w->cps;
+        size_t ns = !(w->flags & W_SYMBOL);
+        n_ns += ns;
+        ns_cps += w->cps & (0 - ns);
         n_alpha += (w->flags & W_ALPHA) != 0;
     }
     /* The ratio rules' word counts. Korean: datatrove counts Kiwi's morphemes, about 2.5 per
