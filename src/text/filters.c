@@ -2207,7 +2207,23 @@ static hlm_status c4_lines(const hlm_filter_params *p, hlm_filter_scratch *s, sp
         double min_words = p->c4_min_words_per_line;
         size_t enough = min_words < 0 ? 0 : min_words < 1e15 ? (size_t)min_words : SIZE_MAX - 1;
         int need_longest = p->c4_max_word_length >= 0 && (double)(b - a) > p->c4_max_word_length;
-        for (size_t i = a; i < b && (need_longest || words <= enough);) {
+        size_t i = a;
+#if defined(__SSE2__)
+        if (!need_longest) { /* sixteen ASCII bytes at a time: the word starts, from the whitespace */
+            unsigned prev_space = 1;
+            while (words <= enough && i + 16 <= b) {
+                __m128i v = load128(text + i);
+                if (mask16(v)) break; /* a byte above ASCII (maybe a space): the loop below */
+                unsigned ws = mask16(_mm_or_si128(le16(_mm_sub_epi8(v, _mm_set1_epi8(0x09)), 0x0D - 0x09),
+                                                  le16(_mm_sub_epi8(v, _mm_set1_epi8(0x1C)), 0x20 - 0x1C)));
+                words += (size_t)__builtin_popcount(~ws & ((ws << 1) | prev_space) & 0xFFFF);
+                prev_space = ws >> 15 & 1;
+                i += 16;
+            }
+            wcps = !prev_space; /* inside a word: its next character starts none */
+        }
+#endif
+        while (i < b && (need_longest || words <= enough)) {
             uint32_t cp;
             i += hlm_utf8_decode_inline(text + i, b - i, &cp);
             if (py_space(t, cp)) {

@@ -591,8 +591,29 @@ static void test_c4_lines(void **state)
     p.c4_max_word_length = 4; /* words of line.split(), with their punctuation */
     EXPECT(&p, "en", "One two the.\nA b c.\nD e f.\nG h i.\nJ k l.", HLM_FILTER_KEEP);
     EXPECT(&p, "en", "One two three.\nA b c.\nD e f.\nG h i.\nJ k l.", HLM_FILTER_C4_TOO_FEW_SENTENCES);
-    /* abbreviations do not end sentences; "..." is not one mark */
+    /* words per line counted sixteen bytes at a time: words ending or crossing at every offset,
+     * str.split()'s separators, 2 words removed and 3 kept */
     p.c4_max_word_length = 1000;
+    p.c4_min_sentences = -1;
+    static const char *const seps[] = {" ", "\t", "\x1F", "  ", " \t "}; /* not line breaks */
+    for (size_t len = 1; len <= 40; len++)
+        for (size_t k = 0; k < sizeof seps / sizeof seps[0]; k++)
+            for (int words = 2; words <= 3; words++) {
+                char buf[200], word[48];
+                memset(word, 'w', len);
+                word[len] = 0;
+                const char *second = len % 2 ? "xyzzy" : "xyzzyabcdefghijklmnopq";
+                if (words == 2) snprintf(buf, sizeof buf, "%s%s%s.\nAnother fine line here.", word, seps[k], second);
+                else snprintf(buf, sizeof buf, "%s%s%s%sy.\nAnother fine line here.", word, seps[k], second, seps[k]);
+                const uint8_t *ot;
+                size_t ol;
+                hlm_filter_result r = run_out(&p, "en", buf, &ot, &ol);
+                assert_int_equal(r.reason, HLM_FILTER_KEEP);
+                if (r.lines_removed != (size_t)(words == 2))
+                    fail_msg("\"%s\": %zu lines removed, expected %d", buf, r.lines_removed, words == 2);
+            }
+    p.c4_min_sentences = 2;
+    /* abbreviations do not end sentences; "..." is not one mark */
     p.c4_min_sentences = 2;
     EXPECT(&p, "en", "Mr. Smith met Dr. Jones here.", HLM_FILTER_C4_TOO_FEW_SENTENCES);
     EXPECT(&p, "en", "Smith met Jones here. He left.", HLM_FILTER_KEEP);
