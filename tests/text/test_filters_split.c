@@ -123,7 +123,8 @@ static void test_block_steps(void **state)
         }
     }
     assert_true(long_chunks > 100);
-    free(w1), free(w2), free(s);
+    free(w1), free(w2);
+    hlm_filter_scratch_free(s);
 }
 
 int main(void)
