@@ -1239,7 +1239,8 @@ static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, 
                         if ((st = grow(&s->coff, &c2, n + 1, sizeof(uint32_t), err))) return st;
                         s->c_cap = c2;
                     }
-                    for (size_t q = 0; q <= n; q++) s->ccp[q] = text[i + q], s->coff[q] = (uint32_t)(i + q);
+                    for (size_t q = 0; q < n; q++) s->ccp[q] = text[i + q], s->coff[q] = (uint32_t)(i + q);
+                    s->ccp[n] = 0, s->coff[n] = (uint32_t)j; /* the end (text[j] may be past the text) */
                     if ((st = split_en(l, t, s->ccp, s->coff, 0, n, mode == SPLIT_EN, err))) return st;
                 }
                 i = j;

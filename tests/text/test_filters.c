@@ -834,6 +834,37 @@ static void test_ko_morph_heldout(void **state)
     assert_true(hlm_ko_run_morphemes(NULL, 0) == 0);
 }
 
+/* A document that ends in an ASCII chunk the general splitter takes ("...x:=", NUL bytes), in a
+ * buffer of exactly its size: the splitter once read the byte after the chunk, past the text
+ * (found by fuzz/fuzz_filters; ASan in make test-asan). */
+static void test_chunk_at_end(void **state)
+{
+    (void)state;
+    static const char *const ends[] = {"x:=", "a).b-", "\x00\x00\x00", "5.26.", "co-op"};
+    for (size_t k = 0; k < sizeof ends / sizeof ends[0]; k++)
+        for (int lang = 0; lang < 3; lang++) {
+            char body[256];
+            int n = snprintf(body, sizeof body, "Some words come first here, then the chunk %s", ends[k]);
+            size_t len = (size_t)n + (k == 2 ? 3 : 0); /* the NULs after the text */
+            uint8_t *text = malloc(len);
+            assert_non_null(text);
+            memcpy(text, body, (size_t)n);
+            if (k == 2) memset(text + n, 0, 3);
+            hlm_filter_params p;
+            const char *l = lang == 0 ? "en" : lang == 1 ? "ko" : "fr";
+            hlm_filter_params_default(&p, l);
+            hlm_filter_scratch *s;
+            hlm_error err;
+            assert_int_equal(hlm_filter_scratch_new(&s, &err), HLM_OK);
+            hlm_filter_result r;
+            const uint8_t *ot;
+            size_t ol;
+            assert_int_equal(hlm_filter_document(&p, l, text, len, s, &r, &ot, &ol, &err), HLM_OK);
+            hlm_filter_scratch_free(s);
+            free(text);
+        }
+}
+
 static void test_empty(void **state)
 {
     (void)state;
@@ -855,6 +886,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_base_passes),
+        cmocka_unit_test(test_chunk_at_end),
         cmocka_unit_test(test_word_count),
         cmocka_unit_test(test_mean_word_length),
         cmocka_unit_test(test_symbol_ratio),
