@@ -1079,10 +1079,11 @@ static inline void block_masks(const uint8_t *p, uint64_t *sp, uint64_t *an, uin
 
 /* For the 64 bytes at p (66 readable): bit k of *sp says p[k] is ASCII whitespace, of *hangul
  * that p[k] is a byte of a Hangul syllable (U+AC00..U+D7A3: EA B0 80 .. ED 9E A3) that starts
- * in the block. */
-static inline void ko_block_masks(const uint8_t *p, uint64_t *sp, uint64_t *hangul)
+ * in the block, of *letters an ASCII letter, of *digits an ASCII digit. */
+static inline void ko_block_masks(const uint8_t *p, uint64_t *sp, uint64_t *hangul, uint64_t *letters,
+                                  uint64_t *digits)
 {
-    uint64_t S = 0, L = 0;
+    uint64_t S = 0, L = 0, A = 0, D = 0;
     const __m128i top = _mm_set1_epi8((char)0xC0), cont = _mm_set1_epi8((char)0x80);
     for (int h = 0; h < 64; h += 16) {
         __m128i v0 = load128(p + h), v1 = load128(p + h + 1), v2 = load128(p + h + 2);
@@ -1098,9 +1099,13 @@ static inline void ko_block_masks(const uint8_t *p, uint64_t *sp, uint64_t *hang
         lead = _mm_andnot_si128(_mm_or_si128(ea_bad, ed_bad), lead);
         S |= (uint64_t)mask16(ws) << h;
         L |= (uint64_t)mask16(lead) << h;
+        A |= (uint64_t)mask16(le16(_mm_sub_epi8(_mm_or_si128(v0, _mm_set1_epi8(0x20)), _mm_set1_epi8('a')), 'z' - 'a')) << h;
+        D |= (uint64_t)mask16(le16(_mm_sub_epi8(v0, _mm_set1_epi8('0')), '9' - '0')) << h;
     }
     *sp = S;
     *hangul = L | L << 1 | L << 2;
+    *letters = A;
+    *digits = D;
 }
 #endif
 
@@ -1148,10 +1153,10 @@ static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, 
         }
         if (mode == SPLIT_KO && i + 66 <= b0) {
             /* the same for Korean: a chunk of Hangul syllables only is one word and one run of
-             * syllables (its morphemes estimated as split_ko_chunk does), any other is split
-             * alone by split_ko_chunk */
-            uint64_t sp, hangul;
-            ko_block_masks(text + i, &sp, &hangul);
+             * syllables (its morphemes estimated as split_ko_chunk does), one of ASCII letters
+             * or digits only a word and a token, any other is split alone by split_ko_chunk */
+            uint64_t sp, hangul, letters, digits;
+            ko_block_masks(text + i, &sp, &hangul, &letters, &digits);
             size_t p = 0;
             for (;;) {
                 uint64_t rest = ~sp & (p < 64 ? ~0ull << p : 0);
@@ -1171,6 +1176,15 @@ static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, 
                     if (*l->n == *l->cap && (st = grow(l->w, l->cap, *l->n + 1, sizeof(word), err))) return st;
                     (*l->w)[(*l->n)++] = (word){(uint32_t)(i + a), (uint32_t)(e - a), (uint32_t)(e - a) / 3, W_ALPHA};
                     s->ko.hangul += ko_run_morphemes(text + i + e, (e - a) / 3);
+                } else if ((letters & m) == m || (digits & m) == m) {
+                    /* a Latin word (one letter run) or a number (one digit run), as split_ko_chunk
+                     * counts them */
+                    int alpha = (letters & m) == m;
+                    if (*l->n == *l->cap && (st = grow(l->w, l->cap, *l->n + 1, sizeof(word), err))) return st;
+                    (*l->w)[(*l->n)++] = (word){(uint32_t)(i + a), (uint32_t)(e - a), (uint32_t)(e - a), alpha ? W_ALPHA : 0};
+                    s->ko.alpha_runs += (size_t)alpha;
+                    s->ko.other += (size_t)!alpha;
+                    s->ko.digit_runs += (size_t)!alpha;
                 } else if ((st = split_words(s, l, mode, t, text, i + a, i + e, err))) {
                     return st;
                 }
