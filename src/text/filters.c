@@ -1058,30 +1058,15 @@ static hlm_status split_ascii_dot(hlm_filter_scratch *s, wlist *l, const uint8_t
 }
 
 #if defined(__SSE2__)
-/* For the 64 bytes at p: bit k of *sp says p[k] is ASCII whitespace (str.split's: \t..\r,
- * 0x1C..0x1F, space), of *an a letter or digit, of *le a letter. */
-static inline void block_masks(const uint8_t *p, uint64_t *sp, uint64_t *an, uint64_t *le)
-{
-    uint64_t S = 0, A = 0, L = 0;
-    for (int h = 0; h < 64; h += 16) {
-        __m128i v = load128(p + h), lo = _mm_or_si128(v, _mm_set1_epi8(0x20));
-        __m128i ws = _mm_or_si128(le16(_mm_sub_epi8(v, _mm_set1_epi8(0x09)), 0x0D - 0x09),
-                                  le16(_mm_sub_epi8(v, _mm_set1_epi8(0x1C)), 0x20 - 0x1C));
-        __m128i let = le16(_mm_sub_epi8(lo, _mm_set1_epi8('a')), 'z' - 'a');
-        __m128i dig = le16(_mm_sub_epi8(v, _mm_set1_epi8('0')), '9' - '0');
-        S |= (uint64_t)mask16(ws) << h;
-        L |= (uint64_t)mask16(let) << h;
-        A |= (uint64_t)mask16(_mm_or_si128(let, dig)) << h;
-    }
-    *sp = S, *an = A, *le = L;
-}
+/* For the 64 bytes at p (66 readable): bit k of sp says p[k] is ASCII whitespace (str.split's:
+ * \t..\r, 0x1C..0x1F, space), of hangul that it is a byte of a Hangul syllable (U+AC00..U+D7A3:
+ * EA B0 80 .. ED 9E A3) that starts in the block, of letters an ASCII letter, of digits an ASCII
+ * digit. */
+typedef struct block_masks {
+    uint64_t sp, hangul, letters, digits;
+} block_masks;
 
-
-/* For the 64 bytes at p (66 readable): bit k of *sp says p[k] is ASCII whitespace, of *hangul
- * that p[k] is a byte of a Hangul syllable (U+AC00..U+D7A3: EA B0 80 .. ED 9E A3) that starts
- * in the block, of *letters an ASCII letter, of *digits an ASCII digit. */
-static inline void ko_block_masks(const uint8_t *p, uint64_t *sp, uint64_t *hangul, uint64_t *letters,
-                                  uint64_t *digits)
+static inline block_masks block_masks_at(const uint8_t *p)
 {
     uint64_t S = 0, L = 0, A = 0, D = 0;
     const __m128i top = _mm_set1_epi8((char)0xC0), cont = _mm_set1_epi8((char)0x80);
@@ -1102,10 +1087,7 @@ static inline void ko_block_masks(const uint8_t *p, uint64_t *sp, uint64_t *hang
         A |= (uint64_t)mask16(le16(_mm_sub_epi8(_mm_or_si128(v0, _mm_set1_epi8(0x20)), _mm_set1_epi8('a')), 'z' - 'a')) << h;
         D |= (uint64_t)mask16(le16(_mm_sub_epi8(v0, _mm_set1_epi8('0')), '9' - '0')) << h;
     }
-    *sp = S;
-    *hangul = L | L << 1 | L << 2;
-    *letters = A;
-    *digits = D;
+    return (block_masks){S, L | L << 1 | L << 2, A, D};
 }
 #endif
 
@@ -1117,74 +1099,43 @@ static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, 
     size_t i = a0;
     while (i < b0) {
 #if defined(__SSE2__)
-        if (mode != SPLIT_KO && i + 64 <= b0) {
-            /* 64 bytes at a time (not for Korean, whose every chunk counts tokens): the chunks
-             * between ASCII whitespace that lie inside the block, a plain one (ASCII letters and
-             * digits only: one word, as the scalar path makes it) without a branch per byte, any
-             * other by the scalar path on its bytes alone (a chunk splits the same wherever it
-             * is). A chunk reaching the end of the block is left for the next step. */
-            uint64_t sp, an, le;
-            block_masks(text + i, &sp, &an, &le);
+        if (i + 66 <= b0) {
+            /* 64 bytes at a time: the chunks between ASCII whitespace that lie inside the block.
+             * The common ones, without a branch per byte: ASCII letters and digits only (one
+             * word; in Korean text a Latin word or a number is also one token, as split_ko_chunk
+             * counts it, and a mix of letters and digits is left to it), Hangul syllables only
+             * (one word; in Korean text also one run of syllables, its morphemes estimated as
+             * split_ko_chunk does). Any other chunk goes to the byte-by-byte path on its bytes
+             * alone (a chunk splits the same wherever it is); one that reaches the end of the
+             * block is left for the next step. */
+            block_masks bm = block_masks_at(text + i);
             size_t p = 0;
             for (;;) {
-                uint64_t rest = ~sp & (p < 64 ? ~0ull << p : 0);
+                uint64_t rest = ~bm.sp & (p < 64 ? ~0ull << p : 0);
                 if (!rest) {
                     p = 64;
                     break;
                 }
                 size_t a = (size_t)__builtin_ctzll(rest);
-                uint64_t after = sp & (~0ull << a);
+                uint64_t after = bm.sp & (~0ull << a);
                 if (!after) {
                     p = a;
                     break;
                 }
                 size_t e = (size_t)__builtin_ctzll(after);
                 uint64_t m = ((1ull << e) - 1) & (~0ull << a);
-                if ((an & m) == m) {
+                int letters = (bm.letters & m) == m, digits = (bm.digits & m) == m;
+                int plain = mode == SPLIT_KO ? letters || digits : ((bm.letters | bm.digits) & m) == m;
+                if (plain || (bm.hangul & m) == m) {
                     if (*l->n == *l->cap && (st = grow(l->w, l->cap, *l->n + 1, sizeof(word), err))) return st;
-                    (*l->w)[(*l->n)++] = (word){(uint32_t)(i + a), (uint32_t)(e - a), (uint32_t)(e - a), (le & m) ? W_ALPHA : 0};
-                } else if ((st = split_words(s, l, mode, t, text, i + a, i + e, err))) {
-                    return st;
-                }
-                p = e;
-            }
-            i += p;
-            if (p == 64) continue;
-        }
-        if (mode == SPLIT_KO && i + 66 <= b0) {
-            /* the same for Korean: a chunk of Hangul syllables only is one word and one run of
-             * syllables (its morphemes estimated as split_ko_chunk does), one of ASCII letters
-             * or digits only a word and a token, any other is split alone by split_ko_chunk */
-            uint64_t sp, hangul, letters, digits;
-            ko_block_masks(text + i, &sp, &hangul, &letters, &digits);
-            size_t p = 0;
-            for (;;) {
-                uint64_t rest = ~sp & (p < 64 ? ~0ull << p : 0);
-                if (!rest) {
-                    p = 64;
-                    break;
-                }
-                size_t a = (size_t)__builtin_ctzll(rest);
-                uint64_t after = sp & (~0ull << a);
-                if (!after) {
-                    p = a;
-                    break;
-                }
-                size_t e = (size_t)__builtin_ctzll(after);
-                uint64_t m = ((1ull << e) - 1) & (~0ull << a);
-                if ((hangul & m) == m) {
-                    if (*l->n == *l->cap && (st = grow(l->w, l->cap, *l->n + 1, sizeof(word), err))) return st;
-                    (*l->w)[(*l->n)++] = (word){(uint32_t)(i + a), (uint32_t)(e - a), (uint32_t)(e - a) / 3, W_ALPHA};
-                    s->ko.hangul += ko_run_morphemes(text + i + e, (e - a) / 3);
-                } else if ((letters & m) == m || (digits & m) == m) {
-                    /* a Latin word (one letter run) or a number (one digit run), as split_ko_chunk
-                     * counts them */
-                    int alpha = (letters & m) == m;
-                    if (*l->n == *l->cap && (st = grow(l->w, l->cap, *l->n + 1, sizeof(word), err))) return st;
-                    (*l->w)[(*l->n)++] = (word){(uint32_t)(i + a), (uint32_t)(e - a), (uint32_t)(e - a), alpha ? W_ALPHA : 0};
-                    s->ko.alpha_runs += (size_t)alpha;
-                    s->ko.other += (size_t)!alpha;
-                    s->ko.digit_runs += (size_t)!alpha;
+                    uint32_t len = (uint32_t)(e - a), alpha = !plain || (bm.letters & m) ? W_ALPHA : 0;
+                    (*l->w)[(*l->n)++] = (word){(uint32_t)(i + a), len, plain ? len : len / 3, alpha};
+                    if (mode == SPLIT_KO) {
+                        if (!plain) s->ko.hangul += ko_run_morphemes(text + i + e, len / 3);
+                        s->ko.alpha_runs += (size_t)(plain && letters);
+                        s->ko.other += (size_t)(plain && digits);
+                        s->ko.digit_runs += (size_t)(plain && digits);
+                    }
                 } else if ((st = split_words(s, l, mode, t, text, i + a, i + e, err))) {
                     return st;
                 }
