@@ -1493,24 +1493,15 @@ static hlm_status pair_bounds(hlm_filter_scratch *s, const double top[3], size_t
     }
     size_t best[5] = {0};
     const uint32_t *pre = s->cps_pre;
+    const size_t none = SIZE_MAX / 2 / (text_cps + 1); /* a saturated counter: no bound */
     for (size_t i = 0; i + 1 < n; i++) {
-        size_t c = cnt[idx[i]], m = c;
-        if (c == UINT8_MAX) m = SIZE_MAX / 2 / (text_cps + 1); /* saturated: no bound */
-        size_t v = m * (pre[i + 2] - pre[i] + 1);
-        if (v > best[2]) best[2] = v;
-        if (i + 2 < n) {
-            size_t c2 = cnt[idx[i + 1]];
-            if (c2 == UINT8_MAX) c2 = SIZE_MAX / 2 / (text_cps + 1);
-            if (c2 < m) m = c2;
-            v = m * (pre[i + 3] - pre[i] + 2);
-            if (v > best[3]) best[3] = v;
-            if (i + 3 < n) {
-                size_t c3 = cnt[idx[i + 2]];
-                if (c3 == UINT8_MAX) c3 = SIZE_MAX / 2 / (text_cps + 1);
-                if (c3 < m) m = c3;
-                v = m * (pre[i + 4] - pre[i] + 3);
-                if (v > best[4]) best[4] = v;
-            }
+        size_t m = SIZE_MAX;
+        for (size_t k = 2; k <= 4 && i + k <= n; k++) { /* the k-gram at i: its k - 1 pairs */
+            size_t c = cnt[idx[i + k - 2]];
+            c = c == UINT8_MAX ? none : c;
+            m = c < m ? c : m;
+            size_t v = m * (pre[i + k] - pre[i] + k - 1);
+            best[k] = v > best[k] ? v : best[k];
         }
     }
     for (size_t i = 0; i + 1 < n; i++) cnt[idx[i]] = 0;
