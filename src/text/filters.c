@@ -15,19 +15,22 @@
  *    prefixes, suffixes and infixes with spaCy's main rules (one punctuation mark per token,
  *    "..." runs as one, 's / n't / 'm 're 've 'll 'd split off, "." split after a lowercase
  *    letter or digit or two capitals but kept on abbreviations such as "Mr." "e.g." "U.S.",
- *    hyphens / commas / ":<>=/" split between letters, no infix split inside URLs). Tokens that
- *    spaCy handles by special cases we do not list (emoticons, "and/or") may come out
- *    differently; that moves a ratio by a token, which matters only on a threshold's edge.
+ *    hyphens / commas / ":<>=/" split between letters, no infix split inside URLs; letters
+ *    without case, Hangul, kana, CJK, count as lowercase and uppercase as in spaCy, so "합니다."
+ *    is 합니다 .; "°" split off). Tokens that spaCy handles by special cases we do not list
+ *    (emoticons such as "):", "and/or", "cannot" -> can not) may come out differently; that
+ *    moves a ratio by a token, which matters only on a threshold's edge.
  *  - "ko": datatrove uses Kiwi (a morphological analyser), whose tokens are morphemes
- *    ("영화였다." -> 영화 였 였 다 .). We split eojeol: whitespace, with a leading or trailing
- *    run of punctuation as one token; the n-gram and word-length rules use them
- *    (FineWeb-2's 1..6 characters per word holds for eojeol too), and FineWeb-2's stop words,
- *    which are morphemes (의 다 이 는 ...), count at the end of an eojeol. Kiwi yields about 2.5
- *    tokens per eojeol, so the word-count rule and the two rules that divide by the word count
- *    (symbol ratio, alphabetic-word ratio) use an estimate of Kiwi's token count instead
- *    (split_ko_chunk, quality); with eojeol they dropped ~1.5% (the ratios) and ~6% (the count,
- *    on documents of a few reviews) of NSMC documents that datatrove keeps.
- *    tools/filters_vs_datatrove.py measures the agreement.
+ *    ("영화였다." -> 영화 였 였 다 .). We cut where Kiwi cuts but inside runs of Hangul
+ *    (split_ko_chunk): numbers, URLs, letter runs and punctuation runs are tokens as there, and
+ *    a Hangul run is one word; the n-gram and word-length rules use these words (FineWeb-2's
+ *    1..6 characters per word holds for them too), and FineWeb-2's stop words, which are
+ *    morphemes (의 다 이 는 ...), count at the end of a word. Kiwi cuts a Hangul run into about
+ *    2 morphemes, so the word-count rule and the two rules that divide by the word count (symbol
+ *    ratio, alphabetic-word ratio) count each run as the morphemes ko_run_morphemes estimates
+ *    (quality); with eojeol they dropped ~1.5% (the ratios) and ~6% (the count, on documents of
+ *    a few reviews) of NSMC documents that datatrove keeps. tools/filters_vs_datatrove.py
+ *    measures the agreement (docs/data-pipeline.md).
  *  - other languages: the "en" rules without the English contractions and abbreviations.
  *
  * Invariants: the scratch's arrays only grow; a call uses them from index 0 and leaves nothing
@@ -278,7 +281,8 @@ static const char *const stop_words_en[] = {"the", "be", "to", "of", "and", "tha
 /* Korean: FineWeb-2's list for kor_Hang (configs/kor_Hang.yml), morphemes as Kiwi splits them:
  * particles (의 이 는 에 을 은 를 에서 가 으로 로), endings (다 고), stems and forms of 하다 /
  * 있다 / 되다 / 이다 (한 하 했 있 인 되) and the date nouns 년 월. In Korean they are written
- * attached to the word before, so for "ko" a stop word counts when it ends an eojeol (or is one):
+ * attached to the word before, so for "ko" a stop word counts when it ends a word (a run of
+ * Hangul, see split_ko_chunk) or is one:
  * "영화는" holds 는, "있다" holds 다. That stands in for Kiwi's split; a noun ending in the same
  * syllable ("아이" ends in 이) counts too, which makes the rule pass a little more often. */
 static const char *const stop_words_ko[] = {"의", "다", "이", "는", "에", "을", "한", "년", "하", "은", "를",
@@ -562,15 +566,19 @@ static hlm_status emit(wlist *l, const hlm_class_table *t, const uint32_t *c, co
 }
 
 static inline int ascii_lower(uint32_t c) { return c >= 'A' && c <= 'Z' ? (int)c + 32 : (int)c; }
+/* spaCy's ALPHA_UPPER and ALPHA_LOWER both hold the scripts without case (Hangul, kana, CJK,
+ * Hebrew, Indic, ...): letters of category Lo (and Lm), which carry both UPPERISH and LOWERISH
+ * (every letter carries one of them), are both here too, so that a "." after "합니다" or "漢字"
+ * is split off as after a lowercase letter. */
 static inline int is_upper(const hlm_class_table *t, uint32_t c)
 {
     if (c < 0x80) return c >= 'A' && c <= 'Z';
-    return (cp_class(t, c) & (HLM_CC_LETTER | HLM_CC_LOWERISH)) == HLM_CC_LETTER;
+    return (cp_class(t, c) & (HLM_CC_LETTER | HLM_CC_UPPERISH)) == (HLM_CC_LETTER | HLM_CC_UPPERISH);
 }
 static inline int is_lower(const hlm_class_table *t, uint32_t c)
 {
     if (c < 0x80) return c >= 'a' && c <= 'z';
-    return (cp_class(t, c) & (HLM_CC_LETTER | HLM_CC_UPPERISH)) == HLM_CC_LETTER;
+    return (cp_class(t, c) & (HLM_CC_LETTER | HLM_CC_LOWERISH)) == (HLM_CC_LETTER | HLM_CC_LOWERISH);
 }
 static inline int is_alpha(const hlm_class_table *t, uint32_t c) { return (cp_class(t, c) & HLM_CC_LETTER) != 0; }
 static inline int is_digit(uint32_t c) { return c >= '0' && c <= '9'; }
@@ -589,7 +597,8 @@ static int en_prefix_char(uint32_t c, uint32_t next)
         if (c == '+') return !is_digit(next);
         return c > 0x20 && c != 0x7F && !(hlm_ascii_class[c] & (HLM_CC_LETTER | HLM_CC_NUMBER));
     }
-    return is_punct(c) || (c >= 0x20A0 && c <= 0x20CF) || c == 0xA3 || c == 0xA5 || c == 0xA7 || c == 0xB7;
+    return is_punct(c) || (c >= 0x20A0 && c <= 0x20CF) || c == 0xA3 || c == 0xA5 || c == 0xA7 || c == 0xB7 ||
+           c == 0xB0; /* "°", split off on either side ("90°" -> 90 °) */
 }
 
 static int en_suffix_char(uint32_t c)
@@ -600,7 +609,7 @@ static int en_suffix_char(uint32_t c)
             return 0;
         return c > 0x20 && c != 0x7F && !(hlm_ascii_class[c] & (HLM_CC_LETTER | HLM_CC_NUMBER));
     }
-    return is_punct(c) || c == 0xB7;
+    return is_punct(c) || c == 0xB7 || c == 0xB0;
 }
 
 /* Words ending in "." that spaCy's English exceptions keep whole, sorted, so that a word is
@@ -819,6 +828,9 @@ static int kiwi_class(const hlm_class_table *t, uint32_t cp)
     return K_SW;
 }
 
+/* kiwi_class of each ASCII character, K_NONE for whitespace (built by tables_init). */
+static uint8_t g_kiwi_ascii[128];
+
 /* Is s[0..3) a Hangul syllable (U+AC00..U+D7A3: EA B0 80 .. ED 9E A3)? With continuation bytes
  * in the last two, the code point grows with the three bytes read as one big-endian number, so
  * the range is a range of that number: no decoding. */
@@ -855,6 +867,8 @@ static inline uint32_t ko_l2_slot(uint32_t key) { return (key * 0x9E3779B1u) >> 
 static void tables_init(void)
 {
     en_abbrev_index();
+    for (uint32_t cp = 0; cp < 0x80; cp++)
+        g_kiwi_ascii[cp] = (uint8_t)(py_space(NULL, cp) ? K_NONE : kiwi_class(NULL, cp));
     for (uint32_t cp = 0; cp < 0x80; cp++)
         if (ascii_punct(cp)) g_punct_bmp[cp >> 6] |= 1ull << (cp & 63);
     for (size_t k = 0; k < sizeof punct_nonascii / sizeof punct_nonascii[0]; k++)
@@ -906,76 +920,225 @@ static inline int is_hangul6(uint64_t x)
            (v2 - HANGUL_UTF8_FIRST <= HANGUL_UTF8_LAST - HANGUL_UTF8_FIRST);
 }
 
-/* One whitespace-free chunk starting at *pi (first code point cp, k bytes) as eojeol words:
- * [leading punctuation run][middle][trailing punctuation run]; also counts the chunk's Kiwi-like
- * tokens into s->ko. */
+/* Appends the word text[a..b) of cps code points. */
+static inline hlm_status push_word(wlist *l, size_t a, size_t b, size_t cps, uint32_t flags, hlm_error *err)
+{
+    if (*l->n == *l->cap) {
+        hlm_status st = grow(l->w, l->cap, *l->n + 1, sizeof(word), err);
+        if (st) return st;
+    }
+    (*l->w)[(*l->n)++] = (word){(uint32_t)a, (uint32_t)(b - a), (uint32_t)cps, flags};
+    return HLM_OK;
+}
+
+/* The end of the number starting at s[i] (ASCII digits), as Kiwi reads numbers: digit groups
+ * joined by "." "/" ":" "-" are one token ("9.5" "1/1/99" "3.1.2" "2020-01-01" "12:30"), a ","
+ * joins three digits ("1,000", but "0,1" is three tokens), and a "." right after a number that
+ * does not follow a letter ends it ("1." "16.1." "1934.", list numbers and sentence ends; but
+ * "amd64." is amd 64 .). */
+static size_t ko_number_end(const uint8_t *s, size_t i, size_t b, int after_letter)
+{
+    while (i < b && is_digit(s[i])) i++;
+    for (;;) {
+        if (i + 1 < b && (s[i] == '.' || s[i] == '/' || s[i] == ':' || s[i] == '-') && is_digit(s[i + 1])) {
+            i++;
+            while (i < b && is_digit(s[i])) i++;
+        } else if (i + 3 < b && s[i] == ',' && is_digit(s[i + 1]) && is_digit(s[i + 2]) && is_digit(s[i + 3]) &&
+                   (i + 4 >= b || !is_digit(s[i + 4]))) {
+            i += 4;
+        } else {
+            break;
+        }
+    }
+    if (!after_letter && i < b && s[i] == '.' && (i + 1 >= b || s[i + 1] != '.')) i++;
+    return i;
+}
+
+/* The end of a URL whose scheme (ASCII letters) ends at s[j] ("https" in "https://host.tld/x"):
+ * the chunk's end but for trailing ". , ; : ! ?", if "://" follows and a "." comes after it;
+ * else 0. Kiwi keeps such a URL as one token. */
+static size_t ko_url_end(const hlm_class_table *t, const uint8_t *s, size_t j, size_t b)
+{
+    if (!(j + 3 < b && memcmp(s + j, "://", 3) == 0)) return 0;
+    size_t e = j + 3;
+    while (e < b) {
+        uint32_t c;
+        size_t n = hlm_utf8_decode_inline(s + e, b - e, &c);
+        if (py_space(t, c)) break;
+        e += n;
+    }
+    while (e > j + 3 && memchr(".,;:!?", s[e - 1], 6)) e--;
+    return memchr(s + j + 3, '.', e - (j + 3)) ? e : 0;
+}
+
+/* The end of the hashtag starting at s[i] == '#': up to whitespace, another "#", ".", "," or
+ * a bracket, as Kiwi cuts "#VALUE!" "#iNumber" "#DIV/0!" (one token each); i + 1 if none. */
+static size_t ko_hashtag_end(const hlm_class_table *t, const uint8_t *s, size_t i, size_t b)
+{
+    size_t j = i + 1;
+    while (j < b) {
+        if (s[j] < 0x80) {
+            if (py_space(t, s[j]) || memchr("#.,()[]{}<>", s[j], 11)) break;
+            j++;
+            continue;
+        }
+        uint32_t c;
+        size_t n = hlm_utf8_decode_inline(s + j, b - j, &c);
+        if (py_space(t, c)) break;
+        j += n;
+    }
+    return j;
+}
+
+/* Is the rest of the line after s[i] blank? */
+static int rest_of_line_blank(const hlm_class_table *t, const uint8_t *s, size_t i, size_t b)
+{
+    while (i < b && s[i] != '\n') {
+        uint32_t cp;
+        size_t k = hlm_utf8_decode_inline(s + i, b - i, &cp);
+        if (!py_space(t, cp)) return 0;
+        i += k;
+    }
+    return 1;
+}
+
+/* The word of letters text[a..*pj) (cps code points, the last seg of them since the start), as
+ * Kiwi keeps it: with "." and more ASCII letters ("file.txt" "e.g.") and a final "." inside
+ * ("Debian."); a word ending in "." is two tokens when its last part has 6 letters or more, or 4
+ * or more unless it ends the line ("Debian." -> Deb ian.; "Linux." at the end of a line stays
+ * whole). Appends it to l, counts it into s->ko and moves *pj past it. */
+static hlm_status ko_letters(hlm_filter_scratch *s, wlist *l, const hlm_class_table *t, const uint8_t *text,
+                             size_t a, size_t *pj, size_t b0, size_t cps, size_t seg, hlm_error *err)
+{
+    hlm_status st;
+    size_t j = *pj;
+    while (j + 1 < b0 && text[j] == '.' && text[j + 1] < 0x80 && (hlm_ascii_class[text[j + 1]] & HLM_CC_LETTER)) {
+        j++, cps++, seg = 0;
+        while (j < b0 && text[j] < 0x80 && (hlm_ascii_class[text[j]] & HLM_CC_LETTER)) j++, cps++, seg++;
+    }
+    int dot = j < b0 && text[j] == '.' && (j + 1 >= b0 || text[j + 1] != '.');
+    if (dot) j++, cps++;
+    /* two tokens: the last three letters (ASCII) and the "." one of them */
+    int two = dot && seg >= 4 && j - a >= 5 && text[j - 2] < 0x80 && text[j - 3] < 0x80 && text[j - 4] < 0x80;
+    if (two && seg < 6) {
+        uint32_t c = 0;
+        if (j < b0) hlm_utf8_decode_inline(text + j, b0 - j, &c);
+        if (j >= b0 || (py_space(t, c) && rest_of_line_blank(t, text, j, b0))) two = 0;
+    }
+    *pj = j;
+    if (two) {
+        if ((st = push_word(l, a, j - 4, cps - 4, W_ALPHA, err)) || (st = push_word(l, j - 4, j, 4, W_ALPHA, err)))
+            return st;
+        s->ko.alpha_runs += 2;
+        return HLM_OK;
+    }
+    if ((st = push_word(l, a, j, cps, W_ALPHA, err))) return st;
+    s->ko.alpha_runs++;
+    return HLM_OK;
+}
+
+/* One whitespace-free chunk starting at *pi (first code point cp, k bytes), cut where Kiwi cuts
+ * it but inside Hangul runs: the words stand in for Kiwi's tokens in the word-length and n-gram
+ * rules, and their counts (s->ko) for Kiwi's in the word-count and ratio rules:
+ *  - a run of Hangul syllables: one word, the morphemes ko_run_morphemes estimates in the counts.
+ *    Cutting the run into that many pieces as well (its last syllables one each: particles and
+ *    endings) brings the n-gram rules closer to Kiwi's (on Korean documentation pages 97.4%
+ *    against 96.0% of decisions agree), but the n-gram rules then see 1.5 (pages) to 2.2
+ *    (reviews) times the words and the filters take 25-55% more instructions on Korean;
+ *  - a number (ko_number_end), a URL (ko_url_end), a hashtag (ko_hashtag_end), a word of
+ *    letters (ko_letters);
+ *  - otherwise a run of one class of kiwi_class ("..", "^^", "ㅋㅋ"), a bracket or quote alone.
+ * "영화였다!! ㅋㅋ 1,000원" is 영화였다 !! ㅋㅋ 1,000 원 (Kiwi: 영화 였 였 다 !! ㅋㅋ 1,000 원). */
 static hlm_status split_ko_chunk(hlm_filter_scratch *s, wlist *l, const hlm_class_table *t, const uint8_t *text,
                                  size_t *pi, size_t b0, uint32_t cp, size_t k, hlm_error *err)
 {
     hlm_status st;
-    size_t i = *pi, start = i, lead_end = i, mid_end = i, lead_cps = 0, mid_cps = 0, tail_cps = 0, hrun = 0;
-    int in_lead = 1, alpha = 0, prev = K_NONE;
+    size_t i = *pi;
+    int prev = K_NONE; /* the class of the code point before i in this chunk */
     for (;;) {
+        size_t a = i;
         if (cp >= 0xAC00 && cp <= 0xD7A3) {
             /* the hot case: a run of Hangul syllables (3 bytes each, lead EA..ED), taken whole */
-            mid_cps += tail_cps + 1;
-            tail_cps = 0;
-            in_lead = 0, alpha = 1, prev = K_HANGUL;
-            hrun++;
             i += 3;
-            while (i + 8 <= b0 && is_hangul6(load64(text + i))) i += 6, mid_cps += 2, hrun += 2;
-            while (i + 3 <= b0 && is_hangul3(text + i)) i += 3, mid_cps++, hrun++;
-            mid_end = i;
-            if (i >= b0) break;
-            k = hlm_utf8_decode_inline(text + i, b0 - i, &cp);
-            if (py_space(t, cp)) break;
-            continue;
-        }
-        int kc = kiwi_class(t, cp);
-        /* a "." or "," between digits belongs to the number */
-        if (prev == K_DIGIT && (cp == '.' || cp == ',') && i + 1 < b0 && text[i + 1] >= '0' && text[i + 1] <= '9')
-            kc = K_DIGIT;
-        if (kc == K_HANGUL) {
-            hrun++;
+            while (i + 8 <= b0 && is_hangul6(load64(text + i))) i += 6;
+            while (i + 3 <= b0 && is_hangul3(text + i)) i += 3;
+            s->ko.hangul += ko_run_morphemes(text + i, (i - a) / 3);
+            if ((st = push_word(l, a, i, (i - a) / 3, W_ALPHA, err))) return st;
+            prev = K_HANGUL;
+        } else if (cp < 0x80 && is_digit(cp)) {
+            i = ko_number_end(text, i, b0, prev == K_LETTER);
+            if ((st = push_word(l, a, i, i - a, 0, err))) return st;
+            s->ko.other++, s->ko.digit_runs++;
+            prev = K_DIGIT;
+        } else if (cp == '#' && ko_hashtag_end(t, text, a, b0) > a + 1) {
+            /* a hashtag: one token, a word if anything but punctuation is in it */
+            i = ko_hashtag_end(t, text, a, b0);
+            int letter = 0, word = 0;
+            for (size_t q = a + 1, n; q < i; q += n) {
+                uint32_t c;
+                n = hlm_utf8_decode_inline(text + q, i - q, &c);
+                int kc = kiwi_class(t, c);
+                letter |= kc == K_HANGUL || kc == K_JAMO || kc == K_LETTER;
+                word |= c == HLM_CP_INVALID || !is_punct(c);
+            }
+            uint32_t flags = (letter ? W_ALPHA : 0) | (word ? 0 : W_SYMBOL);
+            if ((st = push_word(l, a, i, count_cps(text + a, i - a), flags, err))) return st;
+            if (letter) s->ko.alpha_runs++;
+            else s->ko.other++, s->ko.digit_runs += (size_t)word;
+            prev = K_SW;
         } else {
-            if (hrun) s->ko.hangul += ko_run_morphemes(text + i, hrun), hrun = 0;
-            if (kc != prev || kc == K_SINGLE) {
-                if (kc == K_JAMO || kc == K_LETTER) s->ko.alpha_runs++;
+            int kc = kiwi_class(t, cp);
+            if (kc == K_LETTER) {
+                /* letters; "://" after ASCII letters starts a URL */
+                size_t j = i, cps = 0, seg = 0;
+                while (j < b0) {
+                    if (text[j] < 0x80) { /* ASCII: no decoding */
+                        if (!(hlm_ascii_class[text[j]] & HLM_CC_LETTER)) break;
+                        j++, cps++, seg++;
+                        continue;
+                    }
+                    uint32_t c;
+                    size_t n = hlm_utf8_decode_inline(text + j, b0 - j, &c);
+                    if (kiwi_class(t, c) != K_LETTER) break;
+                    j += n, cps++, seg++;
+                }
+                size_t url = text[a] < 0x80 ? ko_url_end(t, text, j, b0) : 0;
+                if (url) {
+                    if ((st = push_word(l, a, url, count_cps(text + a, url - a), W_ALPHA, err))) return st;
+                    s->ko.alpha_runs++;
+                    j = url;
+                } else {
+                    if ((st = ko_letters(s, l, t, text, a, &j, b0, cps, seg, err))) return st;
+                }
+                i = j;
+            } else {
+                /* a run of one class, ASCII or not ("^^♥^^" is ^^ ♥ ^^ in Kiwi); a bracket, quote or
+                 * emoji alone */
+                int sym = cp != HLM_CP_INVALID && is_punct(cp);
+                size_t cps = 1;
+                i += k;
+                if (cp < 0x80) /* no decoding (a space's class is K_NONE in g_kiwi_ascii) */
+                    while (kc != K_SINGLE && i < b0 && text[i] < 0x80 && g_kiwi_ascii[text[i]] == kc)
+                        sym &= is_punct(text[i]), i++, cps++;
+                while (kc != K_SINGLE && cp >= 0x80 && i < b0 && text[i] >= 0x80) {
+                    uint32_t c;
+                    size_t n = hlm_utf8_decode_inline(text + i, b0 - i, &c);
+                    if (py_space(t, c) || kiwi_class(t, c) != kc) break;
+                    sym &= c != HLM_CP_INVALID && is_punct(c);
+                    i += n, cps++;
+                }
+                if ((st = push_word(l, a, i, cps, (sym ? W_SYMBOL : 0) | (kc == K_JAMO ? W_ALPHA : 0), err))) return st;
+                if (kc == K_JAMO) s->ko.alpha_runs++;
                 else s->ko.other++;
                 if (kc == K_DIGIT) s->ko.digit_runs++;
             }
+            prev = kc;
         }
-        prev = kc;
-        int p = kc != K_HANGUL && cp != HLM_CP_INVALID && is_punct(cp);
-        if (in_lead && p) {
-            lead_end = i + k;
-            lead_cps++;
-        } else if (!p) {
-            if (in_lead) mid_end = lead_end;
-            in_lead = 0;
-            mid_cps += tail_cps + 1;
-            tail_cps = 0;
-            mid_end = i + k;
-            if (!alpha && (kc == K_HANGUL || kc == K_JAMO || (cp_class(t, cp) & HLM_CC_LETTER))) alpha = 1;
-        } else {
-            tail_cps++;
-        }
-        i += k;
-        if (i >= b0) break;
+        if (i >= b0 || text[i] == ' ') break;
         k = hlm_utf8_decode_inline(text + i, b0 - i, &cp);
         if (py_space(t, cp)) break;
     }
-    if (hrun) s->ko.hangul += ko_run_morphemes(text + i, hrun);
     *pi = i;
-    if (*l->n + 3 > *l->cap && (st = grow(l->w, l->cap, *l->n + 3, sizeof(word), err))) return st;
-    word *w = *l->w;
-    if (lead_end > start)
-        w[(*l->n)++] = (word){(uint32_t)start, (uint32_t)(lead_end - start), (uint32_t)lead_cps, W_SYMBOL};
-    if (!in_lead) {
-        w[(*l->n)++] =
-            (word){(uint32_t)lead_end, (uint32_t)(mid_end - lead_end), (uint32_t)mid_cps, alpha ? W_ALPHA : 0};
-        if (i > mid_end) w[(*l->n)++] = (word){(uint32_t)mid_end, (uint32_t)(i - mid_end), (uint32_t)tail_cps, W_SYMBOL};
-    }
     return HLM_OK;
 }
 
@@ -1092,9 +1255,35 @@ static inline block_masks block_masks_at(const uint8_t *p)
 #endif
 
 /* Splits text[a0..b0) into words appended to l. */
+/* Splits text[a0..b0) into Korean words appended to l (split_ko_chunk), counting their
+ * Kiwi-like tokens into s->ko. A loop of its own, so that the English one in split_words is
+ * compiled without the Korean code. */
+static hlm_status split_words_ko(hlm_filter_scratch *s, wlist *l, const hlm_class_table *t, const uint8_t *text,
+                                 size_t a0, size_t b0, hlm_error *err)
+{
+    size_t i = a0;
+    while (i < b0) {
+        if (text[i] == ' ') {
+            i++;
+            while (i + 8 <= b0 && load64(text + i) == 0x2020202020202020ull) i += 8;
+            continue;
+        }
+        uint32_t cp;
+        size_t k = hlm_utf8_decode_inline(text + i, b0 - i, &cp);
+        if (py_space(t, cp)) {
+            i += k;
+            continue;
+        }
+        hlm_status st = split_ko_chunk(s, l, t, text, &i, b0, cp, k, err);
+        if (st) return st;
+    }
+    return HLM_OK;
+}
+
 static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, const hlm_class_table *t,
                               const uint8_t *text, size_t a0, size_t b0, hlm_error *err)
 {
+    if (mode == SPLIT_KO) return split_words_ko(s, l, t, text, a0, b0, err);
     hlm_status st;
     size_t i = a0;
     while (i < b0) {
@@ -1154,10 +1343,6 @@ static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, 
         size_t k = hlm_utf8_decode_inline(text + i, b0 - i, &cp);
         if (py_space(t, cp)) {
             i += k;
-            continue;
-        }
-        if (mode == SPLIT_KO) {
-            if ((st = split_ko_chunk(s, l, t, text, &i, b0, cp, k, err))) return st;
             continue;
         }
         if (cp < 0x80) {
@@ -1840,14 +2025,15 @@ static hlm_status quality(const hlm_filter_params *p, hlm_filter_scratch *s, con
         ns_cps += w->cps & (0 - ns);
         n_alpha += (w->flags & W_ALPHA) != 0;
     }
-    /* The ratio rules' word counts. Korean: datatrove counts Kiwi's morphemes, about 2.5 per
-     * eojeol, so the symbol and alphabetic-word ratios use an estimate of Kiwi's tokens
+    /* The ratio rules' word counts. Korean: datatrove counts Kiwi's morphemes, about 2 per
+     * Hangul run, so the symbol and alphabetic-word ratios use an estimate of Kiwi's tokens
      * (split_ko_chunk): a run of Hangul syllables as the morphemes ko_run_morphemes estimates
      * from its length and last syllables, every other Kiwi-like token as one; the
      * alphabetic ones are the Hangul morphemes and the runs of jamo or letters. The word-count
-     * rule counts Kiwi's words too (the estimated morphemes, letter and jamo runs and numbers:
-     * with eojeol, a document of 50 Kiwi words has only about 20 and was dropped); the
-     * word-length rule keeps eojeol, whose mean stays inside FineWeb-2's 1..6. */
+     * rule counts Kiwi's words too (the estimated morphemes, letter and jamo runs, numbers and
+     * the like: with eojeol, a document of 50 Kiwi words has only about 20 and was dropped);
+     * the word-length rule keeps the words, Hangul runs whole, whose mean stays inside
+     * FineWeb-2's 1..6. */
     double ratio_words = (double)n_words, ratio_alpha = (double)n_alpha, count_words = (double)n_ns;
     if (suffix) {
         ratio_alpha = s->ko.hangul + (double)s->ko.alpha_runs;

@@ -796,6 +796,100 @@ static void test_korean_kiwi_counts(void **state)
     assert_true(fabs(r.value - words) < 1e-12);
 }
 
+/* Korean tokens besides Hangul, as Kiwi cuts them (split_ko_chunk): a number with its
+ * separators ("1/1/99" "2020-01-01" "12:30" "1,000", but "0,1" is 0 , 1) and a final "." that
+ * does not follow letters ("16.1." but "amd64." is amd 64 .); a URL, a hashtag ("#VALUE!"),
+ * letters with "." between them ("e.g." "file.txt") or after them ("Debian." two tokens, Deb
+ * ian., as its last part has 6 letters; "Linux." one, as it ends the line). The reference is
+ * datatrove's KiwiTokenizer (kiwipiepy 0.21, sbg) on these strings: 9 words of 11 tokens, 1
+ * alphabetic; and 9 words of 10 tokens, 9 alphabetic. No Hangul, so no estimate: exact. */
+static void test_korean_kiwi_tokens(void **state)
+{
+    (void)state;
+    hlm_filter_params p;
+    hlm_filter_params_default(&p, "ko");
+    p.gopher_repetition = 0;
+    p.min_avg_word_length = p.max_avg_word_length = p.min_stop_words = p.max_symbol_word_ratio = -1;
+    static const char *const text[2] = {
+        "1/1/99 2020-01-01 12:30 1,000 0,1 16.1. amd64.",
+        "see https://www.debian.org/doc/, #VALUE! #iNumber e.g. file.txt Debian. Linux.",
+    };
+    static const double words[2] = {9, 9}, tokens[2] = {11, 10}, alpha[2] = {1, 9};
+    for (int i = 0; i < 2; i++) {
+        p.min_doc_words = words[i];
+        p.max_non_alpha_words_ratio = -1;
+        EXPECT(&p, "ko", text[i], HLM_FILTER_KEEP);
+        p.min_doc_words = words[i] + 1e-9;
+        hlm_filter_result r = run(&p, "ko", text[i]);
+        assert_int_equal(r.reason, HLM_FILTER_TOO_FEW_WORDS);
+        assert_true(r.value == words[i]);
+        p.min_doc_words = -1;
+        p.max_non_alpha_words_ratio = 1;
+        r = run(&p, "ko", text[i]);
+        assert_int_equal(r.reason, HLM_FILTER_NON_ALPHA_WORDS);
+        assert_true(fabs(r.value - alpha[i] / tokens[i]) < 1e-12);
+    }
+}
+
+/* Korean words (for the word-length and n-gram rules) are those tokens too, a Hangul run one
+ * word: "ㅋㅋㅋ재밌어요ㅎㅎ" is ㅋㅋㅋ 재밌어요 ㅎㅎ, 9 / 3 = 3 characters a word (as one eojeol it
+ * was 9, over FineWeb-2's 6; Kiwi's ㅋㅋㅋ 재밌 어요 ㅎㅎ make 2.75), and "대박 영화!! 대박 영화.
+ * 대박 영화~" repeats the 2-gram "대박 영화" 3 times: 15 of its 21 characters, as datatrove's
+ * Kiwi words (대박 영화 !! 대박 영화 . ...) repeat it (as eojeol, "영화!!" "영화." "영화~"
+ * differed). Exact. */
+static void test_korean_words(void **state)
+{
+    (void)state;
+    hlm_filter_params p;
+    hlm_filter_params_default(&p, "ko");
+    p.gopher_repetition = 0;
+    p.min_doc_words = p.min_stop_words = p.max_non_alpha_words_ratio = -1;
+    p.max_avg_word_length = 3;
+    EXPECT(&p, "ko", "ㅋㅋㅋ재밌어요ㅎㅎ", HLM_FILTER_KEEP);
+    p.max_avg_word_length = 3 - 1e-9;
+    hlm_filter_result r = run(&p, "ko", "ㅋㅋㅋ재밌어요ㅎㅎ");
+    assert_int_equal(r.reason, HLM_FILTER_MEAN_WORD_LEN_HIGH);
+    assert_true(r.value == 3);
+
+    hlm_filter_params_default(&p, "ko");
+    p.gopher_quality = 0;
+    p.dup_line_frac = p.top_3gram_frac = p.top_4gram_frac = -1;
+    p.dup_5gram_frac = p.dup_6gram_frac = p.dup_7gram_frac = -1;
+    p.dup_8gram_frac = p.dup_9gram_frac = p.dup_10gram_frac = -1;
+    const char *doc = "대박 영화!! 대박 영화. 대박 영화~";
+    p.top_2gram_frac = 15.0 / 21;
+    EXPECT(&p, "ko", doc, HLM_FILTER_KEEP);
+    p.top_2gram_frac = 15.0 / 21 - 1e-9;
+    r = run(&p, "ko", doc);
+    assert_int_equal(r.reason, HLM_FILTER_TOP_2GRAM);
+    assert_true(fabs(r.value - 15.0 / 21) < 1e-12);
+}
+
+/* English words in text of scripts without case (Hangul, CJK): spaCy counts those letters as
+ * lowercase (and uppercase), so a "." after them is a token of its own; and "°" is split off
+ * ("90°" -> 90 °). datatrove's words for "있습니다. 漢字. 90° 45°" are 있습니다 . 漢字 . 90 ° 45 °:
+ * 6 words (not "."; "°" is not in its punctuation), 2 of 8 alphabetic. Exact. */
+static void test_en_uncased_scripts(void **state)
+{
+    (void)state;
+    hlm_filter_params p;
+    hlm_filter_params_default(&p, "en");
+    p.c4 = p.gopher_repetition = 0;
+    p.min_avg_word_length = p.max_avg_word_length = p.min_stop_words = p.max_non_alpha_words_ratio = -1;
+    const char *doc = "있습니다. 漢字. 90° 45°";
+    p.min_doc_words = 6;
+    EXPECT(&p, "en", doc, HLM_FILTER_KEEP);
+    p.min_doc_words = 6 + 1e-9;
+    hlm_filter_result r = run(&p, "en", doc);
+    assert_int_equal(r.reason, HLM_FILTER_TOO_FEW_WORDS);
+    assert_true(r.value == 6);
+    p.min_doc_words = -1;
+    p.max_non_alpha_words_ratio = 0.3;
+    r = run(&p, "en", doc);
+    assert_int_equal(r.reason, HLM_FILTER_NON_ALPHA_WORDS);
+    assert_true(r.value == 0.25);
+}
+
 /* The Korean morpheme estimate against Kiwi itself (the reference: kiwipiepy's counts on
  * held-out runs of NSMC reviews, tests/fixtures/ko_morph/heldout.tsv from
  * tools/gen_ko_morph_model.py): root mean square error per run at most 0.65 morphemes (the
@@ -900,7 +994,9 @@ int main(void)
         cmocka_unit_test(test_bad_words),
         cmocka_unit_test(test_params),
         cmocka_unit_test(test_korean),
-        cmocka_unit_test(test_korean_kiwi_counts), cmocka_unit_test(test_ko_morph_heldout),
+        cmocka_unit_test(test_korean_kiwi_counts), cmocka_unit_test(test_korean_kiwi_tokens),
+        cmocka_unit_test(test_korean_words), cmocka_unit_test(test_en_uncased_scripts),
+        cmocka_unit_test(test_ko_morph_heldout),
         cmocka_unit_test(test_empty),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
