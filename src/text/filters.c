@@ -1254,15 +1254,88 @@ static inline block_masks block_masks_at(const uint8_t *p)
 }
 #endif
 
-/* Splits text[a0..b0) into words appended to l. */
+static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, const hlm_class_table *t,
+                              const uint8_t *text, size_t a0, size_t b0, hlm_error *err);
+
+#if defined(__SSE2__)
+/* One step of the word splitters over the 64 bytes at text + i (66 readable): the chunks between
+ * ASCII whitespace that lie inside the block. The common ones, without a branch per byte: ASCII
+ * letters and digits only (one word; in Korean text a Latin word or a number is also one token,
+ * as split_ko_chunk counts it, and a mix of letters and digits is left to it), Hangul syllables
+ * only (one word; in Korean text also one run of syllables, its morphemes estimated as
+ * split_ko_chunk does). Any other chunk goes to the byte-by-byte path: an English one on its
+ * bytes alone (it splits the same wherever it is), a Korean one by split_ko_chunk with the text
+ * to its end (a word ending in "." is cut by whether its line ends there). A chunk that reaches
+ * the end of the block is left for the next step. *adv = how far the step got (64: the whole
+ * block). */
+static inline hlm_status block_step(hlm_filter_scratch *s, wlist *l, split_mode mode, const hlm_class_table *t,
+                                    const uint8_t *text, size_t i, size_t b0, size_t *adv, hlm_error *err)
+{
+    hlm_status st;
+    block_masks bm = block_masks_at(text + i);
+    size_t p = 0;
+    for (;;) {
+        uint64_t rest = ~bm.sp & (p < 64 ? ~0ull << p : 0);
+        if (!rest) {
+            p = 64;
+            break;
+        }
+        size_t a = (size_t)__builtin_ctzll(rest);
+        uint64_t after = bm.sp & (~0ull << a);
+        if (!after) {
+            p = a;
+            break;
+        }
+        size_t e = (size_t)__builtin_ctzll(after);
+        uint64_t m = ((1ull << e) - 1) & (~0ull << a);
+        int letters = (bm.letters & m) == m, digits = (bm.digits & m) == m;
+        int plain = mode == SPLIT_KO ? letters || digits : ((bm.letters | bm.digits) & m) == m;
+        if (plain || (bm.hangul & m) == m) {
+            if (*l->n == *l->cap && (st = grow(l->w, l->cap, *l->n + 1, sizeof(word), err))) return st;
+            uint32_t len = (uint32_t)(e - a), alpha = !plain || (bm.letters & m) ? W_ALPHA : 0;
+            (*l->w)[(*l->n)++] = (word){(uint32_t)(i + a), len, plain ? len : len / 3, alpha};
+            if (mode == SPLIT_KO) {
+                if (!plain) s->ko.hangul += ko_run_morphemes(text + i + e, len / 3);
+                s->ko.alpha_runs += (size_t)(plain && letters);
+                s->ko.other += (size_t)(plain && digits);
+                s->ko.digit_runs += (size_t)(plain && digits);
+            }
+        } else if (mode == SPLIT_KO) {
+            /* with the text to its end: a Korean chunk's cut can look at the rest of its line
+             * (the bytes up to e may hold more than one chunk, split at non-ASCII whitespace) */
+            for (size_t q = i + a; q < i + e;) {
+                uint32_t cp;
+                size_t k = hlm_utf8_decode_inline(text + q, b0 - q, &cp);
+                if (py_space(t, cp)) q += k;
+                else if ((st = split_ko_chunk(s, l, t, text, &q, b0, cp, k, err))) return st;
+            }
+        } else if ((st = split_words(s, l, mode, t, text, i + a, i + e, err))) {
+            return st;
+        }
+        p = e;
+    }
+    *adv = p;
+    return HLM_OK;
+}
+#endif
+
 /* Splits text[a0..b0) into Korean words appended to l (split_ko_chunk), counting their
  * Kiwi-like tokens into s->ko. A loop of its own, so that the English one in split_words is
  * compiled without the Korean code. */
 static hlm_status split_words_ko(hlm_filter_scratch *s, wlist *l, const hlm_class_table *t, const uint8_t *text,
                                  size_t a0, size_t b0, hlm_error *err)
 {
+    hlm_status st;
     size_t i = a0;
     while (i < b0) {
+#if defined(__SSE2__)
+        if (i + 66 <= b0) {
+            size_t p;
+            if ((st = block_step(s, l, SPLIT_KO, t, text, i, b0, &p, err))) return st;
+            i += p;
+            if (p == 64) continue;
+        }
+#endif
         if (text[i] == ' ') {
             i++;
             while (i + 8 <= b0 && load64(text + i) == 0x2020202020202020ull) i += 8;
@@ -1274,11 +1347,12 @@ static hlm_status split_words_ko(hlm_filter_scratch *s, wlist *l, const hlm_clas
             i += k;
             continue;
         }
-        hlm_status st = split_ko_chunk(s, l, t, text, &i, b0, cp, k, err);
-        if (st) return st;
+        if ((st = split_ko_chunk(s, l, t, text, &i, b0, cp, k, err))) return st;
     }
     return HLM_OK;
 }
+
+/* Splits text[a0..b0) into words appended to l. */
 
 static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, const hlm_class_table *t,
                               const uint8_t *text, size_t a0, size_t b0, hlm_error *err)
@@ -1289,47 +1363,8 @@ static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, 
     while (i < b0) {
 #if defined(__SSE2__)
         if (i + 66 <= b0) {
-            /* 64 bytes at a time: the chunks between ASCII whitespace that lie inside the block.
-             * The common ones, without a branch per byte: ASCII letters and digits only (one
-             * word; in Korean text a Latin word or a number is also one token, as split_ko_chunk
-             * counts it, and a mix of letters and digits is left to it), Hangul syllables only
-             * (one word; in Korean text also one run of syllables, its morphemes estimated as
-             * split_ko_chunk does). Any other chunk goes to the byte-by-byte path on its bytes
-             * alone (a chunk splits the same wherever it is); one that reaches the end of the
-             * block is left for the next step. */
-            block_masks bm = block_masks_at(text + i);
-            size_t p = 0;
-            for (;;) {
-                uint64_t rest = ~bm.sp & (p < 64 ? ~0ull << p : 0);
-                if (!rest) {
-                    p = 64;
-                    break;
-                }
-                size_t a = (size_t)__builtin_ctzll(rest);
-                uint64_t after = bm.sp & (~0ull << a);
-                if (!after) {
-                    p = a;
-                    break;
-                }
-                size_t e = (size_t)__builtin_ctzll(after);
-                uint64_t m = ((1ull << e) - 1) & (~0ull << a);
-                int letters = (bm.letters & m) == m, digits = (bm.digits & m) == m;
-                int plain = mode == SPLIT_KO ? letters || digits : ((bm.letters | bm.digits) & m) == m;
-                if (plain || (bm.hangul & m) == m) {
-                    if (*l->n == *l->cap && (st = grow(l->w, l->cap, *l->n + 1, sizeof(word), err))) return st;
-                    uint32_t len = (uint32_t)(e - a), alpha = !plain || (bm.letters & m) ? W_ALPHA : 0;
-                    (*l->w)[(*l->n)++] = (word){(uint32_t)(i + a), len, plain ? len : len / 3, alpha};
-                    if (mode == SPLIT_KO) {
-                        if (!plain) s->ko.hangul += ko_run_morphemes(text + i + e, len / 3);
-                        s->ko.alpha_runs += (size_t)(plain && letters);
-                        s->ko.other += (size_t)(plain && digits);
-                        s->ko.digit_runs += (size_t)(plain && digits);
-                    }
-                } else if ((st = split_words(s, l, mode, t, text, i + a, i + e, err))) {
-                    return st;
-                }
-                p = e;
-            }
+            size_t p;
+            if ((st = block_step(s, l, mode, t, text, i, b0, &p, err))) return st;
             i += p;
             if (p == 64) continue;
         }
