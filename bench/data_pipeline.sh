@@ -163,6 +163,27 @@ for line in open(sys.argv[1], encoding="utf-8"):
 PY
   "$py" "$repo/bench/_extract_compare.py" --html-dir "$cache" --ours-dir "$work/ours_html" \
     --json "$work/extract.json" | tail -4 | sed 's/^/   /'
+  echo "== demo pages: filter decisions against datatrove"
+  # the pages after normalization and language id, a file per language; our decisions from the
+  # filters alone on them (the language taken from the input), datatrove's with the same
+  # thresholds (its Korean words from Kiwi, so the Korean pages take it a few minutes)
+  "$bin" -q data clean --input "$work/html.jsonl" --output "$work/html_pre.jsonl" --threads 1 --lang ko,en \
+    --no-filters --no-pii
+  "$py" - "$work/html_pre.jsonl" "$work" <<'PY'
+import json, sys
+out = {l: open(f"{sys.argv[2]}/html_{l}.jsonl", "w", encoding="utf-8") for l in ("ko", "en")}
+for line in open(sys.argv[1], encoding="utf-8"):
+    r = json.loads(line)
+    if r.get("lang") in out:
+        out[r["lang"]].write(line)
+PY
+  for l in ko en; do
+    "$bin" -q data clean --input "$work/html_$l.jsonl" --output "$work/html_$l.filtered.jsonl" --threads 1 \
+      --no-normalize --no-langid --no-pii
+    "$py" "$repo/tools/filters_vs_datatrove.py" --input "$work/html_$l.jsonl" --lang $l --out "$work/dt_html_$l.jsonl" \
+      >"$work/dt_html_$l.log" 2>&1 || { cat "$work/dt_html_$l.log"; exit 1; }
+    tail -1 "$work/dt_html_$l.log" | sed 's/^/   /'
+  done
 fi
 
 echo "== results"
@@ -272,6 +293,15 @@ if os.path.exists(f"{work}/extract.json"):
                  f"{hrep['documents']['in']} pages, {hrep['documents']['kept']} kept; per MB of their HTML "
                  f"({html_mb:.0f} MB): {html_clean_in:.0f} MB/s"])
     rows.append(["  demo pages: dedup (signatures + pass 2)", f"{text_mb / dedup_cpu:.1f}", "", "", ""])
+    notes_ = []
+    for l, name in (("ko", "Korean"), ("en", "English")):
+        pages = [json.loads(x)["id"] for x in open(f"{work}/html_{l}.jsonl", encoding="utf-8")]
+        keep = [json.loads(x)["keep"] for x in open(f"{work}/dt_html_{l}.jsonl")]
+        theirs = {i for i, k in zip(pages, keep) if k}
+        ours = {json.loads(x)["id"] for x in open(f"{work}/html_{l}.filtered.jsonl", encoding="utf-8")}
+        d = len(theirs ^ ours)
+        notes_.append(f"{name} pages {100 * d / len(pages):.2f}% ({d} of {len(pages)})")
+    rows.append(["  demo pages: filters against datatrove", "", "", "", "keep/drop differ on " + ", ".join(notes_)])
 header = ["stage (1 core, CPU time)", "HyperLM MB/s", "peer MB/s", "ratio", "notes"]
 print(_report.markdown_table(header, rows))
 notes = [f"Input: {input_mb:.1f} MB of NSMC reviews as JSONL documents of 20 reviews of one movie; the peers and "
