@@ -492,6 +492,17 @@ static int count_failed(hlm_comm *comm, int rc)
     return (int)n_failed;
 }
 
+/* Whether any rank failed the step (rc its own result); rank 0 then says how many, what failed
+ * and what did not happen ("nothing merged"). */
+static int any_failed(hlm_comm *comm, int rc, const char *step, const char *consequence)
+{
+    int n_failed = count_failed(comm, rc);
+    if (n_failed && hlm_comm_rank(comm) == 0)
+        fprintf(stderr, "hyperlm: error: data prepare: %d of %d processes failed in %s; %s\n", n_failed,
+                hlm_comm_size(comm), step, consequence);
+    return n_failed != 0;
+}
+
 /* n bytes of this rank to every rank: all := every rank's bytes in rank order, rank i's at
  * displs[i], counts[i] of them (counts and displs hold one entry per rank). */
 static hlm_status gather_bytes(hlm_comm *comm, const void *mine, size_t n, hlm_buf *all, size_t *counts,
@@ -621,11 +632,7 @@ static int run_prepare_world(args *a)
         }
         rc = cli_make_dirs(scratch, &err) ? cli_report(&err) : run_pass1(a, &pf[part], rep);
     }
-    int n_failed = count_failed(comm, rc);
-    if (n_failed) {
-        if (rank == 0)
-            fprintf(stderr, "hyperlm: error: data prepare: %d of %d processes failed in pass 1; nothing merged\n",
-                    n_failed, world);
+    if (any_failed(comm, rc, "pass 1", "nothing merged")) {
         rc = CLI_FAIL;
         goto out;
     }
@@ -647,11 +654,7 @@ static int run_prepare_world(args *a)
     *after = *rep;
     memset(after->examples_n, 0, sizeof after->examples_n);
     rc = write_docs(a, a->output, pf, parts, rank, after);
-    n_failed = count_failed(comm, rc);
-    if (n_failed) {
-        if (rank == 0)
-            fprintf(stderr, "hyperlm: error: data prepare: %d of %d processes failed in pass 2; no report written\n",
-                    n_failed, world);
+    if (any_failed(comm, rc, "pass 2", "no report written")) {
         rc = CLI_FAIL;
         goto out;
     }

@@ -1319,6 +1319,40 @@ static inline hlm_status block_step(hlm_filter_scratch *s, wlist *l, split_mode 
 }
 #endif
 
+/* One step of the word splitters' loops at *pi: a 64-byte block step, or the whitespace there
+ * skipped (returns 0 with *pi moved on; *st set on an error), or else the start of a chunk
+ * (returns 1, its first code point in *cp, of *k bytes). Inlined into each loop, so that the
+ * English one is compiled without the Korean code. */
+static inline int chunk_start(hlm_filter_scratch *s, wlist *l, split_mode mode, const hlm_class_table *t,
+                              const uint8_t *text, size_t *pi, size_t b0, uint32_t *cp, size_t *k, hlm_status *st,
+                              hlm_error *err)
+{
+    size_t i = *pi;
+    *st = HLM_OK;
+#if defined(__SSE2__)
+    if (i + 66 <= b0) {
+        size_t p;
+        if ((*st = block_step(s, l, mode, t, text, i, b0, &p, err))) return 0;
+        *pi = i += p;
+        if (p == 64) return 0;
+    }
+#else
+    (void)s, (void)l, (void)mode, (void)err;
+#endif
+    if (text[i] == ' ') { /* the commonest separator, without decoding; runs 8 at a time */
+        i++;
+        while (i + 8 <= b0 && load64(text + i) == 0x2020202020202020ull) i += 8;
+        *pi = i;
+        return 0;
+    }
+    *k = hlm_utf8_decode_inline(text + i, b0 - i, cp);
+    if (py_space(t, *cp)) {
+        *pi = i + *k;
+        return 0;
+    }
+    return 1;
+}
+
 /* Splits text[a0..b0) into Korean words appended to l (split_ko_chunk), counting their
  * Kiwi-like tokens into s->ko. A loop of its own, so that the English one in split_words is
  * compiled without the Korean code. */
@@ -1326,25 +1360,11 @@ static hlm_status split_words_ko(hlm_filter_scratch *s, wlist *l, const hlm_clas
                                  size_t a0, size_t b0, hlm_error *err)
 {
     hlm_status st;
-    size_t i = a0;
+    size_t i = a0, k;
+    uint32_t cp;
     while (i < b0) {
-#if defined(__SSE2__)
-        if (i + 66 <= b0) {
-            size_t p;
-            if ((st = block_step(s, l, SPLIT_KO, t, text, i, b0, &p, err))) return st;
-            i += p;
-            if (p == 64) continue;
-        }
-#endif
-        if (text[i] == ' ') {
-            i++;
-            while (i + 8 <= b0 && load64(text + i) == 0x2020202020202020ull) i += 8;
-            continue;
-        }
-        uint32_t cp;
-        size_t k = hlm_utf8_decode_inline(text + i, b0 - i, &cp);
-        if (py_space(t, cp)) {
-            i += k;
+        if (!chunk_start(s, l, SPLIT_KO, t, text, &i, b0, &cp, &k, &st, err)) {
+            if (st) return st;
             continue;
         }
         if ((st = split_ko_chunk(s, l, t, text, &i, b0, cp, k, err))) return st;
@@ -1353,31 +1373,16 @@ static hlm_status split_words_ko(hlm_filter_scratch *s, wlist *l, const hlm_clas
 }
 
 /* Splits text[a0..b0) into words appended to l. */
-
 static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, const hlm_class_table *t,
                               const uint8_t *text, size_t a0, size_t b0, hlm_error *err)
 {
     if (mode == SPLIT_KO) return split_words_ko(s, l, t, text, a0, b0, err);
     hlm_status st;
-    size_t i = a0;
+    size_t i = a0, k;
+    uint32_t cp;
     while (i < b0) {
-#if defined(__SSE2__)
-        if (i + 66 <= b0) {
-            size_t p;
-            if ((st = block_step(s, l, mode, t, text, i, b0, &p, err))) return st;
-            i += p;
-            if (p == 64) continue;
-        }
-#endif
-        if (text[i] == ' ') { /* the commonest separator, without decoding; runs 8 at a time */
-            i++;
-            while (i + 8 <= b0 && load64(text + i) == 0x2020202020202020ull) i += 8;
-            continue;
-        }
-        uint32_t cp;
-        size_t k = hlm_utf8_decode_inline(text + i, b0 - i, &cp);
-        if (py_space(t, cp)) {
-            i += k;
+        if (!chunk_start(s, l, mode, t, text, &i, b0, &cp, &k, &st, err)) {
+            if (st) return st;
             continue;
         }
         if (cp < 0x80) {
