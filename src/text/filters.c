@@ -54,6 +54,7 @@
 #include <xxhash.h>
 
 #include "text/filters.h"
+#include "text/ko_seg.h"
 #include "text/unicode.h"
 
 /* ---- character sets ---- */
@@ -449,8 +450,9 @@ typedef struct slot {
 
 /* Korean: Kiwi-like token counts (split_ko_chunk) */
 typedef struct ko_counts {
-    double hangul; /* estimated morphemes of the Hangul runs (ko_run_morphemes) */
+    size_t hangul;      /* tokens of the Hangul runs (ko_seg.c) */
     size_t alpha_runs, digit_runs, other;
+    size_t extra_bytes; /* bytes of the words beyond the text's: tokens of a contraction share bytes */
 } ko_counts;
 
 struct hlm_filter_scratch {
@@ -487,6 +489,7 @@ struct hlm_filter_scratch {
     hlm_buf out, lower, line;
     /* Korean: Kiwi-like token counts of the document (split_ko_chunk) */
     ko_counts ko;
+    hlm_ko_seg_buf seg;        /* the Korean segmenter's working memory */
     int words_ready; /* w[] and ko hold the words of the whole document */
     /* the document's lines (str.splitlines()) and those of them that start with a bullet or end
      * with an ellipsis, for quality(), counted by c4_lines when it has read every line */
@@ -514,6 +517,7 @@ void hlm_filter_scratch_free(hlm_filter_scratch *s)
     free(s->cps_pre), free(s->tab), free(s->used), free(s->sp), free(s->seen), free(s->cand), free(s->slot_of), free(s->wid), free(s->wh), free(s->list), free(s->stop_len), free(s->win_rep), free(s->wcnt), free(s->wcnt16);
     hlm_buf_free(&s->out), hlm_buf_free(&s->lower), hlm_buf_free(&s->line);
     free(s->bw_start), free(s->bw_idx), free(s->bw_len);
+    hlm_ko_seg_buf_free(&s->seg);
     free(s);
 }
 
@@ -842,28 +846,9 @@ static inline int is_hangul3(const uint8_t *s)
     return ((v & 0xC0C0) == 0x8080) & (v - HANGUL_UTF8_FIRST <= HANGUL_UTF8_LAST - HANGUL_UTF8_FIRST);
 }
 
-#include "text/ko_morph_model.inc"
-
-/* The syllable index (code point - U+AC00) of the Hangul syllable at p (3 bytes). */
-static inline uint32_t syllable_at(const uint8_t *p)
-{
-    return ((((uint32_t)p[0] & 0x0F) << 12) | (((uint32_t)p[1] & 0x3F) << 6) | ((uint32_t)p[2] & 0x3F)) - 0xAC00;
-}
-
-/* The model's tables for lookups in O(1): the last-syllable weights by syllable, the last-two
- * weights in an open-addressed table (keys + 1, 0 empty) at a load under 1/3. */
-enum { KO_SYLLABLES = 0xD7A4 - 0xAC00, KO_L2_BITS = 13 };
-static float g_ko_l1[KO_SYLLABLES];
-static struct {
-    uint32_t key; /* key + 1, 0 empty */
-    float w;      /* beside its key: a hit reads one cache line */
-} g_ko_l2[1u << KO_L2_BITS];
 static pthread_once_t g_tables_once = PTHREAD_ONCE_INIT;
-_Static_assert(3 * KO_MORPH_N2 < (1u << KO_L2_BITS), "the last-two table stays under 1/3 full");
 
-static inline uint32_t ko_l2_slot(uint32_t key) { return (key * 0x9E3779B1u) >> (32 - KO_L2_BITS); }
-
-/* The lookup tables of the rules, built once: the punctuation bitmap and the Korean model's. */
+/* The lookup tables of the rules, built once: the punctuation bitmap, the Kiwi classes of ASCII. */
 static void tables_init(void)
 {
     en_abbrev_index();
@@ -873,42 +858,6 @@ static void tables_init(void)
         if (ascii_punct(cp)) g_punct_bmp[cp >> 6] |= 1ull << (cp & 63);
     for (size_t k = 0; k < sizeof punct_nonascii / sizeof punct_nonascii[0]; k++)
         if (punct_nonascii[k] < 0x10000) g_punct_bmp[punct_nonascii[k] >> 6] |= 1ull << (punct_nonascii[k] & 63);
-    for (size_t k = 0; k < KO_MORPH_N1; k++) g_ko_l1[ko_morph_l1_key[k]] = ko_morph_l1_w[k];
-    for (size_t k = 0; k < KO_MORPH_N2; k++) {
-        uint32_t j = ko_l2_slot(ko_morph_l2_key[k]);
-        while (g_ko_l2[j].key) j = (j + 1) & ((1u << KO_L2_BITS) - 1);
-        g_ko_l2[j].key = ko_morph_l2_key[k] + 1;
-        g_ko_l2[j].w = ko_morph_l2_w[k];
-    }
-}
-
-/* How many morphemes Kiwi cuts a run of L Hangul syllables ending at end into, estimated from
- * L and its last one and two syllables (tools/gen_ko_morph_model.py fits the table to Kiwi's
- * output on NSMC reviews: held-out error 0.59 morphemes per run, against 0.84 from L alone).
- * The caller has run tables_init. */
-static inline double ko_run_morphemes(const uint8_t *end, size_t L)
-{
-    uint32_t last = syllable_at(end - 3);
-    double m = KO_MORPH_BIAS + KO_MORPH_PER_SYL * (double)L +
-               ko_morph_len[(L < KO_MORPH_LEN_BINS ? L : KO_MORPH_LEN_BINS) - 1] + g_ko_l1[last];
-    if (L >= 2) {
-        uint32_t key = syllable_at(end - 6) << 16 | last;
-        for (uint32_t j = ko_l2_slot(key); g_ko_l2[j].key; j = (j + 1) & ((1u << KO_L2_BITS) - 1))
-            if (g_ko_l2[j].key == key + 1) {
-                m += g_ko_l2[j].w;
-                break;
-            }
-    }
-    return m;
-}
-
-double hlm_ko_run_morphemes(const uint8_t *run, size_t len)
-{
-    if (!run || len == 0 || len % 3) return 0;
-    for (size_t i = 0; i < len; i += 3)
-        if (!is_hangul3(run + i)) return 0;
-    pthread_once(&g_tables_once, tables_init);
-    return ko_run_morphemes(run + len, len / 3);
 }
 
 /* Are the 6 bytes in the low end of x (p[0] lowest, see load64) two Hangul syllables? */
@@ -928,6 +877,27 @@ static inline hlm_status push_word(wlist *l, size_t a, size_t b, size_t cps, uin
         if (st) return st;
     }
     (*l->w)[(*l->n)++] = (word){(uint32_t)a, (uint32_t)(b - a), (uint32_t)cps, flags};
+    return HLM_OK;
+}
+
+/* The run of Hangul syllables text[a..b) (text readable up to b0): the tokens Kiwi is estimated
+ * to cut it into (ko_seg.c), each a word, counted into s->ko. */
+static hlm_status ko_push_run(hlm_filter_scratch *s, wlist *l, const uint8_t *text, size_t a, size_t b, size_t b0,
+                              hlm_error *err)
+{
+    hlm_status st = hlm_ko_segment_run(&s->seg, text + a, b - a, b0 - a, err);
+    if (st) return st;
+    size_t n = s->seg.tok_n, bytes = 0;
+    if (*l->n + n > *l->cap && (st = grow(l->w, l->cap, *l->n + n, sizeof(word), err))) return st;
+    word *w = *l->w + *l->n;
+    for (size_t k = 0; k < n; k++) {
+        hlm_ko_token t = s->seg.tok[k];
+        w[k] = (word){(uint32_t)(a + t.start), t.end - t.start, (t.end - t.start) / 3, W_ALPHA};
+        bytes += t.end - t.start;
+    }
+    *l->n += n;
+    s->ko.hangul += n;
+    s->ko.extra_bytes += bytes > b - a ? bytes - (b - a) : 0;
     return HLM_OK;
 }
 
@@ -1062,8 +1032,7 @@ static hlm_status split_ko_chunk(hlm_filter_scratch *s, wlist *l, const hlm_clas
             i += 3;
             while (i + 8 <= b0 && is_hangul6(load64(text + i))) i += 6;
             while (i + 3 <= b0 && is_hangul3(text + i)) i += 3;
-            s->ko.hangul += ko_run_morphemes(text + i, (i - a) / 3);
-            if ((st = push_word(l, a, i, (i - a) / 3, W_ALPHA, err))) return st;
+            if ((st = ko_push_run(s, l, text, a, i, b0, err))) return st;
             prev = K_HANGUL;
         } else if (cp < 0x80 && is_digit(cp)) {
             i = ko_number_end(text, i, b0, prev == K_LETTER);
@@ -1290,15 +1259,16 @@ static inline hlm_status block_step(hlm_filter_scratch *s, wlist *l, split_mode 
         uint64_t m = ((1ull << e) - 1) & (~0ull << a);
         int letters = (bm.letters & m) == m, digits = (bm.digits & m) == m;
         int plain = mode == SPLIT_KO ? letters || digits : ((bm.letters | bm.digits) & m) == m;
-        if (plain || (bm.hangul & m) == m) {
+        if (mode == SPLIT_KO && !plain && (bm.hangul & m) == m) {
+            if ((st = ko_push_run(s, l, text, i + a, i + e, b0, err))) return st;
+        } else if (plain || (bm.hangul & m) == m) {
             if (*l->n == *l->cap && (st = grow(l->w, l->cap, *l->n + 1, sizeof(word), err))) return st;
             uint32_t len = (uint32_t)(e - a), alpha = !plain || (bm.letters & m) ? W_ALPHA : 0;
             (*l->w)[(*l->n)++] = (word){(uint32_t)(i + a), len, plain ? len : len / 3, alpha};
             if (mode == SPLIT_KO) {
-                if (!plain) s->ko.hangul += ko_run_morphemes(text + i + e, len / 3);
-                s->ko.alpha_runs += (size_t)(plain && letters);
-                s->ko.other += (size_t)(plain && digits);
-                s->ko.digit_runs += (size_t)(plain && digits);
+                s->ko.alpha_runs += (size_t)letters;
+                s->ko.other += (size_t)digits;
+                s->ko.digit_runs += (size_t)digits;
             }
         } else if (mode == SPLIT_KO) {
             /* with the text to its end: a Korean chunk's cut can look at the rest of its line
@@ -1572,8 +1542,8 @@ static hlm_status push_span(hlm_filter_scratch *s, size_t *n, size_t a, size_t b
 static hlm_status build_cat(hlm_filter_scratch *s, const uint8_t *text, size_t text_len, hlm_error *err)
 {
     size_t n = s->w_n;
-    /* the words do not overlap: their bytes are at most the text's */
-    hlm_status st = grow(&s->cat, &s->cat_cap, text_len + WIN, 1, err);
+    /* the words' bytes are the text's at most, but for the bytes that Korean tokens share */
+    hlm_status st = grow(&s->cat, &s->cat_cap, text_len + s->ko.extra_bytes + WIN, 1, err);
     if (st) return st;
     if (n + 1 > s->b_cap) {
         size_t c = s->b_cap;
@@ -2054,7 +2024,7 @@ static inline int line_is_ellipsis(const uint8_t *text, size_t a, size_t b)
 }
 
 static hlm_status quality(const hlm_filter_params *p, hlm_filter_scratch *s, const hlm_class_table *t,
-                          const char *const *stop, int suffix, const uint8_t *text, size_t len,
+                          const char *const *stop, int ko, const uint8_t *text, size_t len,
                           hlm_filter_result *res, hlm_error *err)
 {
     size_t n_words = s->w_n, n_ns = 0, ns_cps = 0, n_alpha = 0;
@@ -2065,18 +2035,12 @@ static hlm_status quality(const hlm_filter_params *p, hlm_filter_scratch *s, con
         ns_cps += w->cps & (0 - ns);
         n_alpha += (w->flags & W_ALPHA) != 0;
     }
-    /* The ratio rules' word counts. Korean: datatrove counts Kiwi's morphemes, about 2 per
-     * Hangul run, so the symbol and alphabetic-word ratios use an estimate of Kiwi's tokens
-     * (split_ko_chunk): a run of Hangul syllables as the morphemes ko_run_morphemes estimates
-     * from its length and last syllables, every other Kiwi-like token as one; the
-     * alphabetic ones are the Hangul morphemes and the runs of jamo or letters. The word-count
-     * rule counts Kiwi's words too (the estimated morphemes, letter and jamo runs, numbers and
-     * the like: with eojeol, a document of 50 Kiwi words has only about 20 and was dropped);
-     * the word-length rule keeps the words, Hangul runs whole, whose mean stays inside
-     * FineWeb-2's 1..6. */
+    /* The ratio rules' word counts. Korean: Kiwi's tokens as split_ko_chunk counts them, the
+     * alphabetic ones the Hangul morphemes and the runs of jamo or letters; the word-count rule
+     * counts those and the numbers. */
     double ratio_words = (double)n_words, ratio_alpha = (double)n_alpha, count_words = (double)n_ns;
-    if (suffix) {
-        ratio_alpha = s->ko.hangul + (double)s->ko.alpha_runs;
+    if (ko) {
+        ratio_alpha = (double)s->ko.hangul + (double)s->ko.alpha_runs;
         ratio_words = ratio_alpha + (double)s->ko.other;
         count_words = ratio_alpha + (double)s->ko.digit_runs;
     }
@@ -2166,10 +2130,10 @@ static hlm_status quality(const hlm_filter_params *p, hlm_filter_scratch *s, con
         size_t found = 0;
         for (size_t i = 0; i < n_words && (double)found < p->min_stop_words; i++) {
             const word *w = &s->w[i];
-            if (w->len < min_len || (!suffix && w->len > max_len)) continue;
+            if (w->len < min_len || w->len > max_len) continue;
             for (size_t k = 0; k < n_stop; k++) {
                 size_t l = s->stop_len[k];
-                if (suffix ? l > w->len : l != w->len) continue;
+                if (l != w->len) continue;
                 const uint8_t *end = text + w->start + w->len; /* the last bytes first: they differ most */
                 if (l && ((uint8_t)stop[k][l - 1] != end[-1] || memcmp(stop[k], end - l, l) != 0)) continue;
                 if (!s->seen[k]) found++;

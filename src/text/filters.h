@@ -115,9 +115,4 @@ hlm_status hlm_filter_document(const hlm_filter_params *p, const char *lang, con
                                hlm_filter_scratch *s, hlm_filter_result *res, const uint8_t **out_text,
                                size_t *out_len, hlm_error *err);
 
-/* Korean word counts: the morphemes Kiwi (the tokenizer of datatrove and FineWeb-2) is estimated
- * to cut run[0..len) into, a run of Hangul syllables (U+AC00..U+D7A3, 3 bytes each); 0 if run
- * is empty or anything else. The Korean rules sum it over a document's runs. */
-double hlm_ko_run_morphemes(const uint8_t *run, size_t len);
-
 #endif

@@ -1,0 +1,41 @@
+/* Korean morphemes as Kiwi cuts them: the units that datatrove's Korean filters (FineWeb-2's)
+ * count and compare, without running Kiwi. See ko_seg.c. */
+#ifndef HLM_TEXT_KO_SEG_H
+#define HLM_TEXT_KO_SEG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hyperlm/error.h"
+
+/* One token: bytes [start, end) of the run. Tokens may share bytes: Kiwi gives a contraction
+ * ("였" = 이 + 었) as two tokens of the same span. */
+typedef struct hlm_ko_token {
+    uint32_t start, end;
+} hlm_ko_token;
+
+/* Working memory of the segmenter (one per thread); zero-initialise, free with
+ * hlm_ko_seg_buf_free. tok holds the tokens of the last call. */
+typedef struct hlm_ko_seg_buf {
+    float *cost;     /* best cost of the run's first j syllables */
+    uint32_t *node;  /* the lexicon node of the last segment of that best cut (0: an unknown syllable) */
+    uint8_t *len;    /* its length in syllables */
+    uint16_t *syl;   /* the run's syllables (code point - U+AC00) */
+    size_t cap;
+    hlm_ko_token *tok;
+    size_t tok_n, tok_cap;
+    struct hlm_ko_memo *memo; /* the cuts of recent short runs (ko_seg.c) */
+} hlm_ko_seg_buf;
+
+/* Cuts run[0..len), Hangul syllables only (U+AC00..U+D7A3, 3 bytes each), into the tokens Kiwi
+ * is estimated to give, in buf->tok[0..buf->tok_n). HLM_ERR_INVALID if run is empty or holds
+ * anything else. */
+hlm_status hlm_ko_segment(hlm_ko_seg_buf *buf, const uint8_t *run, size_t len, hlm_error *err);
+
+/* The same without checking run: the caller knows it is Hangul syllables, at least one, and
+ * that avail >= len bytes may be read from run. */
+hlm_status hlm_ko_segment_run(hlm_ko_seg_buf *buf, const uint8_t *run, size_t len, size_t avail, hlm_error *err);
+
+void hlm_ko_seg_buf_free(hlm_ko_seg_buf *buf);
+
+#endif
