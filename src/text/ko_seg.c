@@ -27,23 +27,25 @@ enum { KO_SYLLABLES = 0xD7A4 - 0xAC00 };
 _Static_assert(KO_SEG_MAX_LEN < 256, "segment lengths fit a byte");
 _Static_assert(KO_SEG_NODES < (1u << 17), "a node id and a syllable make a 32-bit key");
 
-/* The trie: a node is the slot of an open-addressed table (at a load under 3/8) where its key,
- * (parent, last syllable), hashed; node ids are slot + 1, 0 the root. A step of a walk reads one
- * slot, the key and the cost side by side, and the table (1 MiB) stays in a core's L2 cache.
- * The root's children are found by syllable directly (g_root). */
-enum { HASH_BITS = 17 };
-_Static_assert(8 * KO_SEG_NODES < 3 * (1u << HASH_BITS), "the trie's table stays under 3/8 full");
-static struct {
-    uint32_t key; /* (parent << 14 | syllable) + 1; 0: empty */
-    float cost;   /* -log(count / total) of the segment ending here, INFINITY if none */
-} g_tab[1u << HASH_BITS];
-static uint16_t g_pat[1u << HASH_BITS]; /* its pattern (ko_seg_patterns), 0: one token */
-static uint64_t g_kids[(1u << HASH_BITS) / 64]; /* a bit per slot: the node has children (a walk
-                                                 * stops without a probe that finds nothing) */
-static uint32_t g_root[KO_SYLLABLES];   /* the node of each one-syllable prefix, 0 if none */
+/* The trie: a node is the slot of an open-addressed table where its key, (parent, last
+ * syllable), hashed; node ids are slot + 1, 0 the root. A slot is one 64-bit word: the key, and
+ * of the segment ending at the node its cost (-log(count / total), in 1/1024 of a nat) and
+ * pattern, and whether the node has children; so a step of a walk reads one word, and a walk
+ * stops at a node without children with no probe that finds nothing. The root's children are
+ * found by syllable directly (g_root). */
+enum { HASH_BITS = 17, COST_SCALE = 1024 };
+#define SLOT_KEY(v) ((uint32_t)(v))
+#define SLOT_COST(v) ((uint32_t)((v) >> 32) & 0xFFFF) /* NO_SEGMENT: none ends here */
+#define SLOT_PAT(v) ((uint32_t)((v) >> 48) & 0xFF)
+#define SLOT_KIDS(v) ((v) >> 56 & 1)
+enum { NO_SEGMENT = 0xFFFF };
+_Static_assert(2 * KO_SEG_NODES < (1u << HASH_BITS) + (1u << HASH_BITS) / 2, "the trie's table stays under 3/4 full");
+_Static_assert(KO_SEG_PATTERNS <= 256, "a pattern fits a byte");
+static uint64_t g_tab[1u << HASH_BITS];
+static uint32_t g_root[KO_SYLLABLES];    /* the node of each one-syllable prefix, 0 if none */
 static uint8_t g_pat_n[KO_SEG_PATTERNS]; /* tokens of each pattern */
 static uint8_t g_pat_span[KO_SEG_PATTERNS][KO_SEG_MAX_TOKENS][2];
-static float g_unknown;                  /* the cost of a syllable that is no segment */
+static uint32_t g_unknown;               /* the cost of a syllable that is no segment */
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static inline uint32_t node_key(uint32_t parent, uint32_t syl) { return (parent << 14 | syl) + 1; }
@@ -55,8 +57,9 @@ static inline uint32_t child(uint32_t parent, uint32_t syl)
     if (parent == 0) return g_root[syl];
     uint32_t key = node_key(parent, syl);
     for (uint32_t j = key_slot(key);; j = (j + 1) & ((1u << HASH_BITS) - 1)) {
-        if (g_tab[j].key == key) return j + 1;
-        if (g_tab[j].key == 0) return 0;
+        uint32_t k = SLOT_KEY(g_tab[j]);
+        if (k == key) return j + 1;
+        if (k == 0) return 0;
     }
 }
 
@@ -69,7 +72,7 @@ static inline uint32_t syllable(const uint8_t *p)
 /* Builds the trie from the generated lexicon (trusted: it is compiled in). */
 static void build(void)
 {
-    for (uint32_t j = 0; j < (1u << HASH_BITS); j++) g_tab[j].cost = INFINITY;
+    for (uint32_t j = 0; j < (1u << HASH_BITS); j++) g_tab[j] = (uint64_t)NO_SEGMENT << 32;
     uint32_t nodes = 0;
     for (const char *p = ko_seg_lexicon; *p;) {
         uint32_t node = 0;
@@ -78,21 +81,22 @@ static void build(void)
             if (!next) {
                 if (++nodes > KO_SEG_NODES) return; /* cannot happen: the generator counted them */
                 uint32_t key = node_key(node, syl), j = key_slot(key);
-                while (g_tab[j].key) j = (j + 1) & ((1u << HASH_BITS) - 1);
-                g_tab[j].key = key;
+                while (SLOT_KEY(g_tab[j])) j = (j + 1) & ((1u << HASH_BITS) - 1);
+                g_tab[j] |= key;
                 next = j + 1;
                 if (node == 0) g_root[syl] = next;
-                else g_kids[(node - 1) >> 6] |= 1ull << ((node - 1) & 63);
+                else g_tab[node - 1] |= 1ull << 56;
             }
             node = next;
         }
         char *end;
         unsigned long count = strtoul(p + 1, &end, 10), pat = strtoul(end + 1, &end, 10);
-        g_tab[node - 1].cost = (float)-log((double)count / (double)KO_SEG_TOTAL);
-        g_pat[node - 1] = (uint16_t)pat;
+        double c = -log((double)count / (double)KO_SEG_TOTAL) * COST_SCALE;
+        uint64_t v = g_tab[node - 1] & ~(0xFFFFFFull << 32);
+        g_tab[node - 1] = v | (uint64_t)lround(c < NO_SEGMENT - 1 ? c : NO_SEGMENT - 1) << 32 | (uint64_t)(pat & 0xFF) << 48;
         p = end + 1; /* past the newline */
     }
-    g_unknown = (float)-log(0.5 / (double)KO_SEG_TOTAL);
+    g_unknown = (uint32_t)lround(-log(0.5 / (double)KO_SEG_TOTAL) * COST_SCALE);
     for (size_t k = 1; k < KO_SEG_PATTERNS; k++) { /* "0-1.0-3" */
         const char *q = ko_seg_patterns[k];
         uint8_t m = 0;
@@ -193,31 +197,36 @@ static hlm_status cut(hlm_ko_seg_buf *b, const uint8_t *run, size_t len, hlm_err
         if ((st = grow(&b->len, &c, n + 1, sizeof *b->len, err))) return st;
         c = b->cap;
         if ((st = grow(&b->syl, &c, n + 1, sizeof *b->syl, err))) return st;
+
         b->cap = c;
     }
-    float *cost = b->cost;
-    for (size_t i = 0; i < n; i++) b->syl[i] = (uint16_t)syllable(run + 3 * i), cost[i + 1] = INFINITY;
+    uint64_t *cost = b->cost;
+    for (size_t i = 0; i < n; i++) b->syl[i] = (uint16_t)syllable(run + 3 * i), cost[i + 1] = UINT64_MAX;
     cost[0] = 0;
     /* forward: from each cut, every segment of the lexicon that starts there; ties keep the
      * first found, the longer last segment */
     for (size_t i = 0; i < n; i++) {
-        float c0 = cost[i];
-        uint32_t node = 0;
-        int one = 0; /* a one-syllable segment starts here */
-        for (size_t j = i; j < n && j - i < KO_SEG_MAX_LEN; j++) {
-            if (!(node = child(node, b->syl[j]))) break;
-            float c = c0 + g_tab[node - 1].cost;
-            if (c < cost[j + 1]) cost[j + 1] = c, b->node[j + 1] = node, b->len[j + 1] = (uint8_t)(j + 1 - i);
-            one |= j == i && g_tab[node - 1].cost < INFINITY;
-            if (!(g_kids[(node - 1) >> 6] >> ((node - 1) & 63) & 1)) break;
+        uint64_t c0 = cost[i];
+        uint32_t node = g_root[b->syl[i]];
+        uint64_t v = node ? g_tab[node - 1] : (uint64_t)NO_SEGMENT << 32;
+        if (SLOT_COST(v) == NO_SEGMENT) { /* a syllable that is no segment: alone */
+            if (c0 + g_unknown < cost[i + 1]) cost[i + 1] = c0 + g_unknown, b->node[i + 1] = 0, b->len[i + 1] = 1;
         }
-        if (!one && c0 + g_unknown < cost[i + 1]) cost[i + 1] = c0 + g_unknown, b->node[i + 1] = 0, b->len[i + 1] = 1;
+        for (size_t j = i;;) {
+            if (SLOT_COST(v) != NO_SEGMENT) {
+                uint64_t c = c0 + SLOT_COST(v);
+                if (c < cost[j + 1]) cost[j + 1] = c, b->node[j + 1] = node, b->len[j + 1] = (uint8_t)(j + 1 - i);
+            }
+            if (!SLOT_KIDS(v) || ++j >= n || j - i >= KO_SEG_MAX_LEN || !(node = child(node, b->syl[j]))) break;
+            v = g_tab[node - 1];
+        }
     }
     /* backward: the tokens of the best cut, counted, then written from the back */
     size_t n_tok = 0;
     for (size_t j = n; j > 0; j -= b->len[j]) {
         uint32_t node = b->node[j];
-        n_tok += node && g_pat[node - 1] ? g_pat_n[g_pat[node - 1]] : 1;
+        uint32_t pat = node ? SLOT_PAT(g_tab[node - 1]) : 0;
+        n_tok += pat ? g_pat_n[pat] : 1;
     }
     if (n_tok > b->tok_cap) {
         hlm_status st = grow(&b->tok, &b->tok_cap, n_tok, sizeof *b->tok, err);
@@ -227,7 +236,7 @@ static hlm_status cut(hlm_ko_seg_buf *b, const uint8_t *run, size_t len, hlm_err
     for (size_t j = n; j > 0; j -= b->len[j]) {
         size_t a = j - b->len[j];
         uint32_t node = b->node[j];
-        uint16_t pat = node ? g_pat[node - 1] : 0;
+        uint32_t pat = node ? SLOT_PAT(g_tab[node - 1]) : 0;
         if (!pat) {
             b->tok[--t] = (hlm_ko_token){(uint32_t)(3 * a), (uint32_t)(3 * j)};
         } else {

@@ -17,7 +17,7 @@ typedef struct hlm_ko_token {
 /* Working memory of the segmenter (one per thread); zero-initialise, free with
  * hlm_ko_seg_buf_free. tok holds the tokens of the last call. */
 typedef struct hlm_ko_seg_buf {
-    float *cost;     /* best cost of the run's first j syllables */
+    uint64_t *cost;  /* best cost of the run's first j syllables */
     uint32_t *node;  /* the lexicon node of the last segment of that best cut (0: an unknown syllable) */
     uint8_t *len;    /* its length in syllables */
     uint16_t *syl;   /* the run's syllables (code point - U+AC00) */
