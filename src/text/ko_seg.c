@@ -200,31 +200,35 @@ static hlm_status cut(hlm_ko_seg_buf *b, const uint8_t *run, size_t len, hlm_err
 
         b->cap = c;
     }
-    uint64_t *cost = b->cost;
-    for (size_t i = 0; i < n; i++) b->syl[i] = (uint16_t)syllable(run + 3 * i), cost[i + 1] = UINT64_MAX;
+    /* local copies: the stores through uint8_t *len could alias b itself */
+    uint64_t *restrict cost = b->cost;
+    uint32_t *restrict back = b->node;
+    uint8_t *restrict seg = b->len;
+    uint16_t *restrict syl = b->syl;
+    for (size_t i = 0; i < n; i++) syl[i] = (uint16_t)syllable(run + 3 * i), cost[i + 1] = UINT64_MAX;
     cost[0] = 0;
     /* forward: from each cut, every segment of the lexicon that starts there; ties keep the
      * first found, the longer last segment */
     for (size_t i = 0; i < n; i++) {
         uint64_t c0 = cost[i];
-        uint32_t node = g_root[b->syl[i]];
+        uint32_t node = g_root[syl[i]];
         uint64_t v = node ? g_tab[node - 1] : (uint64_t)NO_SEGMENT << 32;
         if (SLOT_COST(v) == NO_SEGMENT) { /* a syllable that is no segment: alone */
-            if (c0 + g_unknown < cost[i + 1]) cost[i + 1] = c0 + g_unknown, b->node[i + 1] = 0, b->len[i + 1] = 1;
+            if (c0 + g_unknown < cost[i + 1]) cost[i + 1] = c0 + g_unknown, back[i + 1] = 0, seg[i + 1] = 1;
         }
         for (size_t j = i;;) {
             if (SLOT_COST(v) != NO_SEGMENT) {
                 uint64_t c = c0 + SLOT_COST(v);
-                if (c < cost[j + 1]) cost[j + 1] = c, b->node[j + 1] = node, b->len[j + 1] = (uint8_t)(j + 1 - i);
+                if (c < cost[j + 1]) cost[j + 1] = c, back[j + 1] = node, seg[j + 1] = (uint8_t)(j + 1 - i);
             }
-            if (!SLOT_KIDS(v) || ++j >= n || j - i >= KO_SEG_MAX_LEN || !(node = child(node, b->syl[j]))) break;
+            if (!SLOT_KIDS(v) || ++j >= n || j - i >= KO_SEG_MAX_LEN || !(node = child(node, syl[j]))) break;
             v = g_tab[node - 1];
         }
     }
     /* backward: the tokens of the best cut, counted, then written from the back */
     size_t n_tok = 0;
-    for (size_t j = n; j > 0; j -= b->len[j]) {
-        uint32_t node = b->node[j];
+    for (size_t j = n; j > 0; j -= seg[j]) {
+        uint32_t node = back[j];
         uint32_t pat = node ? SLOT_PAT(g_tab[node - 1]) : 0;
         n_tok += pat ? g_pat_n[pat] : 1;
     }
@@ -233,9 +237,9 @@ static hlm_status cut(hlm_ko_seg_buf *b, const uint8_t *run, size_t len, hlm_err
         if (st) return st;
     }
     size_t t = n_tok;
-    for (size_t j = n; j > 0; j -= b->len[j]) {
-        size_t a = j - b->len[j];
-        uint32_t node = b->node[j];
+    for (size_t j = n; j > 0; j -= seg[j]) {
+        size_t a = j - seg[j];
+        uint32_t node = back[j];
         uint32_t pat = node ? SLOT_PAT(g_tab[node - 1]) : 0;
         if (!pat) {
             b->tok[--t] = (hlm_ko_token){(uint32_t)(3 * a), (uint32_t)(3 * j)};
