@@ -21,16 +21,13 @@
  *    (emoticons such as "):", "and/or", "cannot" -> can not) may come out differently; that
  *    moves a ratio by a token, which matters only on a threshold's edge.
  *  - "ko": datatrove uses Kiwi (a morphological analyser), whose tokens are morphemes
- *    ("영화였다." -> 영화 였 였 다 .). We cut where Kiwi cuts but inside runs of Hangul
- *    (split_ko_chunk): numbers, URLs, letter runs and punctuation runs are tokens as there, and
- *    a Hangul run is one word; the n-gram and word-length rules use these words (FineWeb-2's
- *    1..6 characters per word holds for them too), and FineWeb-2's stop words, which are
- *    morphemes (의 다 이 는 ...), count at the end of a word. Kiwi cuts a Hangul run into about
- *    2 morphemes, so the word-count rule and the two rules that divide by the word count (symbol
- *    ratio, alphabetic-word ratio) count each run as the morphemes ko_run_morphemes estimates
- *    (quality); with eojeol they dropped ~1.5% (the ratios) and ~6% (the count, on documents of
- *    a few reviews) of NSMC documents that datatrove keeps. tools/filters_vs_datatrove.py
- *    measures the agreement (docs/data-pipeline.md).
+ *    ("영화였다." -> 영화 였 였 다 .). We cut where Kiwi cuts (split_ko_chunk): numbers, URLs,
+ *    letter runs and punctuation runs are tokens as there, and a run of Hangul syllables is cut
+ *    into the morphemes ko_seg.c estimates from a lexicon of Kiwi's own cuts. Every rule uses
+ *    these words, as datatrove does (FineWeb-2's stop words are morphemes: 의 다 이 는 ...).
+ *    With whole Hangul runs as words, 4% of Korean documentation pages got another decision
+ *    than datatrove's. tools/filters_vs_datatrove.py measures the agreement
+ *    (docs/data-pipeline.md).
  *  - other languages: the "en" rules without the English contractions and abbreviations.
  *
  * Invariants: the scratch's arrays only grow; a call uses them from index 0 and leaves nothing
@@ -802,8 +799,8 @@ static hlm_status split_en(wlist *l, const hlm_class_table *t, const uint32_t *c
 /* Korean: how Kiwi would cut a chunk, for the ratio rules (see quality()). Kiwi's tokens are
  * runs of one class: a number ("1,000" "9.5"), Latin letters, jamo ("ㅋㅋㅋ" "ㅠㅠ"), a run of
  * sentence marks (". ! ?": ".." "!?!"), of separators (", : ; /": ";;"), of "~ -", of other
- * symbols ("^^" "♥♥"), and one token per bracket, quote, "…" run or emoji; Hangul syllables are
- * morphemes, estimated per run (see ko_hangul_tokens). */
+ * symbols ("^^" "♥♥"), and one token per bracket, quote, "…" run or emoji; runs of Hangul
+ * syllables are cut into morphemes (ko_push_run). */
 enum { K_NONE, K_HANGUL, K_JAMO, K_LETTER, K_DIGIT, K_SF, K_SP, K_SO, K_SE, K_SW, K_SINGLE };
 
 static int kiwi_class(const hlm_class_table *t, uint32_t cp)
@@ -1008,17 +1005,13 @@ static hlm_status ko_letters(hlm_filter_scratch *s, wlist *l, const hlm_class_ta
 }
 
 /* One whitespace-free chunk starting at *pi (first code point cp, k bytes), cut where Kiwi cuts
- * it but inside Hangul runs: the words stand in for Kiwi's tokens in the word-length and n-gram
- * rules, and their counts (s->ko) for Kiwi's in the word-count and ratio rules:
- *  - a run of Hangul syllables: one word, the morphemes ko_run_morphemes estimates in the counts.
- *    Cutting the run into that many pieces as well (its last syllables one each: particles and
- *    endings) brings the n-gram rules closer to Kiwi's (on Korean documentation pages 97.4%
- *    against 96.0% of decisions agree), but the n-gram rules then see 1.5 (pages) to 2.2
- *    (reviews) times the words and the filters take 25-55% more instructions on Korean;
+ * it: the words stand in for Kiwi's tokens in the word-length and n-gram rules, and their counts
+ * (s->ko) for Kiwi's in the word-count and ratio rules:
+ *  - a run of Hangul syllables: the morphemes ko_seg.c cuts it into (ko_push_run);
  *  - a number (ko_number_end), a URL (ko_url_end), a hashtag (ko_hashtag_end), a word of
  *    letters (ko_letters);
  *  - otherwise a run of one class of kiwi_class ("..", "^^", "ㅋㅋ"), a bracket or quote alone.
- * "영화였다!! ㅋㅋ 1,000원" is 영화였다 !! ㅋㅋ 1,000 원 (Kiwi: 영화 였 였 다 !! ㅋㅋ 1,000 원). */
+ * "영화였다!! ㅋㅋ 1,000원" is 영화 였 였 다 !! ㅋㅋ 1,000 원, as Kiwi cuts it. */
 static hlm_status split_ko_chunk(hlm_filter_scratch *s, wlist *l, const hlm_class_table *t, const uint8_t *text,
                                  size_t *pi, size_t b0, uint32_t cp, size_t k, hlm_error *err)
 {
@@ -1028,7 +1021,7 @@ static hlm_status split_ko_chunk(hlm_filter_scratch *s, wlist *l, const hlm_clas
     for (;;) {
         size_t a = i;
         if (cp >= 0xAC00 && cp <= 0xD7A3) {
-            /* the hot case: a run of Hangul syllables (3 bytes each, lead EA..ED), taken whole */
+            /* the hot case: a run of Hangul syllables (3 bytes each, lead EA..ED) */
             i += 3;
             while (i + 8 <= b0 && is_hangul6(load64(text + i))) i += 6;
             while (i + 3 <= b0 && is_hangul3(text + i)) i += 3;
@@ -1231,8 +1224,8 @@ static hlm_status split_words(hlm_filter_scratch *s, wlist *l, split_mode mode, 
  * ASCII whitespace that lie inside the block. The common ones, without a branch per byte: ASCII
  * letters and digits only (one word; in Korean text a Latin word or a number is also one token,
  * as split_ko_chunk counts it, and a mix of letters and digits is left to it), Hangul syllables
- * only (one word; in Korean text also one run of syllables, its morphemes estimated as
- * split_ko_chunk does). Any other chunk goes to the byte-by-byte path: an English one on its
+ * only (one word; in Korean text one run of syllables, cut into morphemes as split_ko_chunk
+ * does). Any other chunk goes to the byte-by-byte path: an English one on its
  * bytes alone (it splits the same wherever it is), a Korean one by split_ko_chunk with the text
  * to its end (a word ending in "." is cut by whether its line ends there). A chunk that reaches
  * the end of the block is left for the next step. *adv = how far the step got (64: the whole
