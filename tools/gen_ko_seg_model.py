@@ -16,7 +16,8 @@ Training text, none of it from the benchmarks or tests:
   - the Korean user-interface strings of Debian's firefox-esr-l10n-ko, thunderbird-l10n-ko and
     libreoffice-l10n-ko (apt-get download; messages of Firefox and Thunderbird's .ftl/.properties/
     .dtd files and of LibreOffice's .mo catalogues). The demo corpus is LibreOffice's, GIMP's and
-    Debian's help pages, not these strings.
+    Debian's help pages, not these strings. The packages are whatever version Debian serves, so
+    a run after an update may change a few counts (the committed lexicon names its sources).
 Kiwi is asked for the "sbg" model as datatrove's KiwiTokenizer does (kiwipiepy 0.21 and its
 model package ship it; scripts/install-bench-deps.sh pins them).
 
