@@ -123,7 +123,8 @@ static hlm_status grow(void *pp, size_t *cap, size_t need, size_t elem, hlm_erro
 }
 
 /* The memo: the cuts of runs of up to MEMO_SYL syllables, direct-mapped by a hash of the run.
- * Runs repeat (particles, endings, common words: on documentation pages 85% of runs are found),
+ * Runs repeat (particles, endings, common words: 78% of the runs of documentation pages are found,
+ * 46% of those of reviews),
  * and a hit costs a hash and a compare where a cut costs a walk of the trie from every syllable.
  * Half a cache line an entry, 256 KiB in all. */
 enum { MEMO_SYL = 4, MEMO_TOK = 8, MEMO_BITS = 13 };
@@ -258,8 +259,7 @@ hlm_status hlm_ko_segment(hlm_ko_seg_buf *b, const uint8_t *run, size_t len, hlm
     if (!b || !run || len == 0 || len % 3)
         return hlm_errorf(err, HLM_ERR_INVALID, "hlm_ko_segment: expected a run of Hangul syllables (3 bytes each)");
     for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)run[i] << 16 | (uint32_t)run[i + 1] << 8 | run[i + 2];
-        if ((v & 0xC0C0) != 0x8080 || v < 0xEAB080u || v > 0xED9EA3u)
+        if (!is_hangul3(run + i))
             return hlm_errorf(err, HLM_ERR_INVALID,
                               "hlm_ko_segment: byte %zu: expected a Hangul syllable (U+AC00..U+D7A3)", i);
     }

@@ -8,6 +8,17 @@
 
 #include "hyperlm/error.h"
 
+/* Is s[0..3) a Hangul syllable (U+AC00..U+D7A3: EA B0 80 .. ED 9E A3)? With continuation bytes
+ * in the last two, the code point grows with the three bytes read as one big-endian number, so
+ * the range is a range of that number: no decoding. */
+#define HANGUL_UTF8_FIRST 0xEAB080u
+#define HANGUL_UTF8_LAST 0xED9EA3u
+static inline int is_hangul3(const uint8_t *s)
+{
+    uint32_t v = (uint32_t)s[0] << 16 | (uint32_t)s[1] << 8 | s[2];
+    return ((v & 0xC0C0) == 0x8080) & (v - HANGUL_UTF8_FIRST <= HANGUL_UTF8_LAST - HANGUL_UTF8_FIRST);
+}
+
 /* One token: bytes [start, end) of the run. Tokens may share bytes: Kiwi gives a contraction
  * ("였" = 이 + 었) as two tokens of the same span. */
 typedef struct hlm_ko_token {
