@@ -867,12 +867,11 @@ static inline hlm_status push_word(wlist *l, size_t a, size_t b, size_t cps, uin
     return HLM_OK;
 }
 
-/* The run of Hangul syllables text[a..b) (text readable up to b0): the tokens Kiwi is estimated
- * to cut it into (ko_seg.c), each a word, counted into s->ko. */
-static hlm_status ko_push_run(hlm_filter_scratch *s, wlist *l, const uint8_t *text, size_t a, size_t b, size_t b0,
-                              hlm_error *err)
+/* The run of Hangul syllables text[a..b): the tokens Kiwi is estimated to cut it into
+ * (ko_seg.c), each a word, counted into s->ko. */
+static hlm_status ko_push_run(hlm_filter_scratch *s, wlist *l, const uint8_t *text, size_t a, size_t b, hlm_error *err)
 {
-    hlm_status st = hlm_ko_segment_run(&s->seg, text + a, b - a, b0 - a, err);
+    hlm_status st = hlm_ko_segment_run(&s->seg, text + a, b - a, err);
     if (st) return st;
     size_t n = s->seg.tok_n, bytes = 0;
     if (*l->n + n > *l->cap && (st = grow(l->w, l->cap, *l->n + n, sizeof(word), err))) return st;
@@ -1015,7 +1014,7 @@ static hlm_status split_ko_chunk(hlm_filter_scratch *s, wlist *l, const hlm_clas
             i += 3;
             while (i + 8 <= b0 && is_hangul6(load64(text + i))) i += 6;
             while (i + 3 <= b0 && is_hangul3(text + i)) i += 3;
-            if ((st = ko_push_run(s, l, text, a, i, b0, err))) return st;
+            if ((st = ko_push_run(s, l, text, a, i, err))) return st;
             prev = K_HANGUL;
         } else if (cp < 0x80 && is_digit(cp)) {
             i = ko_number_end(text, i, b0, prev == K_LETTER);
@@ -1243,7 +1242,7 @@ static inline hlm_status block_step(hlm_filter_scratch *s, wlist *l, split_mode 
         int letters = (bm.letters & m) == m, digits = (bm.digits & m) == m;
         int plain = mode == SPLIT_KO ? letters || digits : ((bm.letters | bm.digits) & m) == m;
         if (mode == SPLIT_KO && !plain && (bm.hangul & m) == m) {
-            if ((st = ko_push_run(s, l, text, i + a, i + e, b0, err))) return st;
+            if ((st = ko_push_run(s, l, text, i + a, i + e, err))) return st;
         } else if (plain || (bm.hangul & m) == m) {
             if (*l->n == *l->cap && (st = grow(l->w, l->cap, *l->n + 1, sizeof(word), err))) return st;
             uint32_t len = (uint32_t)(e - a), alpha = !plain || (bm.letters & m) ? W_ALPHA : 0;

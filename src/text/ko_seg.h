@@ -28,14 +28,13 @@ typedef struct hlm_ko_token {
 /* Working memory of the segmenter (one per thread); zero-initialise, free with
  * hlm_ko_seg_buf_free. tok holds the tokens of the last call. */
 typedef struct hlm_ko_seg_buf {
-    uint64_t *cost;  /* best cost of the run's first j syllables */
-    uint32_t *node;  /* the lexicon node of the last segment of that best cut (0: an unknown syllable) */
-    uint8_t *len;    /* its length in syllables */
+    uint64_t *best;  /* the best cut of the run's first j syllables (ko_seg.c) */
     uint16_t *syl;   /* the run's syllables (code point - U+AC00) */
     size_t cap;
-    hlm_ko_token *tok;
-    size_t tok_n, tok_cap;
-    struct hlm_ko_memo *memo; /* the cuts of recent short runs (ko_seg.c) */
+    hlm_ko_token *tok_buf; /* room for the tokens of a run (KO_SEG_MAX_TOKENS a syllable) */
+    size_t tok_cap;
+    const hlm_ko_token *tok; /* the tokens of the last run, in tok_buf */
+    size_t tok_n;
 } hlm_ko_seg_buf;
 
 /* Cuts run[0..len), Hangul syllables only (U+AC00..U+D7A3, 3 bytes each), into the tokens Kiwi
@@ -43,9 +42,8 @@ typedef struct hlm_ko_seg_buf {
  * anything else. */
 hlm_status hlm_ko_segment(hlm_ko_seg_buf *buf, const uint8_t *run, size_t len, hlm_error *err);
 
-/* The same without checking run: the caller knows it is Hangul syllables, at least one, and
- * that avail >= len bytes may be read from run. */
-hlm_status hlm_ko_segment_run(hlm_ko_seg_buf *buf, const uint8_t *run, size_t len, size_t avail, hlm_error *err);
+/* The same without checking run: the caller knows it is Hangul syllables, at least one. */
+hlm_status hlm_ko_segment_run(hlm_ko_seg_buf *buf, const uint8_t *run, size_t len, hlm_error *err);
 
 void hlm_ko_seg_buf_free(hlm_ko_seg_buf *buf);
 
