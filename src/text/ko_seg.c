@@ -20,6 +20,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,7 @@ static uint8_t g_pat_n[KO_SEG_PATTERNS]; /* tokens of each pattern */
 static uint8_t g_pat_span[KO_SEG_PATTERNS][KO_SEG_MAX_TOKENS][2];
 static uint32_t g_unknown;               /* the cost of a syllable that is no segment */
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static atomic_int g_built; /* build has run: a load per run instead of a call to pthread_once */
 
 static inline uint32_t node_key(uint32_t parent, uint32_t syl) { return (parent << 14 | syl) + 1; }
 static inline uint32_t key_slot(uint32_t key) { return (key * 0x9E3779B1u) >> (32 - HASH_BITS); }
@@ -243,6 +245,7 @@ static void build(void)
         g_sub_ok = sub_build(keys, steps, n_keys);
     }
     free(keys), free(steps), free(seen);
+    atomic_store_explicit(&g_built, 1, memory_order_release);
 }
 
 static hlm_status grow(void *pp, size_t *cap, size_t need, size_t elem, hlm_error *err)
@@ -259,7 +262,7 @@ static hlm_status grow(void *pp, size_t *cap, size_t need, size_t elem, hlm_erro
 /* The best cut of run[0..len) by Viterbi (see the top of the file). */
 hlm_status hlm_ko_segment_run(hlm_ko_seg_buf *b, const uint8_t *run, size_t len, hlm_error *err)
 {
-    pthread_once(&g_once, build);
+    if (!atomic_load_explicit(&g_built, memory_order_acquire)) pthread_once(&g_once, build);
     if (!g_sub_ok) return hlm_errorf(err, HLM_ERR_NOMEM, "Korean segmenter: the lexicon's table could not be built");
     size_t n = len / 3;
     if (n + 1 > b->cap || n * KO_SEG_MAX_TOKENS > b->tok_cap) {
