@@ -90,41 +90,44 @@ _Static_assert(KO_SEG_PATTERNS <= 128, "a pattern fits 7 bits");
 /* The segments and prefixes of 1 to SUB_MAX syllables, found by their syllables rather than by a
  * walk of the trie: a walk's steps depend on each other and its length on the text, so its
  * branches are mispredicted about once a syllable; these lookups are independent and have no
- * branches. One syllable: g_one, by syllable (a syllable that is no segment has the unknown
- * cost). Two to SUB_MAX: g_sub, by a perfect hash of the key (the syllables, 14 bits each, and
- * their count; exact, so a lookup is one compare): a key's group picks a displacement (g_disp)
- * that moves the group's keys to slots no other key has ("hash, displace and compress",
- * Belazzougui, Botelho and Dietzfelbinger 2009, without the compression). A prefix that is no
- * segment has STEP_NONE's cost, and its kids bit. */
+ * branches. One syllable: g_lex.one, by syllable (a syllable that is no segment has the unknown
+ * cost). Two to SUB_MAX: g_lex.sub, by a perfect hash of the key (the count of syllables in the
+ * low 3 bits, then the syllables, 14 bits each; exact, so a lookup is one compare): a key's
+ * group picks a displacement (g_lex.disp) that moves the group's keys to slots no other key has
+ * ("hash, displace and compress", Belazzougui, Botelho and Dietzfelbinger 2009, without the
+ * compression). A prefix that is no segment has STEP_NONE's cost, and its kids bit. The tables
+ * are one object, so that the lookups need one base register. */
 enum { SUB_MAX = 4, SUB_SLOT_BITS = 16, SUB_GROUP_BITS = 14 };
 typedef struct {
     uint64_t key, step;
 } sub_slot;
-static _Alignas(64) sub_slot g_sub[1u << SUB_SLOT_BITS];
-static uint16_t g_disp[1u << SUB_GROUP_BITS];
-static uint64_t g_sub_seed;
-static uint64_t g_one[KO_SYLLABLES];
+static struct {
+    _Alignas(64) sub_slot sub[1u << SUB_SLOT_BITS];
+    uint64_t one[KO_SYLLABLES];
+    uint16_t disp[1u << SUB_GROUP_BITS];
+    uint64_t mult; /* the hash's multiplier (odd) */
+} g_lex;
 static int g_sub_ok; /* the table could be built (always, for the compiled-in lexicon) */
 
 /* The key of syllables prev + syl, len of them. */
 static inline uint64_t sub_key(uint32_t syl, uint64_t prev, unsigned len)
 {
-    return (prev & ((1ull << 56) - 1)) | (uint64_t)syl << (14 * (len - 1)) | (uint64_t)len << 56;
+    return (prev & ~7ull) | (uint64_t)syl << (3 + 14 * (len - 1)) | len;
 }
-/* The key's group (top bits of a product) and slot before displacement (middle bits). */
-static inline uint64_t sub_hash(uint64_t key) { return (key ^ g_sub_seed) * 0x9E3779B97F4A7C15ull; }
+/* The key's hash: its group is the top bits, its slot before displacement the middle ones. */
+static inline uint64_t sub_hash(uint64_t key, uint64_t mult) { return key * mult; }
 static inline uint32_t sub_group(uint64_t h) { return (uint32_t)(h >> (64 - SUB_GROUP_BITS)); }
-static inline uint32_t sub_slot_of(uint64_t h, uint32_t disp) { return ((uint32_t)(h >> 24) ^ disp) & ((1u << SUB_SLOT_BITS) - 1); }
-/* The step of key, STEP_NONE if it is not in the table. */
-static inline uint64_t sub_find(uint64_t key)
+static inline uint32_t sub_slot_of(uint64_t h, uint32_t disp) { return (uint16_t)((uint32_t)(h >> 24) ^ disp); }
+_Static_assert(SUB_SLOT_BITS == 16, "sub_slot_of keeps 16 bits");
+/* c0 plus the step of key; UINT64_MAX if key is not in the table. */
+static inline uint64_t sub_candidate(uint64_t key, uint64_t mult, uint64_t c0)
 {
-    uint64_t h = sub_hash(key);
-    const sub_slot *e = &g_sub[sub_slot_of(h, g_disp[sub_group(h)])];
-    uint64_t m = 0 - (uint64_t)(e->key == key);
-    return (e->step & m) | (STEP_NONE & ~m);
+    uint64_t h = sub_hash(key, mult);
+    const sub_slot *e = &g_lex.sub[sub_slot_of(h, g_lex.disp[sub_group(h)])];
+    return (c0 + e->step) | (0 - (uint64_t)(e->key != key));
 }
 
-/* Builds g_sub from the n keys (steps step): the groups, largest first, each with the first
+/* Builds g_lex.sub from the n keys (steps step): the groups, largest first, each with the first
  * displacement that puts all its keys in free slots. A displacement moves a group as a whole,
  * so two keys of a group in the same slot cannot be parted: then another seed. 0 if no seed
  * of a few works (a table too full; not so for the compiled-in lexicon). */
@@ -136,14 +139,14 @@ static int sub_build(const uint64_t *key, const uint64_t *step, size_t n)
     uint8_t *used = malloc(SLOTS);
     int ok = 0;
     for (uint64_t seed = 0; start && order && by_size && fill && used && !ok && seed < 16; seed++) {
-        g_sub_seed = seed * 0xD6E8FEB86659FD93ull;
+        uint64_t mult = g_lex.mult = (0x9E3779B97F4A7C15ull ^ seed * 0xD6E8FEB86659FD93ull) | 1;
         memset(start, 0, (GROUPS + 1) * sizeof *start);
         memset(used, 0, SLOTS);
-        memset(g_sub, 0, sizeof g_sub);
-        for (size_t k = 0; k < n; k++) start[sub_group(sub_hash(key[k])) + 1]++;
+        memset(g_lex.sub, 0, sizeof g_lex.sub);
+        for (size_t k = 0; k < n; k++) start[sub_group(sub_hash(key[k], mult)) + 1]++;
         for (uint32_t g = 0; g < GROUPS; g++) start[g + 1] += start[g];
         memcpy(fill, start, GROUPS * sizeof *fill);
-        for (size_t k = 0; k < n; k++) order[fill[sub_group(sub_hash(key[k]))]++] = (uint32_t)k;
+        for (size_t k = 0; k < n; k++) order[fill[sub_group(sub_hash(key[k], mult))]++] = (uint32_t)k;
         /* the groups by size, largest first (a counting sort) */
         uint32_t count[65] = {0}, first[65], at = 0;
         for (uint32_t g = 0; g < GROUPS; g++) count[start[g + 1] - start[g] < 64 ? start[g + 1] - start[g] : 64]++;
@@ -155,21 +158,21 @@ static int sub_build(const uint64_t *key, const uint64_t *step, size_t n)
             if (a == b) break; /* the rest are empty */
             for (uint32_t k = a; k < b; k++) /* two keys of the group in one slot: no displacement parts them */
                 for (uint32_t o = a; o < k; o++)
-                    if (sub_slot_of(sub_hash(key[order[k]]), 0) == sub_slot_of(sub_hash(key[order[o]]), 0)) ok = 0;
+                    if (sub_slot_of(sub_hash(key[order[k]], mult), 0) == sub_slot_of(sub_hash(key[order[o]], mult), 0)) ok = 0;
             for (; ok && d < SLOTS; d++) {
                 uint32_t k = a;
-                while (k < b && !used[sub_slot_of(sub_hash(key[order[k]]), d)]) k++;
+                while (k < b && !used[sub_slot_of(sub_hash(key[order[k]], mult), d)]) k++;
                 if (k == b) break;
             }
             if (!ok || d == SLOTS) {
                 ok = 0;
                 break;
             }
-            g_disp[g] = (uint16_t)d;
+            g_lex.disp[g] = (uint16_t)d;
             for (uint32_t k = a; k < b; k++) {
-                uint32_t j = sub_slot_of(sub_hash(key[order[k]]), d);
+                uint32_t j = sub_slot_of(sub_hash(key[order[k]], mult), d);
                 used[j] = 1;
-                g_sub[j] = (sub_slot){key[order[k]], step[order[k]]};
+                g_lex.sub[j] = (sub_slot){key[order[k]], step[order[k]]};
             }
         }
     }
@@ -218,7 +221,7 @@ static void build(void)
         g_pat_n[k] = m;
     }
     /* the prefixes of up to SUB_MAX syllables, by their syllables (the nodes hold their costs now) */
-    for (uint32_t syl = 0; syl < KO_SYLLABLES; syl++) g_one[syl] = STEP(g_unknown, 1, 0, 0);
+    for (uint32_t syl = 0; syl < KO_SYLLABLES; syl++) g_lex.one[syl] = STEP(g_unknown, 1, 0, 0);
     uint64_t *keys = malloc(KO_SEG_NODES * sizeof *keys), *steps = malloc(KO_SEG_NODES * sizeof *steps);
     uint8_t *seen = calloc((1u << HASH_BITS) + 1, 1); /* by node id */
     size_t n_keys = 0;
@@ -233,7 +236,7 @@ static void build(void)
                 uint32_t cost = SLOT_COST(v);
                 key = sub_key(syl, key, len);
                 if (len == 1) {
-                    g_one[syl] = STEP(cost == NO_SEGMENT ? g_unknown : cost, 1, SLOT_KIDS(v), SLOT_PAT(v));
+                    g_lex.one[syl] = STEP(cost == NO_SEGMENT ? g_unknown : cost, 1, SLOT_KIDS(v), SLOT_PAT(v));
                 } else if (!seen[node]) {
                     seen[node] = 1;
                     keys[n_keys] = key;
@@ -265,43 +268,59 @@ hlm_status hlm_ko_segment_run(hlm_ko_seg_buf *b, const uint8_t *run, size_t len,
     if (!atomic_load_explicit(&g_built, memory_order_acquire)) pthread_once(&g_once, build);
     if (!g_sub_ok) return hlm_errorf(err, HLM_ERR_NOMEM, "Korean segmenter: the lexicon's table could not be built");
     size_t n = len / 3;
-    if (n + 1 > b->cap || n * KO_SEG_MAX_TOKENS > b->tok_cap) {
+    if (n + SUB_MAX + 1 > b->cap || n * KO_SEG_MAX_TOKENS > b->tok_cap) {
         size_t c = b->cap;
         hlm_status st;
-        if ((st = grow(&b->best, &c, n + 1, sizeof *b->best, err))) return st;
+        if ((st = grow(&b->best, &c, n + SUB_MAX + 1, sizeof *b->best, err))) return st;
         c = b->cap;
-        if ((st = grow(&b->syl, &c, n + 1, sizeof *b->syl, err))) return st;
+        if ((st = grow(&b->syl, &c, n + SUB_MAX + 1, sizeof *b->syl, err))) return st;
         b->cap = c;
         if ((st = grow(&b->tok_buf, &b->tok_cap, n * KO_SEG_MAX_TOKENS, sizeof *b->tok_buf, err))) return st;
     }
     uint64_t *restrict best = b->best; /* the best cut of the first j syllables: its step, at its cost */
     uint16_t *restrict syl = b->syl;
-    for (size_t i = 0; i < n; i++) syl[i] = (uint16_t)syllable(run + 3 * i), best[i + 1] = UINT64_MAX;
-    best[0] = 0;
-    /* forward: from each cut, every segment of the lexicon that starts there */
+    for (size_t i = 0; i < n; i++) syl[i] = (uint16_t)syllable(run + 3 * i);
+    for (size_t j = 0; j <= n + SUB_MAX; j++) best[j] = UINT64_MAX;
+    /* forward: from each cut, every segment of the lexicon that starts there. The best cuts of
+     * the next SUB_MAX prefixes are kept in registers (b1..b4; b0 the one that is final): in
+     * memory, each candidate would wait for the store of the one before. */
+    const uint64_t mult = g_lex.mult;
+    uint64_t b0 = 0, b1 = UINT64_MAX, b2 = UINT64_MAX, b3 = UINT64_MAX, b4 = UINT64_MAX, s;
     for (size_t i = 0; i < n; i++) {
-        uint64_t c0 = best[i] >> 16 << 16, s = c0 + g_one[syl[i]];
-        best[i + 1] = s < best[i + 1] ? s : best[i + 1];
-        size_t m = n - i < SUB_MAX ? n - i : SUB_MAX;
-        uint64_t key = sub_key(syl[i], 0, 1);
-        for (size_t l = 2; l <= m; l++) {
-            key = sub_key(syl[i + l - 1], key, (unsigned)l);
-            s = c0 + sub_find(key);
-            best[i + l] = s < best[i + l] ? s : best[i + l];
-        }
-        if (m < SUB_MAX || !STEP_KIDS(s)) continue;
-        /* rare: segments longer than SUB_MAX, by a walk of the trie */
-        uint32_t node = 0;
-        for (size_t j = i; j < i + SUB_MAX; j++) node = child(node, syl[j]);
-        for (size_t j = i + SUB_MAX; j < n && j - i < KO_SEG_MAX_LEN && (node = child(node, syl[j])); j++) {
-            uint64_t t = g_tab[node - 1];
-            if (SLOT_COST(t) != NO_SEGMENT) {
-                s = c0 + STEP(SLOT_COST(t), j + 1 - i, 0, SLOT_PAT(t));
-                best[j + 1] = s < best[j + 1] ? s : best[j + 1];
+        uint64_t c0 = b0 >> 16 << 16, key = sub_key(syl[i], 0, 1);
+        best[i] = b0;
+        s = c0 + g_lex.one[syl[i]];
+        b1 = s < b1 ? s : b1;
+        if (n - i >= 2) {
+            key = sub_key(syl[i + 1], key, 2);
+            s = sub_candidate(key, mult, c0);
+            b2 = s < b2 ? s : b2;
+            if (n - i >= 3) {
+                key = sub_key(syl[i + 2], key, 3);
+                s = sub_candidate(key, mult, c0);
+                b3 = s < b3 ? s : b3;
+                if (n - i >= 4) {
+                    key = sub_key(syl[i + 3], key, 4);
+                    s = sub_candidate(key, mult, c0);
+                    b4 = s < b4 ? s : b4;
+                    if (s != UINT64_MAX && STEP_KIDS(s)) { /* rare: longer segments, by a walk of the trie */
+                        uint32_t node = 0;
+                        for (size_t j = i; j < i + SUB_MAX; j++) node = child(node, syl[j]);
+                        for (size_t j = i + SUB_MAX; j < n && j - i < KO_SEG_MAX_LEN && (node = child(node, syl[j])); j++) {
+                            uint64_t t = g_tab[node - 1];
+                            if (SLOT_COST(t) != NO_SEGMENT) {
+                                s = c0 + STEP(SLOT_COST(t), j + 1 - i, 0, SLOT_PAT(t));
+                                best[j + 1] = s < best[j + 1] ? s : best[j + 1];
+                            }
+                            if (!SLOT_KIDS(t)) break;
+                        }
+                    }
+                }
             }
-            if (!SLOT_KIDS(t)) break;
         }
+        b0 = b1, b1 = b2, b2 = b3, b3 = b4, b4 = best[i + SUB_MAX + 1];
     }
+    best[n] = b0;
     /* backward: the tokens of the best cut, written from the back of tok_buf */
     hlm_ko_token *t = b->tok_buf + n * KO_SEG_MAX_TOKENS;
     for (size_t j = n; j > 0;) {
