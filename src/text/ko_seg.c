@@ -279,8 +279,8 @@ hlm_status hlm_ko_segment_run(hlm_ko_seg_buf *b, const uint8_t *run, size_t len,
     }
     uint64_t *restrict best = b->best; /* the best cut of the first j syllables: its step, at its cost */
     uint16_t *restrict syl = b->syl;
-    for (size_t i = 0; i < n; i++) syl[i] = (uint16_t)syllable(run + 3 * i);
-    for (size_t j = 0; j <= n + SUB_MAX; j++) best[j] = UINT64_MAX;
+    /* best[j] is written when it is final (j <= n); those read into b4 start as none */
+    for (size_t i = 0; i < n; i++) syl[i] = (uint16_t)syllable(run + 3 * i), best[i + SUB_MAX + 1] = UINT64_MAX;
     /* forward: from each cut, every segment of the lexicon that starts there. The best cuts of
      * the next SUB_MAX prefixes are kept in registers (b1..b4; b0 the one that is final): in
      * memory, each candidate would wait for the store of the one before. */
