@@ -23,6 +23,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "text/ko_seg.h"
 #include "text/unicode.h"
 
 #include "text/langid_model.inc"
@@ -309,9 +310,13 @@ void hlm_langid(const uint8_t *s, size_t len, size_t max_bytes, hlm_lang_result 
         for (int back = 0; back < 3 && n > 0 && (s[n] & 0xC0) == 0x80; back++) n--;
         if ((s[n] & 0xC0) == 0x80) n = max_bytes; /* not a character's tail: cut anywhere */
     }
-    uint64_t count[S_COUNT] = {0}, ascii_letters = 0;
+    uint64_t count[S_COUNT] = {0}, ascii_letters = 0, hangul = 0;
     const hlm_class_table *t = NULL;
     for (size_t i = 0; i < n;) {
+        /* runs of Hangul syllables, checked three bytes at a time without decoding, into a
+         * register counter as the ASCII letters are */
+        while (i + 3 <= n && is_hangul3(s + i)) hangul++, i += 3;
+        if (i >= n) break;
         if (s[i] < 0x80) {
             /* eight ASCII bytes at a time: b | 0x20 is a letter iff it is in 0x61..0x7A, i.e.
              * adding 0x1F sets its high bit and adding 0x05 does not (no carries: b < 0x80) */
@@ -350,6 +355,7 @@ void hlm_langid(const uint8_t *s, size_t len, size_t max_bytes, hlm_lang_result 
         count[sc]++;
     }
     count[S_LATIN] += ascii_letters;
+    count[S_HANGUL] += hangul;
     uint64_t letters = 0;
     for (int sc = 0; sc < S_COUNT; sc++) letters += count[sc];
     if (letters) {
