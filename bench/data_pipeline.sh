@@ -77,8 +77,7 @@ print(f"   for the peers and the comparisons: every {step}th document, {k} docum
 # words replaced (at least one; the near copies dedup is for), of every 8th with 5% replaced
 # (word 5-gram Jaccard about 0.6, where 14 x 8 LSH finds a pair with probability 0.3-0.5 by
 # design: two hash families then disagree on about half of them), and an exact copy of every
-# 10th. A second copy of it all says "en", so that our word 5-grams meet datatrove's English
-# (spaCy) words on the same Korean text: the same shingles on both sides.
+# 10th.
 import random
 rng = random.Random(1)
 rows = [json.loads(line) for line in open(peer, encoding="utf-8")]
@@ -93,10 +92,9 @@ for i, r in enumerate(rows):
             out.append({"id": r["id"] + tag, "text": " ".join(w), "lang": "ko"})
     if i % 10 == 9:
         out.append({"id": r["id"] + "-copy", "text": r["text"], "lang": "ko"})
-for name, lang in ((".dups.jsonl", "ko"), (".dups_en.jsonl", "en")):
-    with open(peer.replace(".jsonl", name), "w", encoding="utf-8") as o:
-        for r in out:
-            o.write(json.dumps(dict(r, lang=lang), ensure_ascii=False) + "\n")
+with open(peer.replace(".jsonl", ".dups.jsonl"), "w", encoding="utf-8") as o:
+    for r in out:
+        o.write(json.dumps(r, ensure_ascii=False) + "\n")
 n = {t: sum(1 for r in out if r["id"].endswith(t)) for t in ("-near1", "-near5", "-copy")}
 print(f"   for the MinHash comparison: the sample with {n['-near1']} + {n['-near5']} near copies (1%, 5% of words) "
       f"and {n['-copy']} exact copies added")
@@ -123,10 +121,14 @@ for f in nsmc peer; do
   "$bin" -q data clean --input "$work/$f.jsonl" --output "$work/$f.filtered.jsonl" --threads 1 \
     --no-normalize --no-langid --no-pii
 done
-# MinHash alone (no exact or line dedup): speed on all of it, decisions on the sample with copies
-for f in nsmc peer.dups peer.dups_en; do
+# MinHash alone (no exact or line dedup): speed on all of it, decisions on the sample with copies,
+# with our Korean shingles (characters) and with datatrove's (words: see docs/data-pipeline.md)
+for f in nsmc peer.dups; do
   "$bin" -q data dedup --input "$work/$f.jsonl" --output "$work/$f.dedup.jsonl" --threads 1 --no-exact --no-lines
 done
+echo '{"dedup": {"korean_shingles": "words"}}' >"$work/words.json"
+"$bin" -q data dedup --input "$work/peer.dups.jsonl" --output "$work/peer.dups.words.jsonl" --threads 1 \
+  --no-exact --no-lines --config "$work/words.json"
 # tokenize (a 16k tokenizer trained on the same text first)
 "$bin" -q tokenizer train --input "$work/nsmc.jsonl" --vocab-size 16000 --special '<|endoftext|>' \
   --output "$work/tok.json" --threads 1
@@ -136,13 +138,10 @@ echo "== datatrove 0.10.1, 1 process"
 "$py" "$repo/tools/filters_vs_datatrove.py" --input "$work/peer.jsonl" --lang ko --out "$work/dt_filters.jsonl" \
   >"$work/dt_filters.log" 2>&1 || { cat "$work/dt_filters.log"; exit 1; }
 tail -2 "$work/dt_filters.log" | sed 's/^/   /'
-mkdir -p "$work/dt" "$work/dt_en"
+mkdir -p "$work/dt"
 "$py" "$repo/bench/_dedup_peer.py" --input "$work/peer.dups.jsonl" --work "$work/dt" --lang ko \
   --out "$work/dt_removed.txt" >"$work/dt_dedup.log" 2>&1 || { tail -20 "$work/dt_dedup.log"; exit 1; }
 tail -1 "$work/dt_dedup.log" | sed 's/^/   /'
-"$py" "$repo/bench/_dedup_peer.py" --input "$work/peer.dups_en.jsonl" --work "$work/dt_en" --lang en \
-  --out "$work/dt_en_removed.txt" >"$work/dt_dedup_en.log" 2>&1 || { tail -20 "$work/dt_dedup_en.log"; exit 1; }
-tail -1 "$work/dt_dedup_en.log" | sed 's/^/   /'
 
 html_rows=""
 if [ -d "$cache" ]; then
@@ -233,9 +232,15 @@ ours_mh = input_mb / (dd["signatures"]["cpu_seconds"] + dd["dedup"]["cpu_seconds
 dt = json.loads(open(f"{work}/dt_dedup.log").read().strip().splitlines()[-1])
 dup_rows = [json.loads(l) for l in open(f"{work}/peer.dups.jsonl", encoding="utf-8")]
 dup_ids = [r["id"] for r in dup_rows]
-# documents of fewer than 5 words: datatrove gives a text shorter than one shingle no signature,
-# so it never removes them, where we make such a text one shingle
-short = {r["id"] for r in dup_rows if len(r["text"].split()) < 5}
+# documents of fewer than 5 tokens as datatrove tokenizes them: it gives a text shorter than one
+# shingle no signature, so it never removes them, where we make such a text one shingle
+import logging
+logging.disable(logging.WARNING)
+from datatrove.pipeline.dedup.minhash import MinhashConfig
+from datatrove.utils.text import simplify_text
+from datatrove.utils.word_tokenizers import load_word_tokenizer
+dt_tok, dt_norm = load_word_tokenizer("kor_Hang"), MinhashConfig().norm_config
+short = {r["id"] for r in dup_rows if len(dt_tok.word_tokenize(simplify_text(r["text"], dt_norm))) < 5}
 def mh_compare(ours_file, dt_file):
     # the removed sets, compared on every document, on all but the 5% copies (near the LSH
     # threshold by design), on those alone, and on all but the 5% copies and the short documents
@@ -249,14 +254,19 @@ def mh_compare(ours_file, dt_file):
         ids_ = [i for i in dup_ids if sel(i)]
         d = sum(1 for i in ids_ if (i in ours) != (i in theirs))
         res[name] = (d, len(ids_), 100 * d / len(ids_))
+    # clusters where datatrove keeps a copy and removes the original that we keep (its union by
+    # size keeps either document of a pair; we keep the first): two documents each
+    res["swapped"] = sum(1 for i in dup_ids if "-" not in i[i.index("-") + 1:] and i in theirs and i not in ours)
     return res
 mh_default = mh_compare(f"{work}/peer.dups.dedup.jsonl", f"{work}/dt_removed.txt")
-mh_same = mh_compare(f"{work}/peer.dups_en.dedup.jsonl", f"{work}/dt_en_removed.txt")
+mh_same = mh_compare(f"{work}/peer.dups.words.jsonl", f"{work}/dt_removed.txt")
 def mh_note(m):
     return (f"removed: ours {m['ours']}, datatrove {m['dt']}; kept sets differ on {m['clear'][0]} of "
             f"{m['clear'][1]} ({m['clear'][2]:.2f}%) without the 5% copies, on {m['signed'][0]} of "
             f"{m['signed'][1]} ({m['signed'][2]:.2f}%) without them and the documents of fewer than 5 "
-            f"words (which datatrove cannot sign), on {m['near5'][0]} of the {m['near5'][1]} 5% copies")
+            f"tokens (which datatrove cannot sign), on {m['near5'][0]} of the {m['near5'][1]} 5% copies; "
+            f"{m['swapped']} clusters where datatrove keeps a copy instead of the original account for "
+            f"{2 * m['swapped']} of the differences")
 
 tok_mb = os.path.getsize(f"{work}/nsmc.filtered.jsonl") / 1e6
 rows = [
@@ -266,9 +276,9 @@ rows = [
      f"keep/drop differ on {100 * filt_diff:.2f}% ({len(dt_kept ^ our_kept)} of {len(ids)})"],
     ["MinHash dedup (signatures + LSH + filter)", f"{ours_mh:.1f}", f"{dt['mb_per_s_per_core']:.2f}",
      f"{ours_mh / dt['mb_per_s_per_core']:.0f}x",
-     f"{len(dup_ids)} docs with planted copies; each side's Korean shingles (ours characters, datatrove "
-     f"Kiwi morphemes): {mh_note(mh_default)}"],
-    ["  the same shingles (word 5-grams both)", "", "", "", mh_note(mh_same)],
+     f"{len(dup_ids)} docs with planted copies; each side's Korean shingles (ours: characters; datatrove: "
+     f"words, Kiwi finding no morphemes in the jamo its simplify_text leaves): {mh_note(mh_default)}"],
+    ["  the same shingles (ours with korean_shingles words)", "", "", "", mh_note(mh_same)],
     ["tokenize (16k BPE)", f"{tok_mb / tok_s:.1f}", "", "", ""],
 ]
 for name in ["normalize", "langid", "filters", "pii", "signatures", "dedup"]:

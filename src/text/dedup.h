@@ -73,11 +73,19 @@ hlm_status hlm_line_dedup_apply(const hlm_line_counts *c, uint32_t min_docs, con
 
 /* ---- MinHash LSH ---- */
 
+/* Korean shingles: char_ngram characters with the spaces removed (spacing varies between copies of
+ * a text); word_ngram words, a word cut where its kind changes (Hangul, Latin, digits, jamo), as
+ * datatrove's Korean MinHash shingles in practice (its simplify_text decomposes Hangul to jamo
+ * before Kiwi, which then finds no morphemes); or word_ngram morphemes (ko_seg.c), what Kiwi
+ * gives on syllables. See minhash.c. */
+enum { HLM_KO_SHINGLES_CHARACTERS = 0, HLM_KO_SHINGLES_WORDS, HLM_KO_SHINGLES_MORPHEMES };
+
 typedef struct hlm_minhash_params {
     int bands, rows;     /* 14 x 8 by default: P(candidate) = 1 - (1 - J^8)^14; 0.5 at J ~ 0.72 */
     int word_ngram;      /* shingle size in words for spaced text; default 5 */
     int char_ngram;      /* shingle size in characters for unspaced text (Han, Kana, Thai; and
                             Korean, whose spacing is unreliable); default 5 */
+    int korean_shingles; /* HLM_KO_SHINGLES_*: how Korean is shingled; default characters */
     uint64_t seed;       /* default 1 */
 } hlm_minhash_params;
 

@@ -278,11 +278,9 @@ static const char *const stop_words_en[] = {"the", "be", "to", "of", "and", "tha
 
 /* Korean: FineWeb-2's list for kor_Hang (configs/kor_Hang.yml), morphemes as Kiwi splits them:
  * particles (의 이 는 에 을 은 를 에서 가 으로 로), endings (다 고), stems and forms of 하다 /
- * 있다 / 되다 / 이다 (한 하 했 있 인 되) and the date nouns 년 월. In Korean they are written
- * attached to the word before, so for "ko" a stop word counts when it ends a word (a run of
- * Hangul, see split_ko_chunk) or is one:
- * "영화는" holds 는, "있다" holds 다. That stands in for Kiwi's split; a noun ending in the same
- * syllable ("아이" ends in 이) counts too, which makes the rule pass a little more often. */
+ * 있다 / 되다 / 이다 (한 하 했 있 인 되) and the date nouns 년 월. The Korean words are Kiwi's
+ * tokens as ko_seg.c estimates them ("영화는" is 영화 는), so a stop word is matched whole, as
+ * datatrove matches it. */
 static const char *const stop_words_ko[] = {"의", "다", "이", "는", "에", "을", "한", "년", "하", "은", "를",
                                             "했", "고", "에서", "가", "있", "으로", "인", "월", "로", "되", NULL};
 

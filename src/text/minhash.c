@@ -37,6 +37,7 @@
 #include "core/rng.h"
 #include "text/dedup.h"
 #include "text/dedup_internal.h"
+#include "text/ko_seg.h"
 
 #define MERSENNE61 ((1ull << 61) - 1)
 enum { XBLOCK = 256 };
@@ -53,6 +54,7 @@ void hlm_minhash_params_default(hlm_minhash_params *p)
     p->rows = 8;
     p->word_ngram = 5;
     p->char_ngram = 5;
+    p->korean_shingles = HLM_KO_SHINGLES_CHARACTERS;
     p->seed = 1;
 }
 
@@ -122,7 +124,7 @@ static int is_unspaced_letter(uint32_t cp, uint8_t cls)
 
 typedef struct simple_text {
     size_t len;
-    size_t letters, unspaced_letters;
+    size_t letters, unspaced_letters, hangul_letters;
 } simple_text;
 
 /* Class of the unit at s[0..n): 0 for an ill-formed byte; sets *cp and *k (its length). */
@@ -143,7 +145,7 @@ static inline uint8_t unit_class(const uint8_t *s, size_t n, uint32_t *cp, size_
 static simple_text simplify(const uint8_t *s, size_t len, uint8_t *o)
 {
     const hlm_class_table *t = NULL;
-    simple_text r = {0, 0, 0};
+    simple_text r = {0, 0, 0, 0};
     size_t w = 0, i = 0;
     int pending = 0, in_number = 0;
     while (i < len) {
@@ -167,6 +169,7 @@ static simple_text simplify(const uint8_t *s, size_t len, uint8_t *o)
             if (cls & HLM_CC_LETTER) {
                 r.letters++;
                 if (cp >= 0x80 && is_unspaced_letter(cp, cls)) r.unspaced_letters++;
+                if (cls & HLM_CC_HANGUL) r.hangul_letters++;
             }
         } else {
             if (in_number && (cp == '.' || cp == ',') && i + 1 < len) {
@@ -305,6 +308,106 @@ static void signature_of(const hlm_minhash *m, uint8_t *t, size_t n, int unspace
     if (blk.n) min_update(m, blk.x, blk.n, mins);
 }
 
+/* ---- Korean as words or morphemes (korean_shingles) ----
+ * The simplified text's space-separated words are cut into runs of one kind (Hangul syllables,
+ * Latin letters, the digit 0 that numbers became, jamo, other letters), as Kiwi cuts text it
+ * cannot analyse. With HLM_KO_SHINGLES_WORDS a run of syllables is one token: so datatrove's
+ * Korean tokens come out, since its simplify_text decomposes the syllables to jamo (NFD) before
+ * Kiwi sees them. With HLM_KO_SHINGLES_MORPHEMES a run of syllables is cut into the morphemes
+ * ko_seg.c estimates (a contraction gives its text twice, as Kiwi's tokens do), which do not
+ * change when a copy is spaced differently. A shingle is word_ngram tokens joined by one space;
+ * fewer tokens than that make one shingle of them all. */
+
+/* at most this many tokens a syllable (ko_seg.c: a pattern's tokens are up to four) */
+enum { KO_TOKENS_PER_SYLLABLE = 4 };
+
+typedef struct ko_span {
+    uint32_t a, b;
+} ko_span;
+
+static int run_kind(const uint8_t *t, size_t i, size_t end)
+{
+    if (i + 3 <= end && is_hangul3(t + i)) return 1;
+    if (t[i] == '0') return 2;
+    if (t[i] < 0x80) return 3;
+    uint32_t cp;
+    hlm_utf8_decode_inline(t + i, end - i, &cp);
+    if ((cp >= 0x3131 && cp <= 0x318E) || (cp >= 0x1100 && cp <= 0x11FF)) return 4;
+    if (cp <= 0x024F) return 3; /* Latin with diacritics */
+    return 5;
+}
+
+/* The tokens of t[0..n) (simplified: one space between words) into *out (grown as needed). */
+static hlm_status ko_tokens(const uint8_t *t, size_t n, int morphemes, hlm_ko_seg_buf *seg, ko_span **out,
+                            size_t *cap, size_t *count, hlm_error *err)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        if (t[i] == ' ') {
+            i++;
+            continue;
+        }
+        int kind = run_kind(t, i, n);
+        size_t j = i;
+        if (kind == 1) {
+            while (j + 3 <= n && is_hangul3(t + j)) j += 3;
+        } else {
+            while (j < n && t[j] != ' ' && run_kind(t, j, n) == kind) j += utf8_len(t[j]);
+        }
+        size_t add = kind == 1 && morphemes ? (j - i) / 3 * KO_TOKENS_PER_SYLLABLE : 1;
+        if (k + add > *cap) {
+            size_t c = *cap ? *cap : 256;
+            while (c < k + add) c *= 2;
+            ko_span *q = realloc(*out, c * sizeof *q);
+            if (!q) return hlm_errorf(err, HLM_ERR_NOMEM, "minhash: out of memory (%zu tokens)", c);
+            *out = q, *cap = c;
+        }
+        if (kind == 1 && morphemes) {
+            hlm_status st = hlm_ko_segment_run(seg, t + i, j - i, err);
+            if (st) return st;
+            for (size_t q = 0; q < seg->tok_n; q++)
+                (*out)[k++] = (ko_span){(uint32_t)(i + seg->tok[q].start), (uint32_t)(i + seg->tok[q].end)};
+        } else {
+            (*out)[k++] = (ko_span){(uint32_t)i, (uint32_t)j};
+        }
+        i = j;
+    }
+    *count = k;
+    return HLM_OK;
+}
+
+/* The signature (kpad lanes) of the simplified Korean text t[0..n) over n-grams of its words or
+ * morphemes. */
+static hlm_status signature_ko(const hlm_minhash *m, const uint8_t *t, size_t n, uint64_t *mins, hlm_error *err)
+{
+    hlm_ko_seg_buf seg = {0};
+    ko_span *tok = NULL;
+    size_t cap = 0, n_tok = 0;
+    hlm_buf join = {0};
+    shingle_block blk;
+    blk.n = 0;
+    for (int i = 0; i < m->kpad; i++) mins[i] = UINT64_MAX;
+    int morphemes = m->p.korean_shingles == HLM_KO_SHINGLES_MORPHEMES;
+    hlm_status st = n ? ko_tokens(t, n, morphemes, &seg, &tok, &cap, &n_tok, err) : HLM_OK;
+    size_t g = (size_t)m->p.word_ngram;
+    /* fewer tokens than one shingle: all of them are the one shingle (none: the empty text) */
+    for (size_t k = 0; !st && (k + g <= n_tok || (k == 0 && n_tok < g)); k++) {
+        size_t e = k + g < n_tok ? k + g : n_tok;
+        join.len = 0;
+        for (size_t q = k; q < e && !st; q++) {
+            if (q > k) st = hlm_buf_append(&join, " ", 1);
+            if (!st) st = hlm_buf_append(&join, t + tok[q].a, tok[q].b - tok[q].a);
+        }
+        if (st) st = hlm_errorf(err, HLM_ERR_NOMEM, "minhash: out of memory");
+        else add_shingle(m, &blk, join.data ? join.data : t, join.len, mins);
+    }
+    if (!st && blk.n) min_update(m, blk.x, blk.n, mins);
+    hlm_ko_seg_buf_free(&seg);
+    free(tok);
+    hlm_buf_free(&join);
+    return st;
+}
+
 /* Computes the signature into scratch; returns a pointer to its kpad lanes. */
 static hlm_status signature_scratch(const hlm_minhash *m, const uint8_t *text, size_t len, const char *lang,
                                     hlm_buf *scratch, uint64_t **sig, hlm_error *err)
@@ -320,9 +423,17 @@ static hlm_status signature_scratch(const hlm_minhash *m, const uint8_t *text, s
     uintptr_t base = (uintptr_t)scratch->data;
     uint64_t *mins = (uint64_t *)(void *)(scratch->data + ((64 - (base & 63)) & 63));
     uint8_t *t = scratch->data + sig_bytes;
-    simple_text st = len ? simplify(text, len, t) : (simple_text){0, 0, 0};
+    simple_text st = len ? simplify(text, len, t) : (simple_text){0, 0, 0, 0};
     int unspaced = lang && lang[0] ? lang_is_unspaced(lang) : 2 * st.unspaced_letters > st.letters;
-    signature_of(m, t, st.len, unspaced, mins);
+    int korean = lang && lang[0] ? (lang[0] | 0x20) == 'k' && (lang[1] | 0x20) == 'o' &&
+                                       (lang[2] == 0 || lang[2] == '-' || lang[2] == '_')
+                                 : 2 * st.hangul_letters > st.letters;
+    if (m->p.korean_shingles != HLM_KO_SHINGLES_CHARACTERS && korean) {
+        hlm_status e = signature_ko(m, t, st.len, mins, err);
+        if (e) return e;
+    } else {
+        signature_of(m, t, st.len, unspaced, mins);
+    }
     *sig = mins;
     return HLM_OK;
 }

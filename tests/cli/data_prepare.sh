@@ -331,6 +331,9 @@ absent "$tmp/bad2.jsonl" "clean of a corrupt file"
 echo '{"dedup": {"bandz": 3}}' >"$tmp/badcfg.json"
 run 2 data prepare --input "$tmp/in/docs.jsonl" --output "$tmp/bad3" --config "$tmp/badcfg.json" -q
 contains "$tmp/err" "dedup.bandz" "unknown config key named"
+echo '{"dedup": {"korean_shingles": "eojeol"}}' >"$tmp/badcfg1.json"
+run 2 data prepare --input "$tmp/in/docs.jsonl" --output "$tmp/bad3" --config "$tmp/badcfg1.json" -q
+contains "$tmp/err" 'dedup.korean_shingles: expected "characters", "words" or "morphemes"' "bad Korean shingles named"
 echo '{"filters": {"ko": {"dup_line_frac": "high"}}}' >"$tmp/badcfg2.json"
 run 2 data prepare --input "$tmp/in/docs.jsonl" --output "$tmp/bad3" --config "$tmp/badcfg2.json" -q
 contains "$tmp/err" "filters.ko.dup_line_frac" "wrongly typed config value named"

@@ -351,6 +351,38 @@ static void test_minhash_reference(void **state)
     check_signature(m, text, "en", sh, 596);
 
     hlm_minhash_free(m);
+
+    /* Korean as morphemes (datatrove's configuration): word 5-grams of Kiwi's tokens of the
+     * simplified text, the reference shingles written from kiwipiepy 0.21 (sbg) on these texts;
+     * spacing does not change them ("재밌다정말" is 재밌 다 정말 too). Other languages as before. */
+    hlm_minhash_params pk = p;
+    pk.korean_shingles = HLM_KO_SHINGLES_MORPHEMES;
+    assert_int_equal(hlm_minhash_new(&m, &pk, &err), HLM_OK);
+    check_signature(m, "영화가 정말 재밌었다 ㅋㅋ 10점!", "ko",
+                    (const char *const[]){"영화 가 정말 재밌 었", "가 정말 재밌 었 다", "정말 재밌 었 다 ㅋㅋ",
+                                          "재밌 었 다 ㅋㅋ 0", "었 다 ㅋㅋ 0 점"},
+                    5);
+    check_signature(m, "재밌다정말 최고의 영화", "ko",
+                    (const char *const[]){"재밌 다 정말 최고 의", "다 정말 최고 의 영화"}, 2);
+    check_signature(m, "재밌다 정말 최고의 영화", NULL,
+                    (const char *const[]){"재밌 다 정말 최고 의", "다 정말 최고 의 영화"}, 2);
+    check_signature(m, "배우들의 연기", "ko", (const char *const[]){"배우 들 의 연기"}, 1);
+    check_signature(m, "One, TWO three... four-five six!", "en",
+                    (const char *const[]){"one two three four five", "two three four five six"}, 2);
+    check_signature(m, "가나 다라마바", "ja", (const char *const[]){"가나다라마", "나다라마바"}, 2);
+    hlm_minhash_free(m);
+    /* Korean as words, as datatrove's Korean MinHash shingles them in practice: the reference
+     * tokens are datatrove 0.10.1's (simplify_text, then kiwipiepy on the jamo it leaves),
+     * recomposed to NFC. */
+    pk.korean_shingles = HLM_KO_SHINGLES_WORDS;
+    assert_int_equal(hlm_minhash_new(&m, &pk, &err), HLM_OK);
+    check_signature(m, "영화가 정말 재밌었다 ㅋㅋ 10점!", "ko",
+                    (const char *const[]){"영화가 정말 재밌었다 ㅋㅋ 0", "정말 재밌었다 ㅋㅋ 0 점"}, 2);
+    check_signature(m, "DVD로 봤는데 3번째 봐도 좋네요^^", "ko",
+                    (const char *const[]){"dvd 로 봤는데 0 번째", "로 봤는데 0 번째 봐도", "봤는데 0 번째 봐도 좋네요"}, 3);
+    check_signature(m, "재밌다정말 최고의 영화", "ko", (const char *const[]){"재밌다정말 최고의 영화"}, 1);
+    hlm_minhash_free(m);
+
     hlm_minhash_params bad = p;
     bad.rows = 0;
     assert_int_equal(hlm_minhash_new(&m, &bad, &err), HLM_ERR_INVALID);
