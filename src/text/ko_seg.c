@@ -84,7 +84,7 @@ static inline uint32_t syllable(const uint8_t *p)
 #define STEP_LEN(s) (255 - (uint32_t)((s) >> 8 & 0xFF))
 #define STEP_PAT(s) ((uint32_t)(s) & 0x7F)
 #define STEP_KIDS(s) ((uint32_t)(s) >> 7 & 1)
-#define STEP_NONE STEP(1ull << 40, 0, 0, 0) /* no segment: a cost no cut reaches */
+#define STEP_NONE_COST (1ull << 40) /* a prefix that is no segment: a cost no cut reaches (see PIECE) */
 _Static_assert(KO_SEG_PATTERNS <= 128, "a pattern fits 7 bits");
 
 /* The segments and prefixes of 1 to SUB_MAX syllables, found by their syllables rather than by a
@@ -95,7 +95,7 @@ _Static_assert(KO_SEG_PATTERNS <= 128, "a pattern fits 7 bits");
  * low 3 bits, then the syllables, 14 bits each; exact, so a lookup is one compare): a key's
  * group picks a displacement (g_lex.disp) that moves the group's keys to slots no other key has
  * ("hash, displace and compress", Belazzougui, Botelho and Dietzfelbinger 2009, without the
- * compression). A prefix that is no segment has STEP_NONE's cost, and its kids bit. The tables
+ * compression). A prefix that is no segment has STEP_NONE_COST, and its kids bit. The tables
  * are one object, so that the lookups need one base register. */
 enum { SUB_MAX = 4, SUB_SLOT_BITS = 16, SUB_GROUP_BITS = 14 };
 typedef struct {
@@ -240,8 +240,7 @@ static void build(void)
                 } else if (!seen[node]) {
                     seen[node] = 1;
                     keys[n_keys] = key;
-                    steps[n_keys++] = cost == NO_SEGMENT ? STEP_NONE | (uint64_t)SLOT_KIDS(v) << 7
-                                                         : STEP(cost, len, SLOT_KIDS(v), SLOT_PAT(v));
+                    steps[n_keys++] = STEP(cost == NO_SEGMENT ? STEP_NONE_COST : cost, len, SLOT_KIDS(v), SLOT_PAT(v));
                 }
             }
         }
@@ -262,21 +261,11 @@ static hlm_status grow(void *pp, size_t *cap, size_t need, size_t elem, hlm_erro
     return HLM_OK;
 }
 
-/* The best cut of run[0..len) by Viterbi (see the top of the file). */
-hlm_status hlm_ko_segment_run(hlm_ko_seg_buf *b, const uint8_t *run, size_t len, hlm_error *err)
+/* The best cut of the n syllables at run (n <= PIECE; b->best and b->syl hold n + SUB_MAX + 1) by
+ * Viterbi (see the top of the file); its tokens, shifted by off bytes, are written backwards
+ * ending at *t, which is moved to the first. */
+static void cut_piece(hlm_ko_seg_buf *b, const uint8_t *run, size_t n, size_t off, hlm_ko_token **pt)
 {
-    if (!atomic_load_explicit(&g_built, memory_order_acquire)) pthread_once(&g_once, build);
-    if (!g_sub_ok) return hlm_errorf(err, HLM_ERR_NOMEM, "Korean segmenter: the lexicon's table could not be built");
-    size_t n = len / 3;
-    if (n + SUB_MAX + 1 > b->cap || n * KO_SEG_MAX_TOKENS > b->tok_cap) {
-        size_t c = b->cap;
-        hlm_status st;
-        if ((st = grow(&b->best, &c, n + SUB_MAX + 1, sizeof *b->best, err))) return st;
-        c = b->cap;
-        if ((st = grow(&b->syl, &c, n + SUB_MAX + 1, sizeof *b->syl, err))) return st;
-        b->cap = c;
-        if ((st = grow(&b->tok_buf, &b->tok_cap, n * KO_SEG_MAX_TOKENS, sizeof *b->tok_buf, err))) return st;
-    }
     uint64_t *restrict best = b->best; /* the best cut of the first j syllables: its step, at its cost */
     uint16_t *restrict syl = b->syl;
     /* best[j] is written when it is final (j <= n); those read into b4 start as none */
@@ -321,21 +310,51 @@ hlm_status hlm_ko_segment_run(hlm_ko_seg_buf *b, const uint8_t *run, size_t len,
         b0 = b1, b1 = b2, b2 = b3, b3 = b4, b4 = best[i + SUB_MAX + 1];
     }
     best[n] = b0;
-    /* backward: the tokens of the best cut, written from the back of tok_buf */
-    hlm_ko_token *t = b->tok_buf + n * KO_SEG_MAX_TOKENS;
+    /* backward: the tokens of the best cut, from the back */
+    hlm_ko_token *t = *pt;
     for (size_t j = n; j > 0;) {
         size_t a = j - STEP_LEN(best[j]);
         uint32_t p = STEP_PAT(best[j]);
         if (!p) {
-            *--t = (hlm_ko_token){(uint32_t)(3 * a), (uint32_t)(3 * j)};
+            *--t = (hlm_ko_token){(uint32_t)(off + 3 * a), (uint32_t)(off + 3 * j)};
         } else {
             for (size_t k = g_pat_n[p]; k-- > 0;)
-                *--t = (hlm_ko_token){(uint32_t)(3 * (a + g_pat_span[p][k][0])), (uint32_t)(3 * (a + g_pat_span[p][k][1]))};
+                *--t = (hlm_ko_token){(uint32_t)(off + 3 * (a + g_pat_span[p][k][0])),
+                                      (uint32_t)(off + 3 * (a + g_pat_span[p][k][1]))};
         }
         j = a;
     }
+    *pt = t;
+}
+
+/* A run longer than PIECE syllables is cut piece by piece, each on its own (ko_seg.h): the costs
+ * of a piece stay far below STEP_NONE_COST (at most PIECE x 2^16 < 2^40). */
+enum { PIECE = HLM_KO_SEG_PIECE };
+_Static_assert((uint64_t)PIECE * 0xFFFF < STEP_NONE_COST, "a piece's cut costs less than a prefix");
+
+hlm_status hlm_ko_segment_run(hlm_ko_seg_buf *b, const uint8_t *run, size_t len, hlm_error *err)
+{
+    if (!atomic_load_explicit(&g_built, memory_order_acquire)) pthread_once(&g_once, build);
+    if (!g_sub_ok) return hlm_errorf(err, HLM_ERR_NOMEM, "Korean segmenter: the lexicon's table could not be built");
+    size_t n = len / 3, piece = n < PIECE ? n : PIECE;
+    if (len > UINT32_MAX) return hlm_errorf(err, HLM_ERR_RANGE, "Korean segmenter: a run of %zu bytes: too long", len);
+    if (piece + SUB_MAX + 1 > b->cap || n * KO_SEG_MAX_TOKENS > b->tok_cap) {
+        size_t c = b->cap;
+        hlm_status st;
+        if ((st = grow(&b->best, &c, piece + SUB_MAX + 1, sizeof *b->best, err))) return st;
+        c = b->cap;
+        if ((st = grow(&b->syl, &c, piece + SUB_MAX + 1, sizeof *b->syl, err))) return st;
+        b->cap = c;
+        if ((st = grow(&b->tok_buf, &b->tok_cap, n * KO_SEG_MAX_TOKENS, sizeof *b->tok_buf, err))) return st;
+    }
+    hlm_ko_token *end = b->tok_buf + n * KO_SEG_MAX_TOKENS, *t = end;
+    for (size_t hi = n; hi > 0;) { /* the pieces from the last, so that the tokens come out in order */
+        size_t lo = (hi - 1) / PIECE * PIECE;
+        cut_piece(b, run + 3 * lo, hi - lo, 3 * lo, &t);
+        hi = lo;
+    }
     b->tok = t;
-    b->tok_n = (size_t)(b->tok_buf + n * KO_SEG_MAX_TOKENS - t);
+    b->tok_n = (size_t)(end - t);
     return HLM_OK;
 }
 

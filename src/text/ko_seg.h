@@ -37,9 +37,14 @@ typedef struct hlm_ko_seg_buf {
     size_t tok_n;
 } hlm_ko_seg_buf;
 
+/* A run of more syllables than this is cut in pieces of this many (from its start), each on its
+ * own: a million syllables without a space is no Korean text, and the bound keeps costs and
+ * offsets in range. */
+#define HLM_KO_SEG_PIECE (1u << 20)
+
 /* Cuts run[0..len), Hangul syllables only (U+AC00..U+D7A3, 3 bytes each), into the tokens Kiwi
  * is estimated to give, in buf->tok[0..buf->tok_n). HLM_ERR_INVALID if run is empty or holds
- * anything else. */
+ * anything else; HLM_ERR_RANGE past 4 GiB. */
 hlm_status hlm_ko_segment(hlm_ko_seg_buf *buf, const uint8_t *run, size_t len, hlm_error *err);
 
 /* The same without checking run: the caller knows it is Hangul syllables, at least one. */

@@ -957,6 +957,36 @@ static void test_ko_seg_heldout(void **state)
     hlm_ko_seg_buf_free(&b);
 }
 
+/* A run longer than HLM_KO_SEG_PIECE syllables is cut in pieces from its start, each as if it
+ * stood alone: the tokens are those of the pieces cut separately, offsets shifted, in order. */
+static void test_ko_seg_long_run(void **state)
+{
+    (void)state;
+    static const char unit[] = "영화가정말재밌었다최고의배우들";
+    size_t syl = HLM_KO_SEG_PIECE + 12345, len = 3 * syl, u = strlen(unit);
+    uint8_t *run = malloc(len);
+    assert_non_null(run);
+    for (size_t i = 0; i < len; i += 3) memcpy(run + i, unit + i % u, 3);
+    hlm_ko_seg_buf whole = {0}, part = {0};
+    hlm_error err = {0};
+    assert_int_equal(hlm_ko_segment(&whole, run, len, &err), HLM_OK);
+    size_t k = 0;
+    for (size_t lo = 0; lo < syl; lo += HLM_KO_SEG_PIECE) {
+        size_t hi = lo + HLM_KO_SEG_PIECE < syl ? lo + HLM_KO_SEG_PIECE : syl;
+        assert_int_equal(hlm_ko_segment(&part, run + 3 * lo, 3 * (hi - lo), &err), HLM_OK);
+        assert_true(k + part.tok_n <= whole.tok_n);
+        for (size_t q = 0; q < part.tok_n; q++, k++) {
+            assert_int_equal(whole.tok[k].start, part.tok[q].start + 3 * lo);
+            assert_int_equal(whole.tok[k].end, part.tok[q].end + 3 * lo);
+        }
+    }
+    assert_int_equal(k, whole.tok_n);
+    assert_int_equal(whole.tok[whole.tok_n - 1].end, len);
+    hlm_ko_seg_buf_free(&whole);
+    hlm_ko_seg_buf_free(&part);
+    free(run);
+}
+
 /* A document that ends in an ASCII chunk the general splitter takes ("...x:=", NUL bytes), in a
  * buffer of exactly its size: the splitter once read the byte after the chunk, past the text
  * (found by fuzz/fuzz_filters; ASan in make test-asan). */
@@ -1026,6 +1056,7 @@ int main(void)
         cmocka_unit_test(test_korean_kiwi_counts), cmocka_unit_test(test_korean_kiwi_tokens),
         cmocka_unit_test(test_korean_words), cmocka_unit_test(test_en_uncased_scripts),
         cmocka_unit_test(test_ko_seg_heldout),
+        cmocka_unit_test(test_ko_seg_long_run),
         cmocka_unit_test(test_empty),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
