@@ -325,16 +325,19 @@ typedef struct ko_span {
     uint32_t a, b;
 } ko_span;
 
-static int run_kind(const uint8_t *t, size_t i, size_t end)
+enum run_kind { RUN_HANGUL, RUN_ZERO, RUN_LATIN, RUN_JAMO, RUN_OTHER };
+
+/* The kind of the character at t[i] (t[0..end) is valid UTF-8). */
+static enum run_kind run_kind(const uint8_t *t, size_t i, size_t end)
 {
-    if (i + 3 <= end && is_hangul3(t + i)) return 1;
-    if (t[i] == '0') return 2;
-    if (t[i] < 0x80) return 3;
+    if (i + 3 <= end && is_hangul3(t + i)) return RUN_HANGUL;
+    if (t[i] == '0') return RUN_ZERO;
+    if (t[i] < 0x80) return RUN_LATIN;
     uint32_t cp;
     hlm_utf8_decode_inline(t + i, end - i, &cp);
-    if ((cp >= 0x3131 && cp <= 0x318E) || (cp >= 0x1100 && cp <= 0x11FF)) return 4;
-    if (cp <= 0x024F) return 3; /* Latin with diacritics */
-    return 5;
+    if ((cp >= 0x3131 && cp <= 0x318E) || (cp >= 0x1100 && cp <= 0x11FF)) return RUN_JAMO;
+    if (cp <= 0x024F) return RUN_LATIN; /* with diacritics */
+    return RUN_OTHER;
 }
 
 /* The tokens of t[0..n) (simplified: one space between words) into *out (grown as needed). */
@@ -347,14 +350,14 @@ static hlm_status ko_tokens(const uint8_t *t, size_t n, int morphemes, hlm_ko_se
             i++;
             continue;
         }
-        int kind = run_kind(t, i, n);
+        enum run_kind kind = run_kind(t, i, n);
         size_t j = i;
-        if (kind == 1) {
+        if (kind == RUN_HANGUL) {
             while (j + 3 <= n && is_hangul3(t + j)) j += 3;
         } else {
             while (j < n && t[j] != ' ' && run_kind(t, j, n) == kind) j += utf8_len(t[j]);
         }
-        size_t add = kind == 1 && morphemes ? (j - i) / 3 * KO_TOKENS_PER_SYLLABLE : 1;
+        size_t add = kind == RUN_HANGUL && morphemes ? (j - i) / 3 * KO_TOKENS_PER_SYLLABLE : 1;
         if (k + add > *cap) {
             size_t c = *cap ? *cap : 256;
             while (c < k + add) c *= 2;
@@ -362,7 +365,7 @@ static hlm_status ko_tokens(const uint8_t *t, size_t n, int morphemes, hlm_ko_se
             if (!q) return hlm_errorf(err, HLM_ERR_NOMEM, "minhash: out of memory (%zu tokens)", c);
             *out = q, *cap = c;
         }
-        if (kind == 1 && morphemes) {
+        if (kind == RUN_HANGUL && morphemes) {
             hlm_status st = hlm_ko_segment_run(seg, t + i, j - i, err);
             if (st) return st;
             for (size_t q = 0; q < seg->tok_n; q++)
@@ -388,6 +391,7 @@ static hlm_status signature_ko(const hlm_minhash *m, const uint8_t *t, size_t n,
     blk.n = 0;
     for (int i = 0; i < m->kpad; i++) mins[i] = UINT64_MAX;
     int morphemes = m->p.korean_shingles == HLM_KO_SHINGLES_MORPHEMES;
+    if (n > UINT32_MAX) return hlm_errorf(err, HLM_ERR_RANGE, "minhash: a text of %zu bytes: too long for words", n);
     hlm_status st = n ? ko_tokens(t, n, morphemes, &seg, &tok, &cap, &n_tok, err) : HLM_OK;
     size_t g = (size_t)m->p.word_ngram;
     /* fewer tokens than one shingle: all of them are the one shingle (none: the empty text) */
