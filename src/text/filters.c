@@ -1181,19 +1181,11 @@ typedef struct block_masks {
 static inline block_masks block_masks_at(const uint8_t *p)
 {
     uint64_t S = 0, L = 0, A = 0, D = 0;
-    const __m128i top = _mm_set1_epi8((char)0xC0), cont = _mm_set1_epi8((char)0x80);
     for (int h = 0; h < 64; h += 16) {
         __m128i v0 = load128(p + h), v1 = load128(p + h + 1), v2 = load128(p + h + 2);
         __m128i ws = _mm_or_si128(le16(_mm_sub_epi8(v0, _mm_set1_epi8(0x09)), 0x0D - 0x09),
                                   le16(_mm_sub_epi8(v0, _mm_set1_epi8(0x1C)), 0x20 - 0x1C));
-        __m128i c1 = _mm_cmpeq_epi8(_mm_and_si128(v1, top), cont), c2 = _mm_cmpeq_epi8(_mm_and_si128(v2, top), cont);
-        __m128i lead = _mm_and_si128(le16(_mm_sub_epi8(v0, _mm_set1_epi8((char)0xEA)), 3), _mm_and_si128(c1, c2));
-        /* EA needs a second byte from B0; ED a second byte below 9E, or 9E and a third up to A3 */
-        __m128i ea_bad = _mm_andnot_si128(le16(_mm_sub_epi8(v1, _mm_set1_epi8((char)0xB0)), 0x0F), eq16(v0, 0xEA));
-        __m128i ed_ok = _mm_or_si128(le16(_mm_sub_epi8(v1, _mm_set1_epi8((char)0x80)), 0x1D),
-                                     _mm_and_si128(eq16(v1, 0x9E), le16(_mm_sub_epi8(v2, _mm_set1_epi8((char)0x80)), 0x23)));
-        __m128i ed_bad = _mm_andnot_si128(ed_ok, eq16(v0, 0xED));
-        lead = _mm_andnot_si128(_mm_or_si128(ea_bad, ed_bad), lead);
+        __m128i lead = hangul_lead16(v0, v1, v2);
         S |= (uint64_t)mask16(ws) << h;
         L |= (uint64_t)mask16(lead) << h;
         A |= (uint64_t)mask16(le16(_mm_sub_epi8(_mm_or_si128(v0, _mm_set1_epi8(0x20)), _mm_set1_epi8('a')), 'z' - 'a')) << h;

@@ -19,6 +19,28 @@ static inline int is_hangul3(const uint8_t *s)
     return ((v & 0xC0C0) == 0x8080) & (v - HANGUL_UTF8_FIRST <= HANGUL_UTF8_LAST - HANGUL_UTF8_FIRST);
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* The same for sixteen positions at once: byte k of the result is 0xFF where p[k..k+3) is a
+ * Hangul syllable, given v0, v1, v2 = the 16 bytes at p, p + 1, p + 2. */
+static inline __m128i hangul_lead16(__m128i v0, __m128i v1, __m128i v2)
+{
+    const __m128i top = _mm_set1_epi8((char)0xC0), cont = _mm_set1_epi8((char)0x80);
+#define HLM_LE16(v, c) _mm_cmpeq_epi8(_mm_min_epu8((v), _mm_set1_epi8((char)(c))), (v)) /* v <= c, unsigned */
+    __m128i c1 = _mm_cmpeq_epi8(_mm_and_si128(v1, top), cont), c2 = _mm_cmpeq_epi8(_mm_and_si128(v2, top), cont);
+    __m128i lead = _mm_and_si128(HLM_LE16(_mm_sub_epi8(v0, _mm_set1_epi8((char)0xEA)), 3), _mm_and_si128(c1, c2));
+    /* EA needs a second byte from B0; ED a second byte below 9E, or 9E and a third up to A3 */
+    __m128i ea_bad = _mm_andnot_si128(HLM_LE16(_mm_sub_epi8(v1, _mm_set1_epi8((char)0xB0)), 0x0F),
+                                      _mm_cmpeq_epi8(v0, _mm_set1_epi8((char)0xEA)));
+    __m128i ed_ok = _mm_or_si128(HLM_LE16(_mm_sub_epi8(v1, _mm_set1_epi8((char)0x80)), 0x1D),
+                                 _mm_and_si128(_mm_cmpeq_epi8(v1, _mm_set1_epi8((char)0x9E)),
+                                               HLM_LE16(_mm_sub_epi8(v2, _mm_set1_epi8((char)0x80)), 0x23)));
+    __m128i ed_bad = _mm_andnot_si128(ed_ok, _mm_cmpeq_epi8(v0, _mm_set1_epi8((char)0xED)));
+#undef HLM_LE16
+    return _mm_andnot_si128(_mm_or_si128(ea_bad, ed_bad), lead);
+}
+#endif
+
 /* One token: bytes [start, end) of the run. Tokens may share bytes: Kiwi gives a contraction
  * ("였" = 이 + 었) as two tokens of the same span. */
 typedef struct hlm_ko_token {

@@ -313,6 +313,31 @@ void hlm_langid(const uint8_t *s, size_t len, size_t max_bytes, hlm_lang_result 
     uint64_t count[S_COUNT] = {0}, ascii_letters = 0, hangul = 0;
     const hlm_class_table *t = NULL;
     for (size_t i = 0; i < n;) {
+#if defined(__SSE2__)
+        /* sixteen bytes at a time while they hold only ASCII and Hangul syllables: the letters and
+         * the syllables' lead bytes counted from masks (continuation bytes count nothing, so a
+         * block may start inside a syllable); two bytes past the block are read. At another lead
+         * byte the block's bytes before it are counted and that character is decoded below. */
+        while (i + 18 <= n) {
+            __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 1));
+            __m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 2));
+            __m128i d = _mm_sub_epi8(_mm_or_si128(v0, _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
+            uint32_t letters = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(25)), d));
+            uint32_t lead = (uint32_t)_mm_movemask_epi8(hangul_lead16(v0, v1, v2));
+            __m128i hi = _mm_set1_epi8((char)0xC0);
+            uint32_t other = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(v0, hi), hi)) & ~lead;
+            uint32_t keep = other ? (1u << __builtin_ctz(other)) - 1 : 0xFFFF;
+            hangul += (uint64_t)__builtin_popcount(lead & keep);
+            ascii_letters += (uint64_t)__builtin_popcount(letters & keep);
+            if (other) {
+                i += (size_t)__builtin_ctz(other);
+                break;
+            }
+            i += 16;
+        }
+        if (i >= n) break;
+#endif
         /* runs of Hangul syllables, checked three bytes at a time without decoding, into a
          * register counter as the ASCII letters are */
         while (i + 3 <= n && is_hangul3(s + i)) hangul++, i += 3;
