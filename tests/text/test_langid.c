@@ -16,6 +16,7 @@
 #include <zstd.h>
 
 #include "text/langid.h"
+#include "text/unicode.h"
 
 static hlm_lang_result id_of(const char *s, size_t max_bytes)
 {
@@ -253,12 +254,55 @@ static void test_languages(void **state)
         for (size_t j = i + 1; j < n; j++) assert_true(strcmp(l[i], l[j]) != 0);
 }
 
+/* The script counts against a count by hand (the reference: each character decoded on its own
+ * with hlm_utf8_decode_inline), on random mixtures of ASCII letters and other ASCII, Hangul
+ * syllables at the edges of their range, characters that are no letters (… and an emoji), and
+ * ill-formed bytes (a surrogate, a cut syllable, stray lead and continuation bytes): the only
+ * letters are the ASCII ones and the syllables, so the shares are H / (H + L) and L / (H + L),
+ * whatever the 16-byte blocks see. Exact to float rounding. */
+static void test_share_counts(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = {"a", "Z", "q", " ", ".", "1", "\n", "가", "힣", "영화", "\xE2\x80\xA6",
+                                         "\xF0\x9F\x98\x80", "\xED\xA0\x80", "\xEA\xB0", "\xC0", "\x80",
+                                         "\xEA\xAF\xBF", "\xED\x9E\xA4", "\xFF"};
+    enum { N_PIECES = sizeof pieces / sizeof pieces[0] };
+    uint64_t seed = 7;
+    char buf[512];
+    for (int t = 0; t < 3000; t++) {
+        size_t len = 0, n = 1 + (size_t)(seed % 120);
+        for (size_t k = 0; k < n; k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            const char *p = pieces[(seed >> 33) % N_PIECES];
+            size_t l = strlen(p);
+            if (len + l >= sizeof buf) break;
+            memcpy(buf + len, p, l), len += l;
+        }
+        size_t h = 0, lat = 0;
+        for (size_t i = 0; i < len;) {
+            uint32_t cp;
+            i += hlm_utf8_decode_inline((const uint8_t *)buf + i, len - i, &cp);
+            h += cp >= 0xAC00 && cp <= 0xD7A3;
+            lat += cp < 0x80 && ((cp | 32) - 'a') < 26u;
+        }
+        hlm_lang_result r;
+        hlm_langid((const uint8_t *)buf, len, 0, &r);
+        if (h + lat == 0) {
+            assert_true(r.hangul_share == 0 && r.latin_share == 0);
+            continue;
+        }
+        assert_float_equal(r.hangul_share, (double)h / (double)(h + lat), 1e-6);
+        assert_float_equal(r.latin_share, (double)lat / (double)(h + lat), 1e-6);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_heldout),         cmocka_unit_test(test_scripts),
         cmocka_unit_test(test_reviews),         cmocka_unit_test(test_und_and_invalid),
         cmocka_unit_test(test_max_bytes),       cmocka_unit_test(test_languages),
+        cmocka_unit_test(test_share_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
