@@ -111,22 +111,20 @@ echo "== HyperLM, 1 thread"
 # the whole chain with Korean defaults (langid on: lang is taken from the input only to pick the
 # filter thresholds in the stage runs below)
 "$bin" -q data prepare --input "$work/nsmc.jsonl.zst" --output "$work/prep" --threads 1
-# clean + filter + PII alone, best of three (this machine's speed drifts by up to 1.5x from one
-# minute to the next; the best run is the one least slowed by neighbours)
-for k in 1 2 3; do
-  "$bin" -q data clean --input "$work/nsmc.jsonl.zst" --output "$work/clean$k.jsonl" --threads 1
-done
-# filters alone (datatrove does not normalize), on all of it (best of three, as clean) and on the
-# peers' prefix
-nfilt=0
-for f in nsmc nsmc nsmc peer; do
-  "$bin" -q data clean --input "$work/$f.jsonl" --output "$work/$f.filtered.jsonl" --threads 1 \
+# timed K: clean + filter + PII alone, then the filters alone (datatrove does not normalize), run
+# K of three. The three runs are minutes apart (here, after datatrove and after the HTML), and
+# the best counts: this machine's speed drifts by up to 3x over minutes, and the best of runs
+# minutes apart is the one least slowed by neighbours.
+timed() {
+  "$bin" -q data clean --input "$work/nsmc.jsonl.zst" --output "$work/clean$1.jsonl" --threads 1
+  "$bin" -q data clean --input "$work/nsmc.jsonl" --output "$work/nsmc.filtered.jsonl" --threads 1 \
     --no-normalize --no-langid --no-pii
-  if [ "$f" = nsmc ]; then
-    nfilt=$((nfilt + 1))
-    cp "$work/nsmc.filtered.jsonl.report.json" "$work/filt$nfilt.json"
-  fi
-done
+  cp "$work/nsmc.filtered.jsonl.report.json" "$work/filt$1.json"
+}
+timed 1
+# the filters' decisions on the peers' prefix
+"$bin" -q data clean --input "$work/peer.jsonl" --output "$work/peer.filtered.jsonl" --threads 1 \
+  --no-normalize --no-langid --no-pii
 # MinHash alone (no exact or line dedup): speed on all of it, decisions on the sample with copies,
 # with our Korean shingles (characters) and with datatrove's (words: see docs/data-pipeline.md)
 for f in nsmc peer.dups; do
@@ -148,6 +146,7 @@ mkdir -p "$work/dt"
 "$py" "$repo/bench/_dedup_peer.py" --input "$work/peer.dups.jsonl" --work "$work/dt" --lang ko \
   --out "$work/dt_removed.txt" >"$work/dt_dedup.log" 2>&1 || { tail -20 "$work/dt_dedup.log"; exit 1; }
 tail -1 "$work/dt_dedup.log" | sed 's/^/   /'
+timed 2
 
 html_rows=""
 if [ -d "$cache" ]; then
@@ -191,6 +190,7 @@ PY
   done
 fi
 
+timed 3
 echo "== results"
 "$py" - "$work" "$input_mb" "$ceiling_s" "$tok_s" "$out" "$repo/bench" "$peer_mb" <<'PY'
 import json, os, subprocess, sys
