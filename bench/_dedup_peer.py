@@ -13,9 +13,10 @@ worker. Prints one JSON line: the CPU seconds (this process and its children, so
 on the machine does not count), input MB, MB/s per core, and the number of documents removed;
 writes the removed documents' ids, one per line.
 
-datatrove shingles words from its word tokenizer for the language (Korean: kiwipiepy's
-morphemes; English: spaCy); we shingle words for spaced languages and characters for Korean
-(docs/data-pipeline.md), so the removed sets can differ a little on Korean."""
+datatrove shingles words from its word tokenizer for the language (Korean: kiwipiepy, which
+finds no morphemes in the jamo that datatrove's simplify_text leaves of Hangul, so its tokens
+are the words; English: spaCy). We shingle Korean as characters by default, or as datatrove's
+words with dedup.korean_shingles "words" (docs/data-pipeline.md)."""
 import argparse
 import json
 import os

@@ -12,8 +12,9 @@
 #   input 2: the demo's Korean HTML (Debian's libreoffice-help-ko, gimp-help-ko, debian-faq-ko,
 #            in $HYPERLM_CACHE/demo/unpacked after `make demo`).
 # Peers: datatrove 0.10.1's Gopher repetition + quality and C4 filters with the same thresholds
-# (tools/filters_vs_datatrove.py) and its MinHash dedup with the same configuration
-# (bench/_dedup_peer.py); trafilatura on the HTML (bench/_extract_compare.py).
+# (tools/filters_vs_datatrove.py) and its MinHash dedup (bench/_dedup_peer.py), against ours
+# with our default Korean shingles and with datatrove's (the same configuration); trafilatura
+# on the HTML (bench/_extract_compare.py).
 # Everything runs on one thread and is timed in CPU seconds, so the figures are per core and
 # other load on the machine does not count. HyperLM's per-stage figures come from its
 # report.json. Writes bench/out/data_pipeline.md and .png.
