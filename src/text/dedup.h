@@ -79,6 +79,7 @@ hlm_status hlm_line_dedup_apply(const hlm_line_counts *c, uint32_t min_docs, con
  * before Kiwi, which then finds no morphemes); or word_ngram morphemes (ko_seg.c), what Kiwi
  * gives on syllables. See minhash.c. */
 enum { HLM_KO_SHINGLES_CHARACTERS = 0, HLM_KO_SHINGLES_WORDS, HLM_KO_SHINGLES_MORPHEMES };
+extern const char *const hlm_ko_shingles_names[3]; /* by HLM_KO_SHINGLES_*: the config's values */
 
 typedef struct hlm_minhash_params {
     int bands, rows;     /* 14 x 8 by default: P(candidate) = 1 - (1 - J^8)^14; 0.5 at J ~ 0.72 */

@@ -136,9 +136,10 @@ static int sub_build(const uint64_t *key, const uint64_t *step, size_t n)
     enum { GROUPS = 1u << SUB_GROUP_BITS, SLOTS = 1u << SUB_SLOT_BITS };
     uint32_t *start = malloc((GROUPS + 1) * sizeof *start), *order = malloc(n * sizeof *order),
              *by_size = malloc(GROUPS * sizeof *by_size), *fill = malloc(GROUPS * sizeof *fill);
+    uint16_t *base = malloc(n * sizeof *base); /* by place in order: the slot before displacement */
     uint8_t *used = malloc(SLOTS);
     int ok = 0;
-    for (uint64_t seed = 0; start && order && by_size && fill && used && !ok && seed < 16; seed++) {
+    for (uint64_t seed = 0; start && order && by_size && fill && base && used && !ok && seed < 16; seed++) {
         uint64_t mult = g_lex.mult = (0x9E3779B97F4A7C15ull ^ seed * 0xD6E8FEB86659FD93ull) | 1;
         memset(start, 0, (GROUPS + 1) * sizeof *start);
         memset(used, 0, SLOTS);
@@ -146,7 +147,12 @@ static int sub_build(const uint64_t *key, const uint64_t *step, size_t n)
         for (size_t k = 0; k < n; k++) start[sub_group(sub_hash(key[k], mult)) + 1]++;
         for (uint32_t g = 0; g < GROUPS; g++) start[g + 1] += start[g];
         memcpy(fill, start, GROUPS * sizeof *fill);
-        for (size_t k = 0; k < n; k++) order[fill[sub_group(sub_hash(key[k], mult))]++] = (uint32_t)k;
+        for (size_t k = 0; k < n; k++) {
+            uint64_t h = sub_hash(key[k], mult);
+            uint32_t q = fill[sub_group(h)]++;
+            order[q] = (uint32_t)k;
+            base[q] = (uint16_t)sub_slot_of(h, 0); /* and with displacement d: base ^ d */
+        }
         /* the groups by size, largest first (a counting sort) */
         uint32_t count[65] = {0}, first[65], at = 0;
         for (uint32_t g = 0; g < GROUPS; g++) count[start[g + 1] - start[g] < 64 ? start[g + 1] - start[g] : 64]++;
@@ -157,11 +163,10 @@ static int sub_build(const uint64_t *key, const uint64_t *step, size_t n)
             uint32_t g = by_size[q], a = start[g], b = start[g + 1], d = 0;
             if (a == b) break; /* the rest are empty */
             for (uint32_t k = a; k < b; k++) /* two keys of the group in one slot: no displacement parts them */
-                for (uint32_t o = a; o < k; o++)
-                    if (sub_slot_of(sub_hash(key[order[k]], mult), 0) == sub_slot_of(sub_hash(key[order[o]], mult), 0)) ok = 0;
+                for (uint32_t o = a; o < k; o++) ok &= base[k] != base[o];
             for (; ok && d < SLOTS; d++) {
                 uint32_t k = a;
-                while (k < b && !used[sub_slot_of(sub_hash(key[order[k]], mult), d)]) k++;
+                while (k < b && !used[base[k] ^ d]) k++;
                 if (k == b) break;
             }
             if (!ok || d == SLOTS) {
@@ -170,13 +175,12 @@ static int sub_build(const uint64_t *key, const uint64_t *step, size_t n)
             }
             g_lex.disp[g] = (uint16_t)d;
             for (uint32_t k = a; k < b; k++) {
-                uint32_t j = sub_slot_of(sub_hash(key[order[k]], mult), d);
-                used[j] = 1;
-                g_lex.sub[j] = (sub_slot){key[order[k]], step[order[k]]};
+                used[base[k] ^ d] = 1;
+                g_lex.sub[base[k] ^ d] = (sub_slot){key[order[k]], step[order[k]]};
             }
         }
     }
-    free(start), free(order), free(by_size), free(fill), free(used);
+    free(start), free(order), free(by_size), free(fill), free(base), free(used);
     return ok;
 }
 

@@ -48,6 +48,8 @@ struct hlm_minhash {
     uint64_t *a, *a_hi, *b;
 };
 
+const char *const hlm_ko_shingles_names[3] = {"characters", "words", "morphemes"};
+
 void hlm_minhash_params_default(hlm_minhash_params *p)
 {
     p->bands = 14;
@@ -189,14 +191,18 @@ static simple_text simplify(const uint8_t *s, size_t len, uint8_t *o)
     return r;
 }
 
+/* Is lang the two-letter code (any case), alone or with a region ("ko", "ko-KR", "ko_KR")? */
+static int lang_is(const char *lang, const char code[3])
+{
+    return (lang[0] | 0x20) == code[0] && (lang[1] | 0x20) == code[1] &&
+           (lang[2] == 0 || lang[2] == '-' || lang[2] == '_');
+}
+
 static int lang_is_unspaced(const char *lang)
 {
     static const char codes[][3] = {"ko", "ja", "zh", "th"};
-    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
-        if ((lang[0] | 0x20) == codes[i][0] && (lang[1] | 0x20) == codes[i][1] &&
-            (lang[2] == 0 || lang[2] == '-' || lang[2] == '_'))
-            return 1;
-    }
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (lang_is(lang, codes[i])) return 1;
     return 0;
 }
 
@@ -429,9 +435,7 @@ static hlm_status signature_scratch(const hlm_minhash *m, const uint8_t *text, s
     uint8_t *t = scratch->data + sig_bytes;
     simple_text st = len ? simplify(text, len, t) : (simple_text){0, 0, 0, 0};
     int unspaced = lang && lang[0] ? lang_is_unspaced(lang) : 2 * st.unspaced_letters > st.letters;
-    int korean = lang && lang[0] ? (lang[0] | 0x20) == 'k' && (lang[1] | 0x20) == 'o' &&
-                                       (lang[2] == 0 || lang[2] == '-' || lang[2] == '_')
-                                 : 2 * st.hangul_letters > st.letters;
+    int korean = lang && lang[0] ? lang_is(lang, "ko") : 2 * st.hangul_letters > st.letters;
     if (m->p.korean_shingles != HLM_KO_SHINGLES_CHARACTERS && korean) {
         hlm_status e = signature_ko(m, t, st.len, mins, err);
         if (e) return e;

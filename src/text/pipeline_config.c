@@ -257,10 +257,9 @@ hlm_status hlm_pipeline_config_load(hlm_pipeline_opts *o, const char *path, hlm_
                     } else if (strcmp(k, "char_ngram") == 0) {
                         if (!(st = get_int(&c, "dedup", v, 1, 64, &d))) o->minhash.char_ngram = (int)d;
                     } else if (strcmp(k, "korean_shingles") == 0) {
-                        static const char *const kinds[] = {"characters", "words", "morphemes"};
                         int kind = -1;
                         for (int q = 0; q < 3 && cJSON_IsString(v); q++)
-                            if (strcmp(v->valuestring, kinds[q]) == 0) kind = q;
+                            if (strcmp(v->valuestring, hlm_ko_shingles_names[q]) == 0) kind = q;
                         if (kind < 0) st = bad(&c, "dedup", k, "\"characters\", \"words\" or \"morphemes\"");
                         else o->minhash.korean_shingles = kind;
                     } else if (strcmp(k, "seed") == 0) {

@@ -98,8 +98,7 @@ hlm_status hlm_report_to_json(const hlm_pipeline_report *r, const hlm_pipeline_o
         cJSON_AddBoolToObject(c, "dedup_minhash", o->dedup_minhash);
         ADD_NUM(c, "minhash_bands", o->minhash.bands);
         ADD_NUM(c, "minhash_rows", o->minhash.rows);
-        static const char *const kinds[] = {"characters", "words", "morphemes"};
-        cJSON_AddStringToObject(c, "minhash_korean_shingles", kinds[o->minhash.korean_shingles]);
+        cJSON_AddStringToObject(c, "minhash_korean_shingles", hlm_ko_shingles_names[o->minhash.korean_shingles]);
         ADD_NUM(c, "line_min_docs", o->line_min_docs);
         ADD_NUM(c, "line_min_chars", o->line_min_chars);
     }
